@@ -1,0 +1,32 @@
+# Two commands: `make up STACK=minikube` (install, then deploy) and `make test`.
+STACK ?= minikube
+VENV  := .venv
+PY    := $(VENV)/bin/python
+
+.PHONY: install up preview destroy test e2e bench clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install            ## create the stack if needed and run `pulumi up`
+	scripts/up.sh $(STACK) up
+
+preview: install       ## show what `pulumi up` would change
+	scripts/up.sh $(STACK) preview
+
+destroy:               ## remove the deployment; data claims stay unless keepDataOnDestroy=false
+	scripts/up.sh $(STACK) destroy
+
+test: install          ## unit, schema and script tests (no cluster, no Pulumi CLI)
+	$(PY) -m pytest -m "not e2e"
+
+e2e: install           ## real Pulumi engine against a local control plane (builds tools once)
+	scripts/e2e.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

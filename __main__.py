@@ -1,0 +1,98 @@
+"""icc-ollama: a private LLM chat service (Ollama + Open WebUI) on the ICC, Minikube or Docker.
+
+This file only reads the validated settings, builds the explicit provider, wires the components
+and exports what a user needs next. Every resource lives in a component under components/.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.ollama import OllamaServer, OllamaServerArgs
+from components.settings import Settings, load_settings
+from components.webui import OpenWebUI, OpenWebUIArgs
+from components import kube
+
+
+def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = False) -> k8s.Provider:
+    return k8s.Provider(
+        name,
+        kubeconfig=settings.kubeconfig,
+        context=settings.kube_context,
+        namespace=settings.namespace,
+        # A refreshed ICC token must not look like a new cluster (that would replace everything).
+        cluster_identifier=settings.kube_context or settings.target,
+        upsert_existing_objects=adopt,
+    )
+
+
+def owned_namespace(settings: Settings) -> Optional[k8s.core.v1.Namespace]:
+    """The namespace on targets where we may create it. It always outlives `pulumi destroy`:
+    deleting it would delete the data claims inside. A dedicated adopting provider lets the
+    next `pulumi up` take it over again instead of failing with AlreadyExists."""
+    if not settings.create_namespace:
+        return None
+    return k8s.core.v1.Namespace(
+        "namespace",
+        metadata={"name": settings.namespace,
+                  "labels": {"app.kubernetes.io/part-of": kube.PART_OF,
+                             "app.kubernetes.io/managed-by": "pulumi"}},
+        opts=pulumi.ResourceOptions(
+            provider=kubernetes_provider(settings, "k8s-adopt", adopt=True),
+            retain_on_delete=True),
+    )
+
+
+def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> dict[str, str]:
+    kubectl = "kubectl" + (f" --context {settings.kube_context}" if settings.kube_context else "")
+    kubectl += f" -n {settings.namespace}"
+    port = settings.webui.local_port
+    return {
+        "openWebUI": (f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
+                      f"svc/{webui.service_name} {port}:8080"),
+        "login": (f"open http://localhost:{port}; the first account to sign up becomes the admin, "
+                  f"later sign-ups wait as '{settings.webui.default_user_role}' until the admin "
+                  f"approves them"),
+        "ollamaApi": f"{kubectl} port-forward svc/{ollama.service_name} 11434:11434",
+        "modelLoaderLogs": f"{kubectl} logs -f {ollama.service_name}-0 -c model-loader",
+        "pullModel": (f"{kubectl} exec {ollama.service_name}-0 -c ollama -- ollama pull <model>  "
+                      f"# repeat for each replica, or add it to ollama.models"),
+    }
+
+
+def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
+    provider = kubernetes_provider(settings)
+    namespace = owned_namespace(settings)
+    opts = pulumi.ResourceOptions(providers=[provider],
+                                  depends_on=[namespace] if namespace else None)
+    ollama = OllamaServer("ollama", OllamaServerArgs(
+        namespace=settings.namespace, ollama=settings.ollama,
+        keep_data=settings.keep_data_on_destroy), opts)
+    openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    webui = OpenWebUI("open-webui", OpenWebUIArgs(
+        namespace=settings.namespace, webui=settings.webui,
+        ollama_urls=tuple(ollama.replica_urls),
+        secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
+        openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+        keep_data=settings.keep_data_on_destroy), opts)
+    return {
+        "target": settings.target,
+        "namespace": settings.namespace,
+        "ollamaUrl": ollama.url,
+        "ollamaReplicaUrls": ollama.replica_urls,
+        "openWebUIUrl": f"http://localhost:{settings.webui.local_port}",
+        "nextSteps": next_commands(settings, ollama, webui),
+    }
+
+
+def main() -> None:
+    settings = load_settings()
+    outputs = deploy_kubernetes(settings)
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+
+
+main()

@@ -1,0 +1,1 @@
+"""Pulumi components of icc-ollama. Importing a module here creates no resource."""

@@ -1,0 +1,66 @@
+"""Small builders shared by the Kubernetes components: labels, resources, probes, claims."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+
+from components.settings import Resources, Storage
+
+PART_OF = "icc-ollama"
+
+
+def labels(app: str, component: str) -> dict[str, str]:
+    """Selector-safe labels: only stable values, so a Deployment selector never has to change."""
+    return {
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+    }
+
+
+def with_managed_by(selector: dict[str, str]) -> dict[str, str]:
+    return {**selector, "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def resource_requirements(resources: Resources, extra_limits: Optional[dict[str, str]] = None) -> dict:
+    limits = {"cpu": resources.limits.cpu, "memory": resources.limits.memory}
+    requests = {"cpu": resources.requests.cpu, "memory": resources.requests.memory}
+    for name, amount in (extra_limits or {}).items():
+        # Extended resources (GPUs) must have requests equal to limits.
+        limits[name] = requests[name] = amount
+    return {"requests": requests, "limits": limits}
+
+
+def http_probe(path: str, port: int, period: int, failures: int, timeout: int = 5) -> dict:
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failures,
+    }
+
+
+def claim_template(name: str, storage: Storage, component: str, app: str) -> dict:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": storage.size}},
+    }
+    if storage.storage_class:
+        spec["storageClassName"] = storage.storage_class
+    return {"metadata": {"name": name, "labels": labels(app, component)}, "spec": spec}
+
+
+def claim_retention(keep_data: bool) -> dict:
+    """StatefulSet claims are made by the controller, not by Pulumi: this policy decides their fate."""
+    when_deleted = "Retain" if keep_data else "Delete"
+    return {"whenDeleted": when_deleted, "whenScaled": "Retain"}
+
+
+def rollout_timeouts(minutes: int) -> pulumi.CustomTimeouts:
+    return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
+
+
+def service_dns(name: str, namespace: str) -> str:
+    return f"{name}.{namespace}.svc.cluster.local"

@@ -1,0 +1,188 @@
+"""OllamaServer: Ollama on port 11434 as a StatefulSet with one model claim per replica.
+
+Why a StatefulSet: the models must be on every replica that serves. A Deployment sharing one RWO
+claim only works on a single node and deadlocks rollouts; RWX is not offered on ICC. With
+`volumeClaimTemplates` each replica owns its claim (`models-ollama-<i>`), the claims are made by the
+controller (so `pulumi destroy` and replacements leave them alone unless the user opts out), and
+each replica has a stable DNS name that Open WebUI lists in `OLLAMA_BASE_URLS`.
+
+Why a sidecar preloads: a `postStart` hook hides its logs and can crash the pod. The
+`model-loader` container logs every pull, retries with back-off, and the Ollama container only
+turns Ready once every configured model is on its disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kube
+from components.settings import Ollama
+
+PORT = 11434
+SCRIPT = Path(__file__).with_name("model-loader.sh")
+SCRIPT_DIR = "/opt/icc-ollama"
+CUDA_ENV = {
+    "PATH": "/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:"
+            "/usr/sbin:/usr/bin:/sbin:/bin",
+    "LD_LIBRARY_PATH": "/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
+    "NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
+}
+LOADER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
+                    "limits": {"cpu": "200m", "memory": "128Mi"}}
+
+
+@dataclass(frozen=True)
+class OllamaServerArgs:
+    namespace: str
+    ollama: Ollama
+    keep_data: bool = True
+    name: str = "ollama"
+
+
+class OllamaServer(pulumi.ComponentResource):
+    """Ollama replicas, their model claims, a ClusterIP Service and per-replica DNS names."""
+
+    service_name: str
+    url: str
+    replica_urls: list[str]
+
+    def __init__(self, name: str, args: OllamaServerArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("icc:ollama:OllamaServer", name, None, opts)
+        self._args = args
+        self._selector = kube.labels(args.name, "inference")
+        self.headless_name = f"{args.name}-headless"
+        self.service_name = args.name
+        self.url = f"http://{kube.service_dns(args.name, args.namespace)}:{PORT}"
+        self.replica_urls = [
+            f"http://{args.name}-{i}.{kube.service_dns(self.headless_name, args.namespace)}:{PORT}"
+            for i in range(args.ollama.replicas)
+        ]
+        child = pulumi.ResourceOptions(parent=self)
+        self.scripts = self._scripts_config_map(name, child)
+        self.headless = self._service(f"{name}-headless", self.headless_name, child, headless=True)
+        self.service = self._service(f"{name}-service", args.name, child, headless=False)
+        self.statefulset = self._statefulset(name)
+        self.register_outputs({
+            "serviceName": self.service_name,
+            "url": self.url,
+            "replicaUrls": self.replica_urls,
+            "statefulSetName": self.statefulset.metadata.name,
+        })
+
+    def _meta(self, name: str, component: str = "inference") -> dict:
+        return {"name": name, "namespace": self._args.namespace,
+                "labels": kube.with_managed_by(kube.labels(self._args.name, component))}
+
+    def _scripts_config_map(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
+        return k8s.core.v1.ConfigMap(
+            f"{name}-scripts",
+            metadata=self._meta(f"{self._args.name}-scripts"),
+            data={SCRIPT.name: SCRIPT.read_text()},
+            opts=opts,
+        )
+
+    def _service(self, logical: str, name: str, opts: pulumi.ResourceOptions,
+                 headless: bool) -> k8s.core.v1.Service:
+        spec = {
+            "selector": self._selector,
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+        }
+        if headless:
+            spec["clusterIP"] = "None"
+        else:
+            spec["type"] = "ClusterIP"
+        return k8s.core.v1.Service(logical, metadata=self._meta(name), spec=spec, opts=opts)
+
+    def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
+        args, settings = self._args, self._args.ollama
+        script_hash = hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:16]
+        pod_spec = {
+            "enableServiceLinks": False,  # a Service named "ollama" would inject OLLAMA_* variables
+            "terminationGracePeriodSeconds": 60,
+            "containers": self._containers(),
+            "volumes": [{"name": "scripts",
+                         "configMap": {"name": self.scripts.metadata.name, "defaultMode": 0o555}}],
+        }
+        if settings.tolerations:
+            pod_spec["tolerations"] = [t.model_dump(exclude_none=True) for t in settings.tolerations]
+        if settings.node_selector:
+            pod_spec["nodeSelector"] = dict(settings.node_selector)
+        if settings.gpu.enabled and settings.gpu.runtime_class_name:
+            pod_spec["runtimeClassName"] = settings.gpu.runtime_class_name
+        return k8s.apps.v1.StatefulSet(
+            name,
+            metadata=self._meta(args.name),
+            spec={
+                "serviceName": self.headless.metadata.name,
+                "replicas": settings.replicas,
+                "podManagementPolicy": "Parallel",
+                "selector": {"matchLabels": self._selector},
+                "persistentVolumeClaimRetentionPolicy": kube.claim_retention(args.keep_data),
+                "template": {
+                    "metadata": {
+                        "labels": kube.with_managed_by(self._selector),
+                        "annotations": {"icc-ollama/model-loader-sha256": script_hash},
+                    },
+                    "spec": pod_spec,
+                },
+                "volumeClaimTemplates": [
+                    kube.claim_template("models", settings.storage, "inference", args.name)],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, custom_timeouts=kube.rollout_timeouts(settings.rollout_timeout_minutes)),
+        )
+
+    def _env(self) -> list[dict]:
+        settings = self._args.ollama
+        env = {
+            "OLLAMA_HOST": f"0.0.0.0:{PORT}",
+            "OLLAMA_KEEP_ALIVE": settings.keep_alive,
+            "OLLAMA_NUM_PARALLEL": str(settings.num_parallel),
+            "OLLAMA_MAX_LOADED_MODELS": str(settings.max_loaded_models),
+            "OLLAMA_MODELS_WANTED": " ".join(settings.models),
+        }
+        if settings.gpu.enabled and settings.gpu.cuda_env:
+            env.update(CUDA_ENV)
+        return [{"name": key, "value": value} for key, value in env.items()]
+
+    def _containers(self) -> list[dict]:
+        settings = self._args.ollama
+        gpu = {settings.gpu.resource_name: str(settings.gpu.count)} if settings.gpu.enabled else None
+        script = f"{SCRIPT_DIR}/{SCRIPT.name}"
+        scripts_mount = {"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True}
+        if settings.models:
+            readiness = {"exec": {"command": ["/bin/sh", script, "check"]},
+                         "periodSeconds": 15, "timeoutSeconds": 10, "failureThreshold": 3}
+        else:
+            readiness = kube.http_probe("/api/tags", PORT, period=10, failures=3)
+        server = {
+            "name": "ollama",
+            "image": settings.image,
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "env": self._env(),
+            "resources": kube.resource_requirements(settings.resources, gpu),
+            "volumeMounts": [{"name": "models", "mountPath": "/root/.ollama"}, scripts_mount],
+            # A GPU node may need minutes to bring up the driver and the server: 10 min grace.
+            "startupProbe": kube.http_probe("/", PORT, period=10, failures=60),
+            "readinessProbe": readiness,
+            "livenessProbe": kube.http_probe("/", PORT, period=20, failures=6),
+        }
+        if not settings.models:
+            return [server]
+        loader = {
+            "name": "model-loader",
+            "image": settings.image,
+            "command": ["/bin/sh", script],
+            "env": [{"name": "OLLAMA_HOST", "value": f"127.0.0.1:{PORT}"},
+                    {"name": "OLLAMA_MODELS_WANTED", "value": " ".join(settings.models)}],
+            "resources": LOADER_RESOURCES,
+            "volumeMounts": [scripts_mount],
+        }
+        return [server, loader]

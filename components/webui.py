@@ -1,0 +1,136 @@
+"""OpenWebUI: the chat front end on port 8080, its data claim, its secrets and its Service.
+
+One replica on SQLite, as the Open WebUI docs require without Postgres and Redis. It runs as a
+one-replica StatefulSet so its data claim is made by the controller: it survives `pulumi destroy`
+and replacements exactly like the Ollama model claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import kube
+from components.settings import WebUi
+
+PORT = 8080
+DATA_DIR = "/app/backend/data"
+
+
+@dataclass(frozen=True)
+class OpenWebUIArgs:
+    namespace: str
+    webui: WebUi
+    ollama_urls: tuple[str, ...]
+    secret_key: pulumi.Input[str]
+    openai_api_key: Optional[pulumi.Input[str]] = None
+    keep_data: bool = True
+    public_url: Optional[str] = None
+    name: str = "open-webui"
+
+
+def webui_env(webui: WebUi, ollama_urls: tuple[str, ...], public_url: Optional[str]) -> dict[str, str]:
+    """Plain (non-secret) environment, shared by the Kubernetes and Docker targets."""
+    env = {
+        # Each replica is listed so Open WebUI sees which models each one holds.
+        "OLLAMA_BASE_URLS": ";".join(ollama_urls),
+        "ENABLE_OLLAMA_API": "true" if ollama_urls else "false",
+        "WEBUI_AUTH": str(webui.auth).lower(),
+        "ENABLE_SIGNUP": str(webui.enable_signup).lower(),
+        "DEFAULT_USER_ROLE": webui.default_user_role,
+        "ENABLE_PERSISTENT_CONFIG": str(webui.persistent_config).lower(),
+        "ENABLE_OPENAI_API": str(webui.openai.enabled).lower(),
+        "UVICORN_WORKERS": "1",
+    }
+    if webui.openai.enabled:
+        env["OPENAI_API_BASE_URL"] = webui.openai.base_url
+    if public_url:
+        env["WEBUI_URL"] = public_url
+    return env
+
+
+class OpenWebUI(pulumi.ComponentResource):
+    """Open WebUI with a stable WEBUI_SECRET_KEY from a Kubernetes Secret."""
+
+    service_name: str
+
+    def __init__(self, name: str, args: OpenWebUIArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("icc:webui:OpenWebUI", name, None, opts)
+        self._args = args
+        self._selector = kube.labels(args.name, "frontend")
+        self.service_name = args.name
+        child = pulumi.ResourceOptions(parent=self)
+        self.secret = self._secret(name, child)
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=self._meta(args.name),
+            spec={"type": "ClusterIP", "selector": self._selector,
+                  "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
+            opts=child,
+        )
+        self.statefulset = self._statefulset(name)
+        self.register_outputs({"serviceName": self.service_name,
+                               "statefulSetName": self.statefulset.metadata.name})
+
+    def _meta(self, name: str) -> dict:
+        return {"name": name, "namespace": self._args.namespace,
+                "labels": kube.with_managed_by(self._selector)}
+
+    def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        # The key comes from stack config, so it is the same on every update: users stay logged in.
+        data = {"WEBUI_SECRET_KEY": pulumi.Output.secret(self._args.secret_key)}
+        if self._args.openai_api_key is not None:
+            data["OPENAI_API_KEY"] = pulumi.Output.secret(self._args.openai_api_key)
+        return k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=self._meta(f"{self._args.name}-secret"),
+            type="Opaque",
+            string_data=data,
+            opts=opts,
+        )
+
+    def _env(self) -> list[dict]:
+        args = self._args
+        plain = webui_env(args.webui, args.ollama_urls, args.public_url)
+        env = [{"name": key, "value": value} for key, value in plain.items()]
+        secret_keys = ["WEBUI_SECRET_KEY"] + (["OPENAI_API_KEY"] if args.openai_api_key else [])
+        for key in secret_keys:
+            env.append({"name": key, "valueFrom": {
+                "secretKeyRef": {"name": self.secret.metadata.name, "key": key}}})
+        return env
+
+    def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
+        webui = self._args.webui
+        container = {
+            "name": "open-webui",
+            "image": webui.image,
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "env": self._env(),
+            "resources": kube.resource_requirements(webui.resources),
+            "volumeMounts": [{"name": "data", "mountPath": DATA_DIR}],
+            # The first start migrates the database and may download embedding models.
+            "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
+            "readinessProbe": kube.http_probe("/health", PORT, period=10, failures=3),
+            "livenessProbe": kube.http_probe("/health", PORT, period=20, failures=6),
+        }
+        return k8s.apps.v1.StatefulSet(
+            name,
+            metadata=self._meta(self._args.name),
+            spec={
+                "serviceName": self.service.metadata.name,
+                "replicas": 1,
+                "selector": {"matchLabels": self._selector},
+                "persistentVolumeClaimRetentionPolicy": kube.claim_retention(self._args.keep_data),
+                "template": {
+                    "metadata": {"labels": kube.with_managed_by(self._selector)},
+                    "spec": {"enableServiceLinks": False, "containers": [container]},
+                },
+                "volumeClaimTemplates": [
+                    kube.claim_template("data", webui.storage, "frontend", self._args.name)],
+            },
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=kube.rollout_timeouts(15)),
+        )

@@ -1,0 +1,24 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# An f-string over an Output must fail loudly instead of embedding a warning text in a manifest.
+os.environ["PULUMI_ERROR_OUTPUT_STRING"] = "1"
+
+from harness import run_stack  # noqa: E402
+
+ICC_NAMESPACE = "wabc123-default"
+
+
+@pytest.fixture
+def icc(monkeypatch):
+    return run_stack("icc", monkeypatch, namespace=ICC_NAMESPACE)
+
+
+@pytest.fixture
+def minikube(monkeypatch):
+    return run_stack("minikube", monkeypatch)

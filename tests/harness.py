@@ -1,0 +1,149 @@
+"""Runs the real `__main__.py` under Pulumi mocks and records what it registers.
+
+The recording mocks emulate what the engine would add at check time (Kubernetes autonaming,
+a Docker image id), so code that reads `metadata.name` or `image_id` behaves as under the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "icc-ollama"
+TEST_SECRET_KEY = "t" * 64  # a test value; never a real key
+# Wire-level marker the SDK puts around a secret value (rpc.py _special_secret_sig).
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SECRET_MARK = "4dabf18193072939515e22adb298388d"
+
+
+@dataclass
+class Registered:
+    typ: str
+    name: str
+    inputs: dict
+    provider: str
+    custom: bool
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, name: Optional[str] = None) -> Registered:
+        found = [r for r in self.of_type(typ) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def kubernetes_objects(self) -> list[dict]:
+        """Every Kubernetes object as it would be sent to the API server (secrets unwrapped)."""
+        return [unwrap_secrets(r.inputs) for r in self.resources
+                if r.custom and r.typ.startswith("kubernetes:") and "helm.sh" not in r.typ
+                and not r.typ.startswith("pulumi:providers:")]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, run: ProgramRun):
+        self.run = run
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.run.resources.append(Registered(args.typ, args.name, args.inputs,
+                                             args.provider or "", bool(args.custom)))
+        state = dict(args.inputs)
+        if args.typ.startswith("kubernetes:") and "metadata" in state or (
+                args.typ.startswith("kubernetes:") and "helm.sh" not in args.typ):
+            metadata = dict(state.get("metadata") or {})
+            metadata.setdefault("name", f"{args.name}-5a1e7c0d")  # autonaming, as the provider does
+            state["metadata"] = metadata
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = f"sha256:{'0' * 60}{len(args.name):04d}"
+            state["repoDigest"] = f"{args.inputs.get('name', 'image')}@sha256:{'1' * 64}"
+        if args.typ.startswith("docker:") and args.typ.endswith(("Volume", "Network")):
+            state.setdefault("name", args.name)
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_MARK) == SECRET_SIG
+
+
+def unwrap_secrets(value: Any) -> Any:
+    if is_secret(value):
+        return unwrap_secrets(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Structs carry every number as a float
+    return value
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The committed `Pulumi.<stack>.yaml`, as the CLI would pass it: strings, objects as JSON."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    prefix = f"{PROJECT}:"
+    return {key[len(prefix):]: value if isinstance(value, str) else json.dumps(value)
+            for key, value in data.items() if key.startswith(prefix)}
+
+
+def encode(config: dict[str, Any]) -> dict[str, str]:
+    return {key: value if isinstance(value, str) else json.dumps(value)
+            for key, value in config.items()}
+
+
+def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ("webuiSecretKey",),
+                stack: str = "test", monkeypatch=None,
+                run: Optional[ProgramRun] = None) -> ProgramRun:
+    """Run __main__.py with this config (keys without prefix) and wait for every RPC."""
+    run = run if run is not None else ProgramRun()
+    pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
+        [f"{PROJECT}:{key}" for key in secret_keys if key in config])
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", lambda key, value: exported.__setitem__(key, value))
+
+    @pulumi.runtime.test
+    def program():
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        return pulumi.Output.from_input(exported).apply(run.exports.update)
+
+    program()
+    return run
+
+
+def run_components(build, monkeypatch=None) -> ProgramRun:
+    """Build components directly (no config, no __main__) and wait for every RPC."""
+    run = ProgramRun()
+    pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack="unit", preview=False)
+    pulumi.runtime.set_all_config({})
+
+    @pulumi.runtime.test
+    def program():
+        result = build()
+        run.exports["component"] = result
+        return pulumi.Output.from_input(None)
+
+    program()
+    return run
+
+
+def run_stack(stack: str, monkeypatch, **overrides: Any) -> ProgramRun:
+    """Run a committed stack file plus the values a user sets on the command line."""
+    config: dict[str, Any] = {**stack_config(stack), "webuiSecretKey": TEST_SECRET_KEY}
+    config.update(overrides)
+    return run_program(config, stack=stack, monkeypatch=monkeypatch)

@@ -1,0 +1,78 @@
+"""The model-loader script, run for real against a fake `ollama` command."""
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "components" / "model-loader.sh"
+
+# A stand-in for the ollama CLI: models live as files in $FAKE_STORE; `pull` fails as many
+# times as $FAKE_FAILURES says before it succeeds.
+FAKE_OLLAMA = """#!/bin/sh
+store="$FAKE_STORE"
+case "$1" in
+  list) exit 0 ;;
+  show) [ -f "$store/$2" ] ;;
+  pull)
+    count=$(cat "$store/.attempts" 2>/dev/null || echo 0)
+    echo $((count + 1)) > "$store/.attempts"
+    if [ "$count" -lt "${FAKE_FAILURES:-0}" ]; then echo "pull failed" >&2; exit 1; fi
+    echo "pulling manifest"; touch "$store/$2" ;;
+  *) exit 2 ;;
+esac
+"""
+
+
+@pytest.fixture
+def fake_env(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ollama"
+    fake.write_text(FAKE_OLLAMA)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    # `sleep` is replaced too, so retries take no wall-clock time in the test.
+    sleeper = bin_dir / "sleep"
+    sleeper.write_text("#!/bin/sh\necho \"slept $1\" >> \"$FAKE_STORE/.sleeps\"\n")
+    sleeper.chmod(0o755)
+    store = tmp_path / "store"
+    store.mkdir()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_STORE": str(store),
+           "OLLAMA_MODELS_WANTED": "llama3.2:1b phi3", "ONESHOT": "1"}
+    return env, store
+
+
+def run(env, *args):
+    return subprocess.run(["/bin/sh", str(SCRIPT), *args], env=env, capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_check_fails_until_every_model_is_present(fake_env):
+    env, store = fake_env
+    assert run(env, "check").returncode == 1
+    (store / "llama3.2:1b").touch()
+    assert run(env, "check").returncode == 1
+    (store / "phi3").touch()
+    assert run(env, "check").returncode == 0
+
+
+def test_failed_pulls_are_retried_with_growing_backoff_and_logged(fake_env):
+    env, store = fake_env
+    result = run({**env, "FAKE_FAILURES": "3"}, )
+    assert result.returncode == 0, result.stderr
+    assert "pull of llama3.2:1b failed (attempt 1); retrying in 5s" in result.stdout
+    assert "pulled llama3.2:1b after 4 attempt(s)" in result.stdout
+    assert (store / ".sleeps").read_text().split("\n")[:3] == ["slept 5", "slept 10", "slept 20"]
+    assert run(env, "check").returncode == 0
+
+
+def test_present_models_are_not_pulled_again(fake_env):
+    env, store = fake_env
+    (store / "llama3.2:1b").touch()
+    (store / "phi3").touch()
+    result = run(env)
+    assert result.returncode == 0
+    assert "pulling" not in result.stdout
+    assert not (store / ".attempts").exists()

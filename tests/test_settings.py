@@ -1,0 +1,157 @@
+"""The settings model: defaults per target, and one clear message for every kind of bad input."""
+
+import pulumi
+import pytest
+
+from components.settings import SettingsError, parse_settings
+from harness import TEST_SECRET_KEY, ProgramRun, run_program, stack_config
+
+SECRET = frozenset({"webuiSecretKey"})
+
+
+def settings_for(target: str, **extra):
+    raw = {"target": target, "webuiSecretKey": TEST_SECRET_KEY, **extra}
+    if target == "icc":
+        raw.setdefault("namespace", "wabc123-default")
+    return parse_settings(raw, SECRET)
+
+
+def test_icc_defaults_use_one_v100_and_ceph_claims():
+    settings = settings_for("icc")
+    assert settings.ollama.gpu.enabled and settings.ollama.gpu.count == 1
+    assert settings.ollama.gpu.resource_name == "nvidia.com/gpu"
+    assert [t.model_dump() for t in settings.ollama.tolerations] == [
+        {"key": "gpu-tesla-v100", "operator": "Exists", "value": None, "effect": "NoSchedule"}]
+    assert settings.ollama.storage.storage_class == "rook-ceph-block"
+    assert settings.webui.storage.storage_class == "rook-ceph-block"
+    assert not settings.create_namespace
+    assert settings.webui.auth
+
+
+def test_minikube_defaults_are_two_cpu_replicas_in_an_owned_namespace():
+    settings = settings_for("minikube")
+    assert settings.ollama.replicas == 2
+    assert not settings.ollama.gpu.enabled
+    assert settings.ollama.tolerations == ()
+    assert settings.ollama.storage.storage_class is None  # minikube's default class
+    assert settings.create_namespace and settings.namespace == "icc-ollama"
+
+
+def test_images_are_pinned_by_default():
+    for target in ("icc", "minikube"):
+        settings = settings_for(target)
+        for image in (settings.ollama.image, settings.webui.image):
+            assert ":" in image and not image.endswith((":latest", ":main"))
+
+
+def test_nested_settings_override_single_defaults_only():
+    settings = settings_for("icc", ollama='{"gpu": {"count": 2}, "models": ["phi3"]}')
+    assert settings.ollama.gpu.count == 2 and settings.ollama.gpu.enabled  # default kept
+    assert settings.ollama.models == ("phi3",)
+    assert settings.ollama.storage.storage_class == "rook-ceph-block"
+
+
+def test_numbers_from_yaml_become_quantities():
+    settings = settings_for("minikube", ollama='{"resources": {"limits": {"cpu": 3, "memory": "6Gi"},'
+                                               ' "requests": {"cpu": 0.5, "memory": "1Gi"}}}')
+    assert settings.ollama.resources.limits.cpu == "3"
+    assert settings.ollama.resources.requests.cpu == "0.5"
+
+
+def test_settings_are_frozen():
+    settings = settings_for("minikube")
+    with pytest.raises(Exception):
+        settings.ollama.replicas = 5
+
+
+INVALID = [
+    # (raw settings, key the message must name, words the message must contain)
+    ({"target": "mars"}, "icc-ollama:target", "must be one of icc, minikube, docker"),
+    ({}, "icc-ollama:target", "must be one of"),
+    ({"target": "minikube", "webuiSecretKey": None}, "icc-ollama:webuiSecretKey", "required"),
+    ({"target": "icc"}, "icc-ollama:namespace", "required"),
+    ({"target": "icc", "namespace": "default"}, "icc-ollama:namespace", "w<id>-default"),
+    ({"target": "icc", "namespace": "wabc123-default", "createNamespace": "true"},
+     "icc-ollama:createNamespace", "cannot create namespaces"),
+    ({"target": "minikube", "namespace": "Bad_Name"}, "icc-ollama:namespace", "DNS label"),
+    ({"target": "minikube", "colour": "blue"}, "icc-ollama:colour", "unknown setting"),
+    ({"target": "minikube", "ollama": '{"replica": 2}'}, "icc-ollama:ollama.replica",
+     "unknown setting"),
+    ({"target": "minikube", "ollama": '{"replicas": 0}'}, "icc-ollama:ollama.replicas",
+     "greater than or equal to 1"),
+    ({"target": "minikube", "ollama": '{"replicas": "two"}'}, "icc-ollama:ollama.replicas",
+     "valid integer"),
+    ({"target": "minikube", "ollama": '{"gpu": {"enabled": true}}'},
+     "icc-ollama:ollama.gpu.enabled", "no GPU"),
+    ({"target": "icc", "namespace": "wabc123-default", "ollama": '{"gpu": {"count": 9}}'},
+     "icc-ollama:ollama.gpu.count", "less than or equal to 8"),
+    ({"target": "minikube", "ollama": '{"image": "ollama/ollama:latest"}'},
+     "icc-ollama:ollama.image", "floats"),
+    ({"target": "minikube", "ollama": '{"image": "ollama/ollama"}'},
+     "icc-ollama:ollama.image", "pinned tag"),
+    ({"target": "minikube", "webui": '{"image": "ghcr.io/open-webui/open-webui:main"}'},
+     "icc-ollama:webui.image", "floats"),
+    ({"target": "minikube", "ollama": '{"resources": {"limits": {"memory": "lots"}}}'},
+     "icc-ollama:ollama.resources.limits.memory", "Kubernetes quantity"),
+    ({"target": "minikube", "ollama": '{"storage": {"size": "20 GB"}}'},
+     "icc-ollama:ollama.storage.size", "Kubernetes quantity"),
+    ({"target": "minikube", "ollama": '{"storage": {"storageClass": "Fast_SSD"}}'},
+     "icc-ollama:ollama.storage.storageClass", "DNS label"),
+    ({"target": "minikube", "ollama": '{"tolerations": [{"key": "x", "value": "y"}]}'},
+     "icc-ollama:ollama.tolerations[0]", "Exists takes no value"),
+    ({"target": "minikube", "ollama": '{"tolerations": [{"key": "x", "effect": "Never"}]}'},
+     "icc-ollama:ollama.tolerations[0].effect", "NoSchedule"),
+    ({"target": "minikube", "ollama": '{"models": ["llama3 8b"]}'},
+     "icc-ollama:ollama", "not an Ollama model name"),
+    ({"target": "minikube", "ollama": '{"replicas": 2'}, "icc-ollama:ollama", "not valid JSON"),
+    ({"target": "minikube", "webui": '{"defaultUserRole": "root"}'},
+     "icc-ollama:webui.defaultUserRole", "'pending', 'user' or 'admin'"),
+    ({"target": "minikube", "webui": '{"openai": {"enabled": true}}'},
+     "icc-ollama:openaiApiKey", "pulumi config set --secret openaiApiKey"),
+    ({"target": "minikube", "webui": '{"openai": {"baseUrl": "api.openai.com"}}'},
+     "icc-ollama:webui.openai", "http(s) URL"),
+    ({"target": "minikube", "webuiSecretKey": "short"}, "icc-ollama:webuiSecretKey",
+     "at least 32 characters"),
+    ({"target": "minikube", "keepDataOnDestroy": "maybe"}, "icc-ollama:keepDataOnDestroy",
+     "valid boolean"),
+]
+
+
+@pytest.mark.parametrize("raw, key, words", INVALID, ids=[f"{c[1]}-{i}" for i, c in enumerate(INVALID)])
+def test_invalid_settings_name_their_key_and_fix(raw, key, words):
+    raw = {"webuiSecretKey": TEST_SECRET_KEY, **raw}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, SECRET)
+    message = str(caught.value)
+    assert key in message, message
+    assert words in message, message
+    assert "Traceback" not in message
+    if "openaiApiKey" not in key:
+        assert TEST_SECRET_KEY not in message  # a secret never reaches the error text
+
+
+def test_secret_set_in_plain_text_is_refused():
+    with pytest.raises(SettingsError, match="webuiSecretKey: stored in plain text.*--secret"):
+        parse_settings({"target": "minikube", "webuiSecretKey": TEST_SECRET_KEY}, frozenset())
+
+
+def test_secret_value_never_appears_in_messages():
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({"target": "minikube", "webuiSecretKey": "s3cr3t-but-short"}, SECRET)
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_program_stops_with_run_error_before_any_resource(monkeypatch):
+    config = {**stack_config("icc"), "webuiSecretKey": TEST_SECRET_KEY, "namespace": "default"}
+    run = ProgramRun()
+    with pytest.raises(pulumi.RunError, match="icc-ollama:namespace") as caught:
+        run_program(config, stack="icc", monkeypatch=monkeypatch, run=run)
+    assert run.resources == []
+    assert "\n" not in str(caught.value).split("\n", 1)[0]  # first line is self-contained
+
+
+def test_every_committed_stack_file_is_valid():
+    for stack, extra in (("icc", {"namespace": "wabc123-default"}), ("minikube", {})):
+        raw = {**stack_config(stack), "webuiSecretKey": TEST_SECRET_KEY, **extra}
+        assert parse_settings(raw, SECRET).target == stack

@@ -1,0 +1,182 @@
+"""Both Kubernetes stacks, run through the real __main__.py under mocks."""
+
+import pytest
+
+from harness import is_secret, TEST_SECRET_KEY
+
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+
+
+def pod_spec(run, name):
+    return run.one(STATEFULSET, name).inputs["spec"]["template"]["spec"]
+
+
+def container(run, statefulset, name):
+    return next(c for c in pod_spec(run, statefulset)["containers"] if c["name"] == name)
+
+
+def env_of(c):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c["env"]}
+
+
+def test_icc_ollama_gets_one_v100_and_the_toleration(icc):
+    spec = pod_spec(icc, "ollama")
+    assert spec["tolerations"] == [
+        {"key": "gpu-tesla-v100", "operator": "Exists", "effect": "NoSchedule"}]
+    resources = container(icc, "ollama", "ollama")["resources"]
+    assert resources["limits"]["nvidia.com/gpu"] == "1"
+    assert resources["requests"]["nvidia.com/gpu"] == "1"
+    env = env_of(container(icc, "ollama", "ollama"))
+    assert env["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+    assert env["LD_LIBRARY_PATH"].startswith("/usr/local/nvidia/lib")
+
+
+def test_minikube_has_no_gpu_and_no_toleration(minikube):
+    spec = pod_spec(minikube, "ollama")
+    assert "tolerations" not in spec
+    for c in spec["containers"]:
+        assert not any("gpu" in key for key in c["resources"]["limits"])
+    assert "NVIDIA_DRIVER_CAPABILITIES" not in env_of(container(minikube, "ollama", "ollama"))
+
+
+def test_icc_never_creates_a_namespace(icc):
+    assert icc.of_type("kubernetes:core/v1:Namespace") == []
+    for obj in icc.kubernetes_objects():
+        assert obj["metadata"]["namespace"] == "wabc123-default"
+
+
+def test_minikube_owns_its_namespace(minikube):
+    namespace = minikube.one("kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "icc-ollama"
+
+
+def test_replicas_per_target(icc, minikube):
+    assert icc.one(STATEFULSET, "ollama").inputs["spec"]["replicas"] == 1
+    assert minikube.one(STATEFULSET, "ollama").inputs["spec"]["replicas"] == 2
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_every_replica_has_its_own_model_claim(stack, request):
+    run = request.getfixturevalue(stack)
+    spec = run.one(STATEFULSET, "ollama").inputs["spec"]
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    mounts = container(run, "ollama", "ollama")["volumeMounts"]
+    assert {"name": claim["metadata"]["name"], "mountPath": "/root/.ollama"} in mounts
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain",
+                                                            "whenScaled": "Retain"}
+
+
+def test_icc_claims_use_rook_ceph_block(icc):
+    for name in ("ollama", "open-webui"):
+        (claim,) = icc.one(STATEFULSET, name).inputs["spec"]["volumeClaimTemplates"]
+        assert claim["spec"]["storageClassName"] == "rook-ceph-block"
+
+
+def test_opting_out_of_data_retention_deletes_claims(monkeypatch):
+    from harness import run_stack
+    run = run_stack("minikube", monkeypatch, keepDataOnDestroy="false")
+    for name in ("ollama", "open-webui"):
+        policy = run.one(STATEFULSET, name).inputs["spec"]["persistentVolumeClaimRetentionPolicy"]
+        assert policy["whenDeleted"] == "Delete"
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_webui_lists_every_ollama_replica(stack, request):
+    run = request.getfixturevalue(stack)
+    replicas = int(run.one(STATEFULSET, "ollama").inputs["spec"]["replicas"])
+    urls = env_of(container(run, "open-webui", "open-webui"))["OLLAMA_BASE_URLS"].split(";")
+    namespace = run.exports["namespace"]
+    assert urls == [f"http://ollama-{i}.ollama-headless.{namespace}.svc.cluster.local:11434"
+                    for i in range(replicas)]
+    headless = run.one("kubernetes:core/v1:Service", "ollama-headless").inputs
+    assert headless["spec"]["clusterIP"] == "None"
+    assert run.one(STATEFULSET, "ollama").inputs["spec"]["serviceName"] == "ollama-headless"
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_webui_secret_key_comes_from_a_secret(stack, request):
+    run = request.getfixturevalue(stack)
+    env = env_of(container(run, "open-webui", "open-webui"))
+    assert env["WEBUI_SECRET_KEY"] == {"secretKeyRef": {"name": "open-webui-secret",
+                                                        "key": "WEBUI_SECRET_KEY"}}
+    secret = run.one("kubernetes:core/v1:Secret").inputs
+    assert is_secret(secret["stringData"]) or is_secret(secret["stringData"]["WEBUI_SECRET_KEY"])
+    assert env["WEBUI_AUTH"] == "true"
+
+
+def test_openai_access_uses_documented_variables(monkeypatch):
+    from harness import run_program, stack_config
+    config = {**stack_config("minikube"), "webuiSecretKey": TEST_SECRET_KEY,
+              "openaiApiKey": "sk-test-0123456789",
+              "webui": {"openai": {"enabled": True, "baseUrl": "https://llm.example.org/v1"}}}
+    run = run_program(config, secret_keys=("webuiSecretKey", "openaiApiKey"),
+                      stack="minikube", monkeypatch=monkeypatch)
+    env = env_of(container(run, "open-webui", "open-webui"))
+    assert env["ENABLE_OPENAI_API"] == "true"
+    assert env["OPENAI_API_BASE_URL"] == "https://llm.example.org/v1"
+    assert env["OPENAI_API_KEY"] == {"secretKeyRef": {"name": "open-webui-secret",
+                                                      "key": "OPENAI_API_KEY"}}
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_every_kubernetes_resource_uses_the_explicit_provider(stack, request):
+    run = request.getfixturevalue(stack)
+    resources = [r for r in run.resources if r.custom and r.typ.startswith("kubernetes:")]
+    assert resources
+    for resource in resources:
+        assert "pulumi:providers:kubernetes::k8s" in resource.provider, resource.name
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_probes_suit_slow_gpu_start_and_model_pulls(stack, request):
+    run = request.getfixturevalue(stack)
+    ollama = container(run, "ollama", "ollama")
+    startup = ollama["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+    assert ollama["readinessProbe"]["exec"]["command"][-1] == "check"
+    assert ollama["livenessProbe"]["httpGet"] == {"path": "/", "port": 11434}
+    webui = container(run, "open-webui", "open-webui")
+    assert webui["readinessProbe"]["httpGet"]["path"] == "/health"
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_model_loader_sidecar_preloads_configured_models(stack, request):
+    run = request.getfixturevalue(stack)
+    loader = container(run, "ollama", "model-loader")
+    assert loader["command"][0] == "/bin/sh"
+    wanted = env_of(loader)["OLLAMA_MODELS_WANTED"].split()
+    assert wanted and "llama3.2:1b" in wanted
+    script = run.one("kubernetes:core/v1:ConfigMap", "ollama-scripts").inputs["data"]
+    assert "pull_with_retry" in script["model-loader.sh"]
+
+
+def test_no_models_means_no_sidecar_and_an_http_readiness(monkeypatch):
+    from harness import run_stack
+    run = run_stack("minikube", monkeypatch, ollama={"models": []})
+    spec = pod_spec(run, "ollama")
+    assert [c["name"] for c in spec["containers"]] == ["ollama"]
+    assert spec["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/api/tags"
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_exports_give_the_next_commands(stack, request):
+    run = request.getfixturevalue(stack)
+    namespace = run.exports["namespace"]
+    steps = run.exports["nextSteps"]
+    assert f"-n {namespace} port-forward svc/open-webui 8080:8080" in steps["openWebUI"]
+    assert steps["openWebUI"].startswith("KUBECTL_PORT_FORWARD_WEBSOCKETS=true")
+    assert "first account" in steps["login"]
+    assert run.exports["ollamaUrl"] == f"http://ollama.{namespace}.svc.cluster.local:11434"
+    assert TEST_SECRET_KEY not in str(run.exports)
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_children_are_parented_to_their_components(stack, request):
+    run = request.getfixturevalue(stack)
+    components = {r.name for r in run.resources if not r.custom}
+    assert components >= {"ollama", "open-webui"}
+    # A child's Pulumi name is derived from its component's, which the mocks record.
+    for resource in run.resources:
+        if resource.custom and resource.typ.startswith("kubernetes:") and resource.name != "namespace":
+            assert resource.name.startswith(("ollama", "open-webui")), resource.name
