@@ -1,0 +1,130 @@
+"""Config fuzzing over the settings space (hypothesis).
+
+Every invalid input must give a SettingsError whose every line names a key path, never another
+exception; every valid Kubernetes input must render objects that pass strict schema validation.
+"""
+
+import json
+
+import kubernetes_validate
+import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from components.settings import SettingsError, parse_settings
+from harness import TEST_SECRET_KEY, run_program
+
+QUANTITIES = ["1", "500m", "2Gi", "512Mi", "0.5", 3, 1.5, "lots", "", "-1", "1 Gi", None]
+IMAGES = ["ollama/ollama:0.32.15", "ollama/ollama:latest", "ollama/ollama", "x@sha256:" + "a" * 64,
+          "ghcr.io/open-webui/open-webui:v0.11.0", ":", 42]
+NAMESPACES = ["wabc123-default", "icc-ollama", "default", "Bad_NS", "", "w1-default", 7]
+
+
+def maybe(strategy):
+    return st.one_of(st.none(), strategy)
+
+
+amounts = st.fixed_dictionaries({}, optional={"cpu": st.sampled_from(QUANTITIES),
+                                              "memory": st.sampled_from(QUANTITIES)})
+resources = st.fixed_dictionaries({}, optional={"requests": amounts, "limits": amounts})
+storage = st.fixed_dictionaries({}, optional={
+    "size": st.sampled_from(QUANTITIES),
+    "storageClass": st.sampled_from(["standard", "rook-ceph-block", "Fast_SSD", None])})
+gpu = st.fixed_dictionaries({}, optional={
+    "enabled": st.one_of(st.booleans(), st.sampled_from(["yes", "true", 1])),
+    "count": st.one_of(st.integers(-1, 10), st.just("two")),
+    "runtimeClassName": st.sampled_from(["nvidia", "NVIDIA", None])})
+toleration = st.fixed_dictionaries({"key": st.sampled_from(["gpu-tesla-v100", "x"])}, optional={
+    "operator": st.sampled_from(["Exists", "Equal", "In"]),
+    "value": st.sampled_from(["a", None]),
+    "effect": st.sampled_from(["NoSchedule", "NoExecute", "Never"])})
+ollama = st.fixed_dictionaries({}, optional={
+    "image": st.sampled_from(IMAGES),
+    "replicas": st.one_of(st.integers(-1, 20), st.just("2"), st.just("many")),
+    "gpu": gpu,
+    "tolerations": st.lists(toleration, max_size=2),
+    "resources": resources,
+    "storage": storage,
+    "models": st.lists(st.sampled_from(["llama3.2:1b", "phi3", "bad model", ""]), max_size=3),
+    "numParallel": st.integers(-1, 100),
+    "unexpected": st.integers()})
+webui = st.fixed_dictionaries({}, optional={
+    "image": st.sampled_from(IMAGES),
+    "resources": resources,
+    "storage": storage,
+    "defaultUserRole": st.sampled_from(["pending", "user", "root"]),
+    "openai": st.fixed_dictionaries({}, optional={
+        "enabled": st.booleans(), "baseUrl": st.sampled_from(["https://x.org/v1", "ftp://x"])})})
+raw_settings = st.fixed_dictionaries(
+    {"target": st.sampled_from(["icc", "minikube", "mars", ""])},
+    optional={"namespace": st.sampled_from(NAMESPACES),
+              "createNamespace": st.sampled_from([True, False, "false", "nope"]),
+              "keepDataOnDestroy": st.sampled_from([True, False, "maybe"]),
+              "ollama": ollama, "webui": webui,
+              "webuiSecretKey": st.sampled_from([TEST_SECRET_KEY, "short"]),
+              "colour": st.just("blue")})
+
+
+# Only values the model accepts: every example here must deploy and render schema-valid objects.
+valid_amounts = st.fixed_dictionaries({}, optional={
+    "cpu": st.sampled_from(["1", "500m", 2, 0.5]), "memory": st.sampled_from(["2Gi", "512Mi"])})
+valid_ollama = st.fixed_dictionaries({}, optional={
+    "replicas": st.integers(1, 4),
+    "models": st.lists(st.sampled_from(["llama3.2:1b", "phi3", "qwen2.5:0.5b"]), max_size=3),
+    "resources": st.fixed_dictionaries({}, optional={"requests": valid_amounts,
+                                                     "limits": valid_amounts}),
+    "storage": st.fixed_dictionaries({}, optional={
+        "size": st.sampled_from(["5Gi", "100Gi"]), "storageClass": st.sampled_from(["fast"])}),
+    "tolerations": st.lists(st.fixed_dictionaries({"key": st.just("dedicated")}, optional={
+        "effect": st.sampled_from(["NoSchedule", "NoExecute"])}), max_size=2),
+    "nodeSelector": st.dictionaries(st.sampled_from(["zone", "disk"]), st.just("a"), max_size=2),
+    "keepAlive": st.sampled_from(["5m", "-1", "24h"]),
+    "numParallel": st.integers(1, 8)})
+valid_webui = st.fixed_dictionaries({}, optional={
+    "auth": st.booleans(), "enableSignup": st.booleans(),
+    "defaultUserRole": st.sampled_from(["pending", "user"]),
+    "storage": st.fixed_dictionaries({"size": st.sampled_from(["1Gi", "8Gi"])})})
+valid_settings = st.one_of(
+    st.fixed_dictionaries({"target": st.just("icc"), "namespace": st.just("wabc123-default")},
+                          optional={"ollama": valid_ollama.map(
+                              lambda o: {**o, "gpu": {"count": 1}}), "webui": valid_webui,
+                              "keepDataOnDestroy": st.booleans()}),
+    st.fixed_dictionaries({"target": st.just("minikube")},
+                          optional={"namespace": st.sampled_from(["icc-ollama", "lab-1"]),
+                                    "ollama": valid_ollama, "webui": valid_webui,
+                                    "keepDataOnDestroy": st.booleans()}),
+).map(lambda raw: {**raw, "webuiSecretKey": TEST_SECRET_KEY})
+
+
+def as_cli_strings(raw: dict) -> dict:
+    return {key: value if isinstance(value, str) else json.dumps(value)
+            for key, value in raw.items()}
+
+
+def names_keys(message: str) -> bool:
+    lines = message.split("\n")
+    if lines[0] == "invalid stack settings:":
+        lines = lines[1:]
+    return bool(lines) and all(line.strip().startswith("icc-ollama:") for line in lines)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(raw_settings)
+def test_any_input_is_either_valid_or_a_clear_settings_error(raw):
+    try:
+        parse_settings(as_cli_strings(raw), frozenset({"webuiSecretKey"}))
+    except SettingsError as error:
+        assert names_keys(str(error)), str(error)
+        assert TEST_SECRET_KEY not in str(error)
+
+
+@pytest.mark.slow
+@hypothesis_settings(max_examples=25, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=valid_settings)
+def test_every_valid_input_renders_schema_valid_objects(raw, monkeypatch):
+    config = as_cli_strings(raw)
+    parse_settings(config, frozenset({"webuiSecretKey"}))  # must not raise: all values are valid
+    run = run_program(config, stack=raw["target"], monkeypatch=monkeypatch)
+    for obj in run.kubernetes_objects():
+        kubernetes_validate.validate(obj, "1.29", strict=True)
+        kubernetes_validate.validate(obj, "1.33", strict=True)
