@@ -11,9 +11,10 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.ollama import OllamaServer, OllamaServerArgs
+from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
+from components.ollama import PORT as ollama_port, OllamaServer, OllamaServerArgs
 from components.settings import Settings, load_settings
-from components.webui import OpenWebUI, OpenWebUIArgs
+from components.webui import PORT as webui_port, OpenWebUI, OpenWebUIArgs
 from components import kube
 
 
@@ -63,6 +64,16 @@ def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) ->
     }
 
 
+def allow_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> tuple[AllowRule, ...]:
+    """Who may open a connection to whom inside the namespace; everything else is denied."""
+    return (
+        AllowRule("ollama-from-webui", target=ollama.selector, ports=(ollama_port,),
+                  sources=(webui.selector,)),
+        AllowRule("webui-from-ingress", target=webui.selector, ports=(webui_port,),
+                  namespaces=(settings.network_policies.ingress_controller_namespace,)),
+    )
+
+
 def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
     provider = kubernetes_provider(settings)
     namespace = owned_namespace(settings)
@@ -78,6 +89,9 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
         openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
         keep_data=settings.keep_data_on_destroy), opts)
+    if settings.network_policies.enabled:
+        NetworkIsolation("network", NetworkIsolationArgs(
+            namespace=settings.namespace, rules=allow_rules(settings, ollama, webui)), opts)
     return {
         "target": settings.target,
         "namespace": settings.namespace,

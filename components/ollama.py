@@ -56,7 +56,7 @@ class OllamaServer(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("icc:ollama:OllamaServer", name, None, opts)
         self._args = args
-        self._selector = kube.labels(args.name, "inference")
+        self.selector = kube.labels(args.name, "inference")
         self.headless_name = f"{args.name}-headless"
         self.service_name = args.name
         self.url = f"http://{kube.service_dns(args.name, args.namespace)}:{PORT}"
@@ -91,7 +91,7 @@ class OllamaServer(pulumi.ComponentResource):
     def _service(self, logical: str, name: str, opts: pulumi.ResourceOptions,
                  headless: bool) -> k8s.core.v1.Service:
         spec = {
-            "selector": self._selector,
+            "selector": self.selector,
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
         }
         if headless:
@@ -123,11 +123,11 @@ class OllamaServer(pulumi.ComponentResource):
                 "serviceName": self.headless.metadata.name,
                 "replicas": settings.replicas,
                 "podManagementPolicy": "Parallel",
-                "selector": {"matchLabels": self._selector},
+                "selector": {"matchLabels": self.selector},
                 "persistentVolumeClaimRetentionPolicy": kube.claim_retention(args.keep_data),
                 "template": {
                     "metadata": {
-                        "labels": kube.with_managed_by(self._selector),
+                        "labels": kube.with_managed_by(self.selector),
                         "annotations": {"icc-ollama/model-loader-sha256": script_hash},
                     },
                     "spec": pod_spec,

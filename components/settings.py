@@ -168,6 +168,12 @@ class WebUi(_Model):
     local_port: int = Field(default=8080, ge=1024, le=65535)
 
 
+class NetworkPolicies(_Model):
+    # Default-deny ingress for this release's pods; Ollama only from Open WebUI and the scraper.
+    enabled: bool = True
+    ingress_controller_namespace: DnsLabel = "ingress-nginx"
+
+
 class Settings(_Model):
     target: Literal["icc", "minikube", "docker"]
     namespace: DnsLabel
@@ -178,6 +184,7 @@ class Settings(_Model):
     keep_data_on_destroy: bool = True
     ollama: Ollama
     webui: WebUi
+    network_policies: NetworkPolicies = NetworkPolicies()
     webui_secret_key: SecretStr
     openai_api_key: Optional[SecretStr] = None
 

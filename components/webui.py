@@ -61,14 +61,14 @@ class OpenWebUI(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("icc:webui:OpenWebUI", name, None, opts)
         self._args = args
-        self._selector = kube.labels(args.name, "frontend")
+        self.selector = kube.labels(args.name, "frontend")
         self.service_name = args.name
         child = pulumi.ResourceOptions(parent=self)
         self.secret = self._secret(name, child)
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=self._meta(args.name),
-            spec={"type": "ClusterIP", "selector": self._selector,
+            spec={"type": "ClusterIP", "selector": self.selector,
                   "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
             opts=child,
         )
@@ -78,7 +78,7 @@ class OpenWebUI(pulumi.ComponentResource):
 
     def _meta(self, name: str) -> dict:
         return {"name": name, "namespace": self._args.namespace,
-                "labels": kube.with_managed_by(self._selector)}
+                "labels": kube.with_managed_by(self.selector)}
 
     def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
         # The key comes from stack config, so it is the same on every update: users stay logged in.
@@ -123,10 +123,10 @@ class OpenWebUI(pulumi.ComponentResource):
             spec={
                 "serviceName": self.service.metadata.name,
                 "replicas": 1,
-                "selector": {"matchLabels": self._selector},
+                "selector": {"matchLabels": self.selector},
                 "persistentVolumeClaimRetentionPolicy": kube.claim_retention(self._args.keep_data),
                 "template": {
-                    "metadata": {"labels": kube.with_managed_by(self._selector)},
+                    "metadata": {"labels": kube.with_managed_by(self.selector)},
                     "spec": {"enableServiceLinks": False, "containers": [container]},
                 },
                 "volumeClaimTemplates": [

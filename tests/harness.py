@@ -36,6 +36,13 @@ class Registered:
 class ProgramRun:
     resources: list[Registered] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
+    urns: list[str] = field(default_factory=list)
+
+    def urn_of(self, typ: str, name: str) -> str:
+        """The URN encodes the parent chain: `...icc:ollama:OllamaServer$kubernetes:...::name`."""
+        found = [u for u in self.urns if u.endswith(f"{typ}::{name}")]
+        assert len(found) == 1, f"no single URN for {typ} {name}: {found}"
+        return found[0]
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
@@ -110,7 +117,9 @@ def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ("webuiSe
                 run: Optional[ProgramRun] = None) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC."""
     run = run if run is not None else ProgramRun()
-    pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=False)
+    mocks = RecordingMocks(run)
+    monitor = pulumi.runtime.mocks.MockMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
         [f"{PROJECT}:{key}" for key in secret_keys if key in config])
@@ -123,6 +132,7 @@ def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ("webuiSe
         return pulumi.Output.from_input(exported).apply(run.exports.update)
 
     program()
+    run.urns = list(monitor.get_registered_resources())
     return run
 
 

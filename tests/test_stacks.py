@@ -174,9 +174,14 @@ def test_exports_give_the_next_commands(stack, request):
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_children_are_parented_to_their_components(stack, request):
     run = request.getfixturevalue(stack)
-    components = {r.name for r in run.resources if not r.custom}
-    assert components >= {"ollama", "open-webui"}
-    # A child's Pulumi name is derived from its component's, which the mocks record.
+    assert {r.name for r in run.resources if not r.custom} >= {"ollama", "open-webui"}
     for resource in run.resources:
-        if resource.custom and resource.typ.startswith("kubernetes:") and resource.name != "namespace":
-            assert resource.name.startswith(("ollama", "open-webui")), resource.name
+        if not resource.custom or resource.typ.startswith("pulumi:providers:"):
+            continue
+        urn = run.urn_of(resource.typ, resource.name)
+        parent_chain = urn.split("::")[2]
+        if resource.typ == "kubernetes:core/v1:Namespace":
+            assert "icc:" not in parent_chain, urn  # the stack's own: it outlives the components
+        else:
+            assert parent_chain.startswith("icc:") and parent_chain.endswith(f"${resource.typ}"), (
+                f"{resource.name} is not inside a component: {urn}")
