@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.settings import Resources, Storage
 
@@ -58,9 +59,35 @@ def claim_retention(keep_data: bool) -> dict:
     return {"whenDeleted": when_deleted, "whenScaled": "Retain"}
 
 
+def service_account(logical: str, metadata: dict,
+                    opts: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
+    """One identity per workload, without an API token: nothing here talks to the API server."""
+    return k8s.core.v1.ServiceAccount(logical, metadata=metadata,
+                                      automount_service_account_token=False, opts=opts)
+
+
 def rollout_timeouts(minutes: int) -> pulumi.CustomTimeouts:
     return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
 
 
 def service_dns(name: str, namespace: str) -> str:
     return f"{name}.{namespace}.svc.cluster.local"
+
+
+def container_security(read_only_root: bool = True) -> dict:
+    """Pod Security Standards "restricted" for one container (runAsNonRoot is set per pod)."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": read_only_root,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security(run_as_user: int | None) -> dict:
+    """Pod-level context; `None` keeps the image's root user (see the caller's reason)."""
+    context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if run_as_user is not None:
+        context.update({"runAsNonRoot": True, "runAsUser": run_as_user, "runAsGroup": run_as_user,
+                        "fsGroup": run_as_user, "fsGroupChangePolicy": "OnRootMismatch"})
+    return context

@@ -25,6 +25,9 @@ from components import kube
 from components.settings import Ollama
 
 PORT = 11434
+# Ollama runs as this non-root user; its state (models, keys) lives on the claim under $HOME.
+RUN_AS_USER = 1000
+HOME = "/home/ollama"
 SCRIPT = Path(__file__).with_name("model-loader.sh")
 SCRIPT_DIR = "/opt/icc-ollama"
 CUDA_ENV = {
@@ -65,6 +68,7 @@ class OllamaServer(pulumi.ComponentResource):
             for i in range(args.ollama.replicas)
         ]
         child = pulumi.ResourceOptions(parent=self)
+        self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
         self.scripts = self._scripts_config_map(name, child)
         self.headless = self._service(f"{name}-headless", self.headless_name, child, headless=True)
         self.service = self._service(f"{name}-service", args.name, child, headless=False)
@@ -106,9 +110,13 @@ class OllamaServer(pulumi.ComponentResource):
         pod_spec = {
             "enableServiceLinks": False,  # a Service named "ollama" would inject OLLAMA_* variables
             "terminationGracePeriodSeconds": 60,
+            "serviceAccountName": self.service_account.metadata.name,
+            "automountServiceAccountToken": False,
+            "securityContext": kube.pod_security(RUN_AS_USER),
             "containers": self._containers(),
             "volumes": [{"name": "scripts",
-                         "configMap": {"name": self.scripts.metadata.name, "defaultMode": 0o555}}],
+                         "configMap": {"name": self.scripts.metadata.name, "defaultMode": 0o555}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
         }
         if settings.tolerations:
             pod_spec["tolerations"] = [t.model_dump(exclude_none=True) for t in settings.tolerations]
@@ -142,6 +150,7 @@ class OllamaServer(pulumi.ComponentResource):
     def _env(self) -> list[dict]:
         settings = self._args.ollama
         env = {
+            "HOME": HOME,
             "OLLAMA_HOST": f"0.0.0.0:{PORT}",
             "OLLAMA_KEEP_ALIVE": settings.keep_alive,
             "OLLAMA_NUM_PARALLEL": str(settings.num_parallel),
@@ -157,6 +166,7 @@ class OllamaServer(pulumi.ComponentResource):
         gpu = {settings.gpu.resource_name: str(settings.gpu.count)} if settings.gpu.enabled else None
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
         scripts_mount = {"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True}
+        tmp_mount = {"name": "tmp", "mountPath": "/tmp"}
         if settings.models:
             readiness = {"exec": {"command": ["/bin/sh", script, "check"]},
                          "periodSeconds": 15, "timeoutSeconds": 10, "failureThreshold": 3}
@@ -168,7 +178,9 @@ class OllamaServer(pulumi.ComponentResource):
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": self._env(),
             "resources": kube.resource_requirements(settings.resources, gpu),
-            "volumeMounts": [{"name": "models", "mountPath": "/root/.ollama"}, scripts_mount],
+            "volumeMounts": [{"name": "models", "mountPath": f"{HOME}/.ollama"}, scripts_mount,
+                             tmp_mount],
+            "securityContext": kube.container_security(read_only_root=True),
             # A GPU node may need minutes to bring up the driver and the server: 10 min grace.
             "startupProbe": kube.http_probe("/", PORT, period=10, failures=60),
             "readinessProbe": readiness,
@@ -180,9 +192,11 @@ class OllamaServer(pulumi.ComponentResource):
             "name": "model-loader",
             "image": settings.image,
             "command": ["/bin/sh", script],
-            "env": [{"name": "OLLAMA_HOST", "value": f"127.0.0.1:{PORT}"},
+            "env": [{"name": "HOME", "value": "/tmp"},
+                    {"name": "OLLAMA_HOST", "value": f"127.0.0.1:{PORT}"},
                     {"name": "OLLAMA_MODELS_WANTED", "value": " ".join(settings.models)}],
             "resources": LOADER_RESOURCES,
-            "volumeMounts": [scripts_mount],
+            "volumeMounts": [scripts_mount, tmp_mount],
+            "securityContext": kube.container_security(read_only_root=True),
         }
         return [server, loader]

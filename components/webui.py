@@ -18,6 +18,10 @@ from components.settings import WebUi
 
 PORT = 8080
 DATA_DIR = "/app/backend/data"
+# The stock image runs as root and writes below /app at start-up (static files, caches); the
+# Open WebUI docs require a custom build (UID/GID build args) for non-root. So this container
+# keeps root and a writable root filesystem, with no capabilities and no privilege escalation.
+RUN_AS_USER = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class OpenWebUI(pulumi.ComponentResource):
         self.selector = kube.labels(args.name, "frontend")
         self.service_name = args.name
         child = pulumi.ResourceOptions(parent=self)
+        self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
         self.secret = self._secret(name, child)
         self.service = k8s.core.v1.Service(
             f"{name}-service",
@@ -112,6 +117,7 @@ class OpenWebUI(pulumi.ComponentResource):
             "env": self._env(),
             "resources": kube.resource_requirements(webui.resources),
             "volumeMounts": [{"name": "data", "mountPath": DATA_DIR}],
+            "securityContext": kube.container_security(read_only_root=False),
             # The first start migrates the database and may download embedding models.
             "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
             "readinessProbe": kube.http_probe("/health", PORT, period=10, failures=3),
@@ -127,7 +133,11 @@ class OpenWebUI(pulumi.ComponentResource):
                 "persistentVolumeClaimRetentionPolicy": kube.claim_retention(self._args.keep_data),
                 "template": {
                     "metadata": {"labels": kube.with_managed_by(self.selector)},
-                    "spec": {"enableServiceLinks": False, "containers": [container]},
+                    "spec": {"enableServiceLinks": False,
+                             "serviceAccountName": self.service_account.metadata.name,
+                             "automountServiceAccountToken": False,
+                             "securityContext": kube.pod_security(RUN_AS_USER),
+                             "containers": [container]},
                 },
                 "volumeClaimTemplates": [
                     kube.claim_template("data", webui.storage, "frontend", self._args.name)],

@@ -62,7 +62,7 @@ def test_every_replica_has_its_own_model_claim(stack, request):
     (claim,) = spec["volumeClaimTemplates"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     mounts = container(run, "ollama", "ollama")["volumeMounts"]
-    assert {"name": claim["metadata"]["name"], "mountPath": "/root/.ollama"} in mounts
+    assert {"name": claim["metadata"]["name"], "mountPath": "/home/ollama/.ollama"} in mounts
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain",
                                                             "whenScaled": "Retain"}
 
