@@ -31,9 +31,7 @@ def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = Fal
 
 
 def owned_namespace(settings: Settings) -> Optional[k8s.core.v1.Namespace]:
-    """The namespace on targets where we may create it. It always outlives `pulumi destroy`:
-    deleting it would delete the data claims inside. A dedicated adopting provider lets the
-    next `pulumi up` take it over again instead of failing with AlreadyExists."""
+    """The namespace on targets where we may create it (kept on destroy, see namespace_options)."""
     if not settings.create_namespace:
         return None
     return k8s.core.v1.Namespace(
@@ -41,9 +39,7 @@ def owned_namespace(settings: Settings) -> Optional[k8s.core.v1.Namespace]:
         metadata={"name": settings.namespace,
                   "labels": {"app.kubernetes.io/part-of": kube.PART_OF,
                              "app.kubernetes.io/managed-by": "pulumi"}},
-        opts=pulumi.ResourceOptions(
-            provider=kubernetes_provider(settings, "k8s-adopt", adopt=True),
-            retain_on_delete=True),
+        opts=kube.namespace_options(kubernetes_provider(settings, "k8s-adopt", adopt=True)),
     )
 
 

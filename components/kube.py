@@ -66,6 +66,12 @@ def service_account(logical: str, metadata: dict,
                                       automount_service_account_token=False, opts=opts)
 
 
+def namespace_options(adopting_provider: k8s.Provider) -> pulumi.ResourceOptions:
+    """A namespace we create is never deleted by Pulumi: that would delete the data claims in it.
+    The adopting provider lets the next `pulumi up` take it over instead of failing."""
+    return pulumi.ResourceOptions(provider=adopting_provider, retain_on_delete=True)
+
+
 def rollout_timeouts(minutes: int) -> pulumi.CustomTimeouts:
     return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
 
