@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
+import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
+from components.docker_stack import LocalDockerStack, LocalDockerStackArgs
+from components.ingress import WebIngress, WebIngressArgs, public_url
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
 from components.ollama import PORT as ollama_port, OllamaServer, OllamaServerArgs
 from components.settings import Settings, load_settings
-from components.webui import PORT as webui_port, OpenWebUI, OpenWebUIArgs
+from components.webui import PORT as webui_port, OpenWebUI, OpenWebUIArgs, login_hint
 from components import kube
 
 
@@ -50,9 +53,7 @@ def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) ->
     return {
         "openWebUI": (f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
                       f"svc/{webui.service_name} {port}:8080"),
-        "login": (f"open http://localhost:{port}; the first account to sign up becomes the admin, "
-                  f"later sign-ups wait as '{settings.webui.default_user_role}' until the admin "
-                  f"approves them"),
+        "login": login_hint(settings.webui, f"http://localhost:{port}"),
         "ollamaApi": f"{kubectl} port-forward svc/{ollama.service_name} 11434:11434",
         "modelLoaderLogs": f"{kubectl} logs -f {ollama.service_name}-0 -c model-loader",
         "pullModel": (f"{kubectl} exec {ollama.service_name}-0 -c ollama -- ollama pull <model>  "
@@ -62,12 +63,36 @@ def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) ->
 
 def allow_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> tuple[AllowRule, ...]:
     """Who may open a connection to whom inside the namespace; everything else is denied."""
-    return (
+    rules = (
         AllowRule("ollama-from-webui", target=ollama.selector, ports=(ollama_port,),
                   sources=(webui.selector,)),
         AllowRule("webui-from-ingress", target=webui.selector, ports=(webui_port,),
                   namespaces=(settings.network_policies.ingress_controller_namespace,)),
     )
+    if settings.ingress.enabled and settings.ingress.expose_ollama:
+        # Asked for explicitly (ingress.exposeOllama); WebIngress warns about it on every run.
+        rules += (AllowRule("ollama-from-ingress", target=ollama.selector, ports=(ollama_port,),
+                            namespaces=(settings.network_policies.ingress_controller_namespace,)),)
+    return rules
+
+
+def web_ingress(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
+                opts: pulumi.ResourceOptions) -> dict[str, Any]:
+    """The Ingress when enabled, and what it adds to the exports."""
+    if not settings.ingress.enabled:
+        return {}
+    ingress = WebIngress("ingress", WebIngressArgs(
+        namespace=settings.namespace, ingress=settings.ingress, target=settings.target,
+        webui_service=webui.service_name, webui_port=webui_port,
+        ollama_service=ollama.service_name, ollama_port=ollama_port),
+        # The await looks the backend Services up by name: create them first (Ollama only when
+        # routed: its first rollout may wait long for model pulls).
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            depends_on=[webui, ollama] if settings.ingress.expose_ollama else [webui])))
+    exports: dict[str, Any] = {"ingressUrl": ingress.url, "ingressSteps": ingress.next_steps}
+    if ingress.ollama_url:
+        exports["ollamaPublicUrl"] = ingress.ollama_url
+    return exports
 
 
 def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
@@ -81,7 +106,8 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
     openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     webui = OpenWebUI("open-webui", OpenWebUIArgs(
         namespace=settings.namespace, webui=settings.webui,
-        ollama_urls=tuple(ollama.replica_urls),
+        ollama_urls=tuple(ollama.webui_urls),
+        public_url=public_url(settings.ingress) if settings.ingress.enabled else None,
         secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
         openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
         keep_data=settings.keep_data_on_destroy), opts)
@@ -95,12 +121,30 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         "ollamaReplicaUrls": ollama.replica_urls,
         "openWebUIUrl": f"http://localhost:{settings.webui.local_port}",
         "nextSteps": next_commands(settings, ollama, webui),
+        **web_ingress(settings, ollama, webui, opts),
+    }
+
+
+def deploy_docker(settings: Settings) -> dict[str, Any]:
+    provider = docker.Provider("docker", host=settings.docker.host)
+    openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    stack = LocalDockerStack("local", LocalDockerStackArgs(
+        docker=settings.docker, ollama=settings.ollama, webui=settings.webui,
+        secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
+        openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+        keep_data=settings.keep_data_on_destroy), pulumi.ResourceOptions(providers=[provider]))
+    return {
+        "target": settings.target,
+        "ollamaUrl": stack.ollama_url,
+        "openWebUIUrl": stack.webui_url,
+        "nextSteps": stack.next_steps,
     }
 
 
 def main() -> None:
     settings = load_settings()
-    outputs = deploy_kubernetes(settings)
+    deploy = deploy_docker if settings.target == "docker" else deploy_kubernetes
+    outputs = deploy(settings)
     for key, value in outputs.items():
         pulumi.export(key, value)
 

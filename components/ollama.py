@@ -21,7 +21,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import kube
+from components import autoscaling, kube
 from components.settings import Ollama
 
 PORT = 11434
@@ -40,6 +40,20 @@ LOADER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
                     "limits": {"cpu": "200m", "memory": "128Mi"}}
 
 
+def ollama_env(settings: Ollama) -> dict[str, str]:
+    """Server environment, shared by the Kubernetes and Docker targets."""
+    env = {
+        "OLLAMA_HOST": f"0.0.0.0:{PORT}",
+        "OLLAMA_KEEP_ALIVE": settings.keep_alive,
+        "OLLAMA_NUM_PARALLEL": str(settings.num_parallel),
+        "OLLAMA_MAX_LOADED_MODELS": str(settings.max_loaded_models),
+        "OLLAMA_MODELS_WANTED": " ".join(settings.models),
+    }
+    if settings.gpu.enabled and settings.gpu.cuda_env:
+        env.update(CUDA_ENV)
+    return env
+
+
 @dataclass(frozen=True)
 class OllamaServerArgs:
     namespace: str
@@ -54,6 +68,7 @@ class OllamaServer(pulumi.ComponentResource):
     service_name: str
     url: str
     replica_urls: list[str]
+    webui_urls: list[str]
 
     def __init__(self, name: str, args: OllamaServerArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
@@ -65,18 +80,27 @@ class OllamaServer(pulumi.ComponentResource):
         self.url = f"http://{kube.service_dns(args.name, args.namespace)}:{PORT}"
         self.replica_urls = [
             f"http://{args.name}-{i}.{kube.service_dns(self.headless_name, args.namespace)}:{PORT}"
-            for i in range(args.ollama.replicas)
+            for i in range(autoscaling.initial_replicas(args.ollama))
         ]
+        # With the HPA on, replicas come and go: the Service reaches only the Ready ones, i.e.
+        # those whose models are present (see components/autoscaling.py).
+        self.webui_urls = [self.url] if args.ollama.autoscaling.enabled else self.replica_urls
         child = pulumi.ResourceOptions(parent=self)
         self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
         self.scripts = self._scripts_config_map(name, child)
         self.headless = self._service(f"{name}-headless", self.headless_name, child, headless=True)
         self.service = self._service(f"{name}-service", args.name, child, headless=False)
         self.statefulset = self._statefulset(name)
+        self.autoscaler = None
+        if args.ollama.autoscaling.enabled:
+            self.autoscaler = autoscaling.ollama_autoscaler(
+                f"{name}-autoscaler", self._meta(args.name), self.statefulset.metadata.name,
+                args.ollama.autoscaling, child)
         self.register_outputs({
             "serviceName": self.service_name,
             "url": self.url,
             "replicaUrls": self.replica_urls,
+            "webuiUrls": self.webui_urls,
             "statefulSetName": self.statefulset.metadata.name,
         })
 
@@ -129,7 +153,7 @@ class OllamaServer(pulumi.ComponentResource):
             metadata=self._meta(args.name),
             spec={
                 "serviceName": self.headless.metadata.name,
-                "replicas": settings.replicas,
+                "replicas": autoscaling.initial_replicas(settings),
                 "podManagementPolicy": "Parallel",
                 "selector": {"matchLabels": self.selector},
                 "persistentVolumeClaimRetentionPolicy": kube.claim_retention(args.keep_data),
@@ -143,22 +167,12 @@ class OllamaServer(pulumi.ComponentResource):
                 "volumeClaimTemplates": [
                     kube.claim_template("models", settings.storage, "inference", args.name)],
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, custom_timeouts=kube.rollout_timeouts(settings.rollout_timeout_minutes)),
+            opts=autoscaling.statefulset_options(
+                settings, self, kube.rollout_timeouts(settings.rollout_timeout_minutes)),
         )
 
     def _env(self) -> list[dict]:
-        settings = self._args.ollama
-        env = {
-            "HOME": HOME,
-            "OLLAMA_HOST": f"0.0.0.0:{PORT}",
-            "OLLAMA_KEEP_ALIVE": settings.keep_alive,
-            "OLLAMA_NUM_PARALLEL": str(settings.num_parallel),
-            "OLLAMA_MAX_LOADED_MODELS": str(settings.max_loaded_models),
-            "OLLAMA_MODELS_WANTED": " ".join(settings.models),
-        }
-        if settings.gpu.enabled and settings.gpu.cuda_env:
-            env.update(CUDA_ENV)
+        env = {"HOME": HOME, **ollama_env(self._args.ollama)}
         return [{"name": key, "value": value} for key, value in env.items()]
 
     def _containers(self) -> list[dict]:

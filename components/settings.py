@@ -7,6 +7,7 @@ turns any problem into one `pulumi.RunError` that names the key, the value and t
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -121,6 +122,24 @@ class Storage(_Model):
     storage_class: Optional[DnsLabel] = None
 
 
+class Autoscaling(_Model):
+    """An HPA on the Ollama StatefulSet (CPU). While it is on, it owns the replica count."""
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=1, le=16)
+    max_replicas: int = Field(default=2, ge=1, le=16)
+    # Percent of the pods' CPU requests; above 100 is allowed (limits may exceed requests).
+    target_cpu_utilization: int = Field(default=80, ge=10, le=400)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> "Autoscaling":
+        if self.min_replicas > self.max_replicas:
+            raise _KeyError("ollama.autoscaling.minReplicas", self.min_replicas,
+                            f"must not exceed ollama.autoscaling.maxReplicas "
+                            f"({self.max_replicas}); lower minReplicas or raise maxReplicas")
+        return self
+
+
 class Ollama(_Model):
     image: PinnedImage = "ollama/ollama:0.32.15"
     replicas: int = Field(default=1, ge=1, le=16)
@@ -135,6 +154,7 @@ class Ollama(_Model):
     max_loaded_models: int = Field(default=1, ge=0, le=16)
     # A first pull of a large model can take long; Pulumi waits this long for Ready.
     rollout_timeout_minutes: int = Field(default=30, ge=1, le=720)
+    autoscaling: Autoscaling = Autoscaling()
 
     @model_validator(mode="after")
     def _models_are_names(self) -> "Ollama":
@@ -174,6 +194,159 @@ class NetworkPolicies(_Model):
     ingress_controller_namespace: DnsLabel = "ingress-nginx"
 
 
+_DNS_NAME_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"^{_DNS_NAME_LABEL}(\.{_DNS_NAME_LABEL})+$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _check_hostname(value: str) -> str:
+    if "://" in value or "/" in value or ":" in value:
+        raise ValueError("must be a bare DNS name such as chat.example.org: "
+                         "no scheme, port or path")
+    if value != value.lower():
+        raise ValueError(f"use lower case: {value.lower()}")
+    if len(value) > 253 or not _HOSTNAME.match(value):
+        raise ValueError("must be a DNS name such as chat.example.org: dot-separated labels of "
+                         "lower-case letters, digits and '-' (no wildcard)")
+    if all(label.isdigit() for label in value.split(".")):
+        raise ValueError("an IP address cannot be an Ingress host; use a DNS name")
+    return value
+
+
+def _check_dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError("must be a Kubernetes object name: "
+                         "lower-case letters, digits, '-' and '.'")
+    return value
+
+
+def _check_nginx_size(value: str) -> str:
+    if not re.match(r"^[0-9]+[kKmMgG]?$", value):
+        raise ValueError("must be an nginx size such as 100m, 1g or 512k")
+    return value
+
+
+def _empty_is_none(value: Any) -> Any:
+    # `pulumi config set --path ingress.tls.clusterIssuer ""` turns a target default off.
+    return None if value == "" else value
+
+
+Hostname = Annotated[str, AfterValidator(_check_hostname)]
+DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
+OptionalDnsSubdomain = Annotated[Optional[DnsSubdomain], BeforeValidator(_empty_is_none)]
+NginxSize = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_check_nginx_size)]
+
+
+class IngressTls(_Model):
+    enabled: bool = True
+    # cert-manager's ClusterIssuer; it writes the certificate into `secretName`.
+    cluster_issuer: OptionalDnsSubdomain = None
+    secret_name: DnsSubdomain = "open-webui-tls"
+    # Or a kubernetes.io/tls Secret that already exists in the namespace (then no clusterIssuer).
+    existing_secret: OptionalDnsSubdomain = None
+
+
+class Ingress(_Model):
+    """Open WebUI behind the cluster's ingress-nginx; the Ollama API only on explicit request."""
+
+    enabled: bool = False
+    host: Optional[Hostname] = None
+    class_name: DnsSubdomain = "nginx"
+    tls: IngressTls = IngressTls()
+    # Uploads (documents for RAG, images) larger than this get 413 from nginx.
+    proxy_body_size: NginxSize = "100m"
+    # A streamed answer or an idle websocket must not be cut after nginx's default 60 s.
+    proxy_timeout_seconds: int = Field(default=3600, ge=60, le=86400)
+    # True: do not wait for `.status.loadBalancer` (a controller may never publish it).
+    skip_await: bool = False
+    # Ollama's API has no authentication: exposing it is opt-in, on a host of its own.
+    expose_ollama: bool = False
+    ollama_host: Optional[Hostname] = None
+
+
+class QuotaAmounts(_Model):
+    cpu: Optional[Quantity] = None
+    memory: Optional[Quantity] = None
+
+
+class Quota(_Model):
+    """The namespace's ResourceQuota as far as it is known (`kubectl describe resourcequota`).
+    Unset amounts are not checked; the ICC standard numbers are not public."""
+
+    requests: QuotaAmounts = QuotaAmounts()
+    limits: QuotaAmounts = QuotaAmounts()
+    gpu: Optional[int] = Field(default=None, ge=0, le=64)
+    storage: Optional[Quantity] = None
+
+
+def _check_docker_host(value: str) -> str:
+    if not re.match(r"^(unix|npipe|tcp|ssh)://\S+$", value):
+        raise ValueError("must be a Docker host such as unix:///var/run/docker.sock, "
+                         "npipe:////./pipe/docker_engine, tcp://host:2376 or ssh://user@host")
+    return value
+
+
+def _check_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("must be an IP address such as 127.0.0.1 (0.0.0.0 opens the port "
+                         "to your whole network)") from None
+
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "0.0.0.0"}
+
+
+def _check_ollama_url(value: str) -> str:
+    match = re.match(r"^https?://(\[[0-9a-fA-F:]+\]|[^/\s:\[\]]+)(:[0-9]{1,5})?(/\S*)?$", value)
+    if not match:
+        raise ValueError("must be an http(s) URL such as http://host.docker.internal:11434")
+    path = (match.group(3) or "").rstrip("/")
+    if path.endswith("/api"):
+        raise ValueError("drop the '/api' suffix: Open WebUI wants the bare Ollama URL (the "
+                         "'/api' form belonged to the deprecated OLLAMA_API_BASE_URL), e.g. "
+                         "http://host.docker.internal:11434")
+    if match.group(1).lower() in _LOOPBACK_HOSTS:
+        raise ValueError("inside the Open WebUI container this address is the container itself; "
+                         "for an Ollama on this machine (or a kubectl port-forward) use "
+                         "http://host.docker.internal:11434")
+    return value.rstrip("/")
+
+
+DockerHost = Annotated[str, AfterValidator(_check_docker_host)]
+IpAddress = Annotated[str, AfterValidator(_check_ip)]
+OllamaUrl = Annotated[str, AfterValidator(_check_ollama_url)]
+
+
+class Docker(_Model):
+    """Only for target docker: the daemon, the mode and the published ports."""
+
+    # The one place the Docker host is named; rootless Docker, Colima or a remote host set it.
+    host: DockerHost = "unix:///var/run/docker.sock"
+    # True: Ollama runs as a container here too. False: Open WebUI only, using ollamaUrl.
+    run_ollama: bool = True
+    ollama_url: Optional[OllamaUrl] = None
+    webui_port: int = Field(default=3000, ge=1, le=65535)
+    # 0 leaves the Ollama API unpublished (e.g. when a local Ollama already holds 11434).
+    ollama_port: int = Field(default=11434, ge=0, le=65535)
+    # Published ports listen on loopback only unless this is changed on purpose.
+    bind_address: IpAddress = "127.0.0.1"
+    network_name: DnsLabel = "icc-ollama"
+
+    @model_validator(mode="after")
+    def _one_ollama(self) -> "Docker":
+        if not self.run_ollama and self.ollama_url is None:
+            raise _KeyError("docker.ollamaUrl", None,
+                            "docker.runOllama is false, so Open WebUI needs the URL of an existing "
+                            "Ollama; set it with `pulumi config set --path docker.ollamaUrl "
+                            "http://host.docker.internal:11434`")
+        if self.run_ollama and self.ollama_url is not None:
+            raise _KeyError("docker.ollamaUrl", self.ollama_url,
+                            "only used when docker.runOllama is false; remove it with `pulumi "
+                            "config rm --path docker.ollamaUrl` or set docker.runOllama to false")
+        return self
+
+
 class Settings(_Model):
     target: Literal["icc", "minikube", "docker"]
     namespace: DnsLabel
@@ -185,8 +358,22 @@ class Settings(_Model):
     ollama: Ollama
     webui: WebUi
     network_policies: NetworkPolicies = NetworkPolicies()
+    docker: Docker = Docker()
+    ingress: Ingress = Ingress()
+    quota: Quota = Quota()
     webui_secret_key: SecretStr
     openai_api_key: Optional[SecretStr] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _docker_block_only_on_docker(cls, data: Any) -> Any:
+        # Checked before the block itself, so the message is "remove it", not a detail inside it.
+        target = data.get("target") if isinstance(data, Mapping) else None
+        if target != "docker" and isinstance(data, Mapping) and "docker" in data:
+            raise _KeyError("docker", None,
+                            f"only the docker target uses it, this stack is {target}; "
+                            f"remove it with `pulumi config rm docker`")
+        return data
 
     @model_validator(mode="after")
     def _target_rules(self) -> "Settings":
@@ -198,6 +385,8 @@ class Settings(_Model):
             if self.create_namespace:
                 raise _KeyError("createNamespace", True,
                                 "ICC users cannot create namespaces; set it to false")
+        if self.target == "docker":
+            _docker_rules(self)
         if self.target == "minikube" and self.ollama.gpu.enabled:
             raise _KeyError("ollama.gpu.enabled", True,
                             "the minikube target has no GPU; set ollama.gpu.enabled to false")
@@ -210,9 +399,102 @@ class Settings(_Model):
                             "`pulumi config set --secret openaiApiKey <key>`")
         return self
 
+    @model_validator(mode="after")
+    def _exposure_scaling_and_budget(self) -> "Settings":
+        # After _target_rules: a wrong namespace or target is reported before these.
+        _kubernetes_only_rules(self)
+        _ingress_rules(self)
+        _autoscaling_rules(self)
+        _quota_rules(self)
+        return self
+
     @property
     def kubernetes(self) -> bool:
         return self.target in ("icc", "minikube")
+
+
+def _docker_rules(settings: "Settings") -> None:
+    if settings.ollama.gpu.enabled and not settings.docker.run_ollama:
+        raise _KeyError("ollama.gpu.enabled", True,
+                        "a GPU can only go to an Ollama container this stack runs, and "
+                        "docker.runOllama is false; set ollama.gpu.enabled to false "
+                        "(or docker.runOllama to true)")
+    if settings.ollama.replicas != 1:
+        raise _KeyError("ollama.replicas", settings.ollama.replicas,
+                        "the docker target runs one Ollama container; set it to 1")
+
+
+def _kubernetes_only_rules(settings: "Settings") -> None:
+    if settings.target != "docker":
+        return
+    for key, used in (("ingress.enabled", settings.ingress.enabled),
+                      ("ollama.autoscaling.enabled", settings.ollama.autoscaling.enabled)):
+        if used:
+            raise _KeyError(key, True,
+                            f"only the Kubernetes targets (icc, minikube) have it; set it to "
+                            f"false with `pulumi config set --path {key} false`")
+    if settings.quota != Quota():
+        raise _KeyError("quota", None, "a namespace quota exists only on Kubernetes targets; "
+                                       "remove it with `pulumi config rm quota`")
+
+
+def _ingress_rules(settings: "Settings") -> None:
+    ingress, tls = settings.ingress, settings.ingress.tls
+    if not ingress.enabled:
+        if ingress.expose_ollama:
+            raise _KeyError("ingress.exposeOllama", True,
+                            "needs ingress.enabled true; set exposeOllama to false")
+        return
+    if ingress.host is None:
+        example = ("chat.<your-domain>, a name you control with a CNAME to "
+                   "icc-k8s-api.informatik.haw-hamburg.de" if settings.target == "icc"
+                   else "open-webui.minikube.local")
+        raise _KeyError("ingress.host", None,
+                        f"required when ingress.enabled is true: {example}; set it with "
+                        f"`pulumi config set --path ingress.host <name>`")
+    if tls.enabled and tls.cluster_issuer and tls.existing_secret:
+        raise _KeyError("ingress.tls.existingSecret", tls.existing_secret,
+                        f"TLS comes from cert-manager (ingress.tls.clusterIssuer is "
+                        f"{tls.cluster_issuer}) or from an existing secret, not both; turn "
+                        f"cert-manager off with `pulumi config set --path "
+                        f"ingress.tls.clusterIssuer ''` or remove existingSecret")
+    if tls.enabled and not (tls.cluster_issuer or tls.existing_secret):
+        raise _KeyError("ingress.tls", None,
+                        "TLS needs a certificate: set ingress.tls.clusterIssuer (cert-manager) "
+                        "or ingress.tls.existingSecret, or set ingress.tls.enabled false for "
+                        "plain http")
+    if ingress.expose_ollama and ingress.ollama_host is None:
+        raise _KeyError("ingress.ollamaHost", None,
+                        "ingress.exposeOllama needs a host of its own (Open WebUI's /api paths "
+                        "would collide); set it with `pulumi config set --path ingress.ollamaHost "
+                        "<name>`")
+    if ingress.ollama_host is not None and not ingress.expose_ollama:
+        raise _KeyError("ingress.ollamaHost", ingress.ollama_host,
+                        "only used with ingress.exposeOllama true; remove it with "
+                        "`pulumi config rm --path ingress.ollamaHost`")
+    if ingress.ollama_host is not None and ingress.ollama_host == ingress.host:
+        raise _KeyError("ingress.ollamaHost", ingress.ollama_host,
+                        "must differ from ingress.host: Open WebUI's own /api paths would collide")
+
+
+def _autoscaling_rules(settings: "Settings") -> None:
+    scaling, gpu = settings.ollama.autoscaling, settings.ollama.gpu
+    if settings.target == "icc" and scaling.enabled and gpu.enabled and settings.quota.gpu is None:
+        raise _KeyError("quota.gpu", None,
+                        f"required while ollama.autoscaling is on with GPUs: the HPA may ask for "
+                        f"maxReplicas × gpu.count = {scaling.max_replicas * gpu.count} GPUs; set "
+                        f"your namespace's GPU quota (`kubectl describe resourcequota`) with "
+                        f"`pulumi config set --path quota.gpu <n>`")
+
+
+def _quota_rules(settings: "Settings") -> None:
+    if not settings.kubernetes:
+        return
+    from components.quota import budget_overrun  # imports the components, which import this
+
+    overrun = budget_overrun(settings)
+    if overrun is not None:
+        raise _KeyError(overrun.key, overrun.given, overrun.message)
 
 
 class _KeyError(ValueError):
@@ -226,6 +508,9 @@ class _KeyError(ValueError):
 def _icc_defaults() -> dict[str, Any]:
     return {
         "createNamespace": False,
+        # The ICC ingress-nginx with cert-manager's issuer; whether that controller publishes
+        # `.status.loadBalancer` is unknown, and Pulumi would wait 10 minutes for it.
+        "ingress": {"tls": {"clusterIssuer": "letsencrypt-production"}, "skipAwait": True},
         "ollama": {
             "replicas": 1,
             "gpu": {"enabled": True, "count": 1, "cudaEnv": True},
@@ -250,8 +535,12 @@ def _minikube_defaults() -> dict[str, Any]:
         "namespace": "icc-ollama",
         "createNamespace": True,
         "kubeContext": "minikube",
+        # `minikube addons enable ingress`; no cert-manager there, so plain http by default.
+        "ingress": {"host": "open-webui.minikube.local", "tls": {"enabled": False}},
         "ollama": {
             "replicas": 2,
+            # Opt-in; starts from the two fixed replicas, at most four on a laptop.
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 4},
             "resources": {"requests": {"cpu": "500m", "memory": "2Gi"},
                           "limits": {"cpu": "2", "memory": "4Gi"}},
             "storage": {"size": "10Gi"},
@@ -265,10 +554,14 @@ def _minikube_defaults() -> dict[str, Any]:
 
 
 def _docker_defaults() -> dict[str, Any]:
+    # Namespace, createNamespace and storage sizes mean nothing to Docker; they are filled here
+    # so a docker stack never has to set them. resources.limits become the container limits.
     return {
         "namespace": "icc-ollama",
         "createNamespace": False,
+        "docker": {},
         "ollama": {
+            "replicas": 1,
             "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
                           "limits": {"cpu": "4", "memory": "8Gi"}},
             "storage": {"size": "20Gi"},

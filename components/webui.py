@@ -56,6 +56,21 @@ def webui_env(webui: WebUi, ollama_urls: tuple[str, ...], public_url: Optional[s
     return env
 
 
+def webui_secret_env(secret_key: pulumi.Input[str],
+                     openai_api_key: Optional[pulumi.Input[str]]) -> dict[str, pulumi.Output[str]]:
+    """Secret environment, shared by the Kubernetes and Docker targets; every value stays secret."""
+    # The key comes from stack config, so it is the same on every update: users stay logged in.
+    env = {"WEBUI_SECRET_KEY": pulumi.Output.secret(secret_key)}
+    if openai_api_key is not None:
+        env["OPENAI_API_KEY"] = pulumi.Output.secret(openai_api_key)
+    return env
+
+
+def login_hint(webui: WebUi, url: str) -> str:
+    return (f"open {url}; the first account to sign up becomes the admin, later sign-ups wait "
+            f"as '{webui.default_user_role}' until the admin approves them")
+
+
 class OpenWebUI(pulumi.ComponentResource):
     """Open WebUI with a stable WEBUI_SECRET_KEY from a Kubernetes Secret."""
 
@@ -86,10 +101,7 @@ class OpenWebUI(pulumi.ComponentResource):
                 "labels": kube.with_managed_by(self.selector)}
 
     def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
-        # The key comes from stack config, so it is the same on every update: users stay logged in.
-        data = {"WEBUI_SECRET_KEY": pulumi.Output.secret(self._args.secret_key)}
-        if self._args.openai_api_key is not None:
-            data["OPENAI_API_KEY"] = pulumi.Output.secret(self._args.openai_api_key)
+        data = webui_secret_env(self._args.secret_key, self._args.openai_api_key)
         return k8s.core.v1.Secret(
             f"{name}-secret",
             metadata=self._meta(f"{self._args.name}-secret"),
@@ -102,8 +114,7 @@ class OpenWebUI(pulumi.ComponentResource):
         args = self._args
         plain = webui_env(args.webui, args.ollama_urls, args.public_url)
         env = [{"name": key, "value": value} for key, value in plain.items()]
-        secret_keys = ["WEBUI_SECRET_KEY"] + (["OPENAI_API_KEY"] if args.openai_api_key else [])
-        for key in secret_keys:
+        for key in webui_secret_env(args.secret_key, args.openai_api_key):
             env.append({"name": key, "valueFrom": {
                 "secretKeyRef": {"name": self.secret.metadata.name, "key": key}}})
         return env

@@ -6,6 +6,7 @@ a Docker image id), so code that reads `metadata.name` or `image_id` behaves as 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             metadata.setdefault("name", f"{args.name}-5a1e7c0d")  # autonaming, as the provider does
             state["metadata"] = metadata
         if args.typ == "docker:index/remoteImage:RemoteImage":
-            state["imageId"] = f"sha256:{'0' * 60}{len(args.name):04d}"
+            state["imageId"] = mock_image_id(args.inputs.get("name", ""))
             state["repoDigest"] = f"{args.inputs.get('name', 'image')}@sha256:{'1' * 64}"
         if args.typ.startswith("docker:") and args.typ.endswith(("Volume", "Network")):
             state.setdefault("name", args.name)
@@ -81,6 +82,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
+
+
+def mock_image_id(image: str) -> str:
+    """The image id the mocks give a RemoteImage: distinct per image, so tests can tell them apart."""
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
 def is_secret(value: Any) -> bool:

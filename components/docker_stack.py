@@ -1,0 +1,272 @@
+"""LocalDockerStack: Open WebUI, and optionally Ollama, as containers on one Docker host.
+
+It replaces the seed's Terraform path (one Open WebUI container, no Ollama URL, no volume) and
+shares everything that is not Docker-specific with the Kubernetes stacks: the settings model, the
+environment (`webui_env`, `webui_secret_env`, `ollama_env`), the model-loader script, the workload
+names (`ollama`, `open-webui`) and the labels. Two modes, chosen by `docker.runOllama`:
+
+(a) Ollama runs here too, with a GPU when `ollama.gpu.enabled`; Open WebUI reaches it through the
+    stack's network by its container name, and a loader container keeps `ollama.models` pulled.
+(b) Open WebUI only, pointed at `docker.ollamaUrl` (a local Ollama via host.docker.internal, or
+    the ICC Ollama through `kubectl port-forward`).
+
+Container, volume and network names are global on a Docker host, so they are fixed and short.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Optional
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_docker as docker
+
+from components import kube
+from components.ollama import LOADER_RESOURCES, PORT as OLLAMA_PORT, SCRIPT, SCRIPT_DIR, ollama_env
+from components.settings import Docker, Gpu, Ollama, Resources, WebUi
+from components.webui import DATA_DIR as WEBUI_DATA_DIR, PORT as WEBUI_PORT
+from components.webui import login_hint, webui_env, webui_secret_env
+
+# The same names as the Kubernetes workloads, so logs, docs and commands read the same everywhere.
+OLLAMA = "ollama"
+WEBUI = "open-webui"
+LOADER = f"{OLLAMA}-model-loader"
+OLLAMA_VOLUME = f"{OLLAMA}-models"
+WEBUI_VOLUME = f"{WEBUI}-data"
+# The stock Ollama image runs as root and keeps models under $HOME/.ollama.
+OLLAMA_DATA_DIR = "/root/.ollama"
+# Open WebUI's first start migrates its database and downloads embedding models: minutes.
+WEBUI_WAIT_SECONDS = 600
+OLLAMA_WAIT_SECONDS = 300
+HOST_GATEWAY = docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")
+EXAMPLE_MODEL = "llama3.2:1b"
+
+_UNITS = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+@dataclass(frozen=True)
+class LocalDockerStackArgs:
+    docker: Docker
+    ollama: Ollama
+    webui: WebUi
+    secret_key: pulumi.Input[str]
+    openai_api_key: Optional[pulumi.Input[str]] = None
+    keep_data: bool = True
+
+
+def volume_options(keep_data: bool, parent: Optional[pulumi.Resource]) -> pulumi.ResourceOptions:
+    """Volumes outlive `pulumi destroy` unless the user opts out; the next `up` reuses them."""
+    return pulumi.ResourceOptions(parent=parent, retain_on_delete=keep_data)
+
+
+def _amount(quantity: str) -> Decimal:
+    number = quantity.rstrip("kKMGTimi")
+    return Decimal(number) * _UNITS[quantity[len(number):]]
+
+
+def memory_mib(quantity: str) -> int:
+    """A Kubernetes memory quantity as Docker's `memory` (MiB, rounded up)."""
+    return math.ceil(_amount(quantity) / 2**20)
+
+
+def cpus(quantity: str) -> str:
+    """A Kubernetes CPU quantity as Docker's `cpus` ("500m" -> "0.5")."""
+    return format(_amount(quantity).normalize(), "f")
+
+
+def limits(resources: Resources) -> dict:
+    return {"memory": memory_mib(resources.limits.memory), "cpus": cpus(resources.limits.cpu)}
+
+
+def url_host(bind_address: str) -> str:
+    """Where a browser on this machine reaches a port published on `bind_address`."""
+    if bind_address in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{bind_address}]" if ":" in bind_address else bind_address
+
+
+def gpu_requests(gpu: Gpu) -> Optional[list[docker.ContainerDeviceRequestArgs]]:
+    # `device_requests` rather than `gpus`: it honours ollama.gpu.count like `docker run --gpus N`.
+    if not gpu.enabled:
+        return None
+    return [docker.ContainerDeviceRequestArgs(driver="nvidia", count=gpu.count,
+                                              capabilities=["gpu"])]
+
+
+def env_list(env: dict[str, str]) -> list[str]:
+    return [f"{key}={value}" for key, value in env.items()]
+
+
+def secret_env_list(plain: dict[str, str],
+                    secret: dict[str, pulumi.Output[str]]) -> pulumi.Output[list[str]]:
+    """`envs` as one secret list: state stays encrypted and no preview prints the key."""
+    entries = [pulumi.Output.concat(key, "=", value) for key, value in secret.items()]
+    return pulumi.Output.secret(pulumi.Output.all(*env_list(plain), *entries))
+
+
+def container_labels(app: str, component: str) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label=key, value=value)
+            for key, value in kube.with_managed_by(kube.labels(app, component)).items()]
+
+
+def healthcheck(test: list[str], start_period: str) -> docker.ContainerHealthcheckArgs:
+    return docker.ContainerHealthcheckArgs(tests=["CMD", *test], interval="10s", timeout="5s",
+                                           retries=6, start_period=start_period,
+                                           start_interval="5s")
+
+
+def host_side_url(url: str) -> str:
+    """The URL as seen from this machine rather than from inside a container."""
+    parts = urlsplit(url)
+    if parts.hostname == "host.docker.internal":
+        netloc = parts.netloc.replace("host.docker.internal", "localhost")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+class LocalDockerStack(pulumi.ComponentResource):
+    """A network, retained volumes, pinned images and health-checked containers on one host."""
+
+    ollama_url: str
+    webui_url: str
+    next_steps: dict[str, str]
+
+    def __init__(self, name: str, args: LocalDockerStackArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("icc:docker:LocalDockerStack", name, None, opts)
+        self._args = args
+        settings = args.docker
+        child = pulumi.ResourceOptions(parent=self)
+        self.network = docker.Network(
+            f"{name}-network", name=settings.network_name, driver="bridge",
+            labels=[docker.NetworkLabelArgs(label=key, value=value) for key, value in
+                    kube.with_managed_by({"app.kubernetes.io/part-of": kube.PART_OF}).items()],
+            opts=child)
+        self.ollama_container: Optional[docker.Container] = None
+        self.loader: Optional[docker.Container] = None
+        if settings.run_ollama:
+            self.ollama_url = f"http://{OLLAMA}:{OLLAMA_PORT}"
+            self.ollama_container = self._ollama(name)
+            self.loader = self._loader(name) if args.ollama.models else None
+        else:
+            self.ollama_url = settings.ollama_url
+        self.webui_url = f"http://{url_host(settings.bind_address)}:{settings.webui_port}"
+        self.webui_container = self._webui(name)
+        self.next_steps = self._next_steps()
+        self.register_outputs({"ollamaUrl": self.ollama_url, "webuiUrl": self.webui_url})
+
+    def _volume(self, logical: str, volume_name: str, app: str, component: str) -> docker.Volume:
+        return docker.Volume(
+            logical, name=volume_name,
+            labels=[docker.VolumeLabelArgs(label=key, value=value)
+                    for key, value in kube.with_managed_by(kube.labels(app, component)).items()],
+            opts=volume_options(self._args.keep_data, self))
+
+    def _image(self, logical: str, image: str) -> docker.RemoteImage:
+        # Kept on destroy: removing a multi-GB image only makes the next `up` slow.
+        return docker.RemoteImage(logical, name=image, keep_locally=True,
+                                  opts=pulumi.ResourceOptions(parent=self))
+
+    def _published(self, internal: int, external: int) -> list[docker.ContainerPortArgs]:
+        return [docker.ContainerPortArgs(internal=internal, external=external,
+                                         ip=self._args.docker.bind_address, protocol="tcp")]
+
+    def _network(self) -> list[docker.ContainerNetworksAdvancedArgs]:
+        return [docker.ContainerNetworksAdvancedArgs(name=self.network.name)]
+
+    def _ollama(self, name: str) -> docker.Container:
+        settings, ollama = self._args.docker, self._args.ollama
+        volume = self._volume(f"{name}-ollama-models", OLLAMA_VOLUME, OLLAMA, "inference")
+        self.ollama_image = self._image(f"{name}-ollama-image", ollama.image)
+        return docker.Container(
+            f"{name}-ollama",
+            name=OLLAMA,
+            # The id, not the name: a name makes every update a replacement (pulumi-docker#325).
+            image=self.ollama_image.image_id,
+            envs=env_list(ollama_env(ollama)),
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name,
+                                                container_path=OLLAMA_DATA_DIR)],
+            networks_advanced=self._network(),
+            ports=(self._published(OLLAMA_PORT, settings.ollama_port)
+                   if settings.ollama_port else None),
+            device_requests=gpu_requests(ollama.gpu),
+            labels=container_labels(OLLAMA, "inference"),
+            restart="unless-stopped",
+            # The image has no curl; `ollama list` succeeds once the server answers.
+            healthcheck=healthcheck(["ollama", "list"], start_period="60s"),
+            wait=True,
+            wait_timeout=OLLAMA_WAIT_SECONDS,
+            destroy_grace_seconds=60,  # let a running pull or generation stop cleanly
+            **limits(ollama.resources),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _loader(self, name: str) -> docker.Container:
+        """The Kubernetes sidecar's script as a second container: visible, retrying model pulls."""
+        script = f"{SCRIPT_DIR}/{SCRIPT.name}"
+        env = {"OLLAMA_HOST": f"{OLLAMA}:{OLLAMA_PORT}",
+               "OLLAMA_MODELS_WANTED": ollama_env(self._args.ollama)["OLLAMA_MODELS_WANTED"]}
+        return docker.Container(
+            f"{name}-model-loader",
+            name=LOADER,
+            image=self.ollama_image.image_id,
+            command=["/bin/sh", script],
+            uploads=[docker.ContainerUploadArgs(file=script, content=SCRIPT.read_text(),
+                                                executable=True)],
+            envs=env_list(env),
+            networks_advanced=self._network(),
+            labels=container_labels(OLLAMA, "model-loader"),
+            restart="unless-stopped",
+            init=True,  # the shell loop stops on `docker stop` instead of waiting for SIGKILL
+            memory=memory_mib(LOADER_RESOURCES["limits"]["memory"]),
+            cpus=cpus(LOADER_RESOURCES["limits"]["cpu"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ollama_container]),
+        )
+
+    def _webui(self, name: str) -> docker.Container:
+        args, settings = self._args, self._args.docker
+        volume = self._volume(f"{name}-webui-data", WEBUI_VOLUME, WEBUI, "frontend")
+        self.webui_image = self._image(f"{name}-webui-image", args.webui.image)
+        plain = webui_env(args.webui, (self.ollama_url,), public_url=None)
+        return docker.Container(
+            f"{name}-open-webui",
+            name=WEBUI,
+            image=self.webui_image.image_id,
+            envs=secret_env_list(plain, webui_secret_env(args.secret_key, args.openai_api_key)),
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name,
+                                                container_path=WEBUI_DATA_DIR)],
+            networks_advanced=self._network(),
+            # An Ollama outside this stack is reached through the host (Linux needs this entry).
+            hosts=None if settings.run_ollama else [HOST_GATEWAY],
+            ports=self._published(WEBUI_PORT, settings.webui_port),
+            labels=container_labels(WEBUI, "frontend"),
+            restart="unless-stopped",
+            healthcheck=healthcheck(
+                ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/health"],
+                start_period="5m"),
+            wait=True,
+            wait_timeout=WEBUI_WAIT_SECONDS,
+            destroy_grace_seconds=30,  # SQLite finishes its writes before the container goes
+            **limits(args.webui.resources),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _next_steps(self) -> dict[str, str]:
+        settings, ollama = self._args.docker, self._args.ollama
+        model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
+        steps = {"openWebUI": self.webui_url, "login": login_hint(self._args.webui, self.webui_url)}
+        if settings.run_ollama:
+            steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
+            if ollama.models:
+                steps["modelLoaderLogs"] = f"docker logs -f {LOADER}"
+            if settings.ollama_port:
+                host = url_host(settings.bind_address)
+                steps["ollamaApi"] = f"http://{host}:{settings.ollama_port}"
+        else:
+            api = host_side_url(self.ollama_url)
+            steps["pullModel"] = f"curl {api}/api/pull -d '{{\"model\": \"{model}\"}}'"
+        return steps

@@ -1,0 +1,421 @@
+"""The docker target, run through the real __main__.py under mocks, in both modes.
+
+Mode (a): Ollama runs in Docker too (the committed Pulumi.docker.yaml). Mode (b): Open WebUI only,
+pointed at an Ollama that already runs elsewhere.
+"""
+
+import dataclasses
+import json
+
+import pulumi
+import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from components import docker_stack
+from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
+from components.settings import SettingsError, parse_settings
+from components.webui import OpenWebUIArgs, webui_env
+from harness import (TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id, run_program, run_stack,
+                     stack_config, unwrap_secrets)
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+REMOTE = {"runOllama": False, "ollamaUrl": "http://host.docker.internal:11434"}
+OPENAI_KEY = "sk-test-docker-0123456789abcdef"
+SECRET = frozenset({"webuiSecretKey"})
+
+
+@pytest.fixture
+def local(monkeypatch):
+    return run_stack("docker", monkeypatch)
+
+
+@pytest.fixture
+def remote(monkeypatch):
+    return run_stack("docker", monkeypatch, docker=REMOTE)
+
+
+def settings(**extra):
+    return parse_settings({**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY, **extra},
+                          SECRET)
+
+
+def container(run, name):
+    """A container by its Docker name (global on the host, shared with the Kubernetes names)."""
+    found = [r for r in run.of_type(CONTAINER) if r.inputs.get("name") == name]
+    assert len(found) == 1, f"no single container {name}: {[r.inputs.get('name') for r in found]}"
+    return found[0].inputs
+
+
+def envs(inputs):
+    return dict(entry.split("=", 1) for entry in unwrap_secrets(inputs["envs"]))
+
+
+def mounts(inputs):
+    return {v["containerPath"]: v["volumeName"] for v in inputs["volumes"]}
+
+
+# --- both modes: what runs where -----------------------------------------------------------
+
+def test_local_mode_runs_ollama_loader_and_webui(local):
+    names = sorted(r.inputs["name"] for r in local.of_type(CONTAINER))
+    assert names == ["ollama", "ollama-model-loader", "open-webui"]
+    assert sorted(r.inputs["name"] for r in local.of_type(VOLUME)) == ["ollama-models",
+                                                                         "open-webui-data"]
+
+
+def test_remote_mode_runs_only_webui(remote):
+    assert [r.inputs["name"] for r in remote.of_type(CONTAINER)] == ["open-webui"]
+    assert [r.inputs["name"] for r in remote.of_type(VOLUME)] == ["open-webui-data"]
+    assert [r.inputs["name"] for r in remote.of_type(IMAGE)] == [settings().webui.image]
+
+
+def test_container_names_are_the_kubernetes_workload_names():
+    defaults = {f.name: f.default for f in dataclasses.fields(OllamaServerArgs)}
+    assert docker_stack.OLLAMA == defaults["name"]
+    defaults = {f.name: f.default for f in dataclasses.fields(OpenWebUIArgs)}
+    assert docker_stack.WEBUI == defaults["name"]
+
+
+def test_each_container_runs_the_pinned_image_by_id(local):
+    pinned = settings()
+    images = {r.inputs["name"]: r.inputs for r in local.of_type(IMAGE)}
+    assert set(images) == {pinned.ollama.image, pinned.webui.image}
+    assert all(image["keepLocally"] is True for image in images.values())
+    # The mocks give each RemoteImage its own id: the container must carry that id, not a name.
+    assert container(local, "open-webui")["image"] == mock_image_id(pinned.webui.image)
+    assert container(local, "ollama")["image"] == mock_image_id(pinned.ollama.image)
+    assert container(local, "ollama-model-loader")["image"] == mock_image_id(pinned.ollama.image)
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_every_docker_resource_uses_the_explicit_provider(mode, request):
+    run = request.getfixturevalue(mode)
+    provider = run.one("pulumi:providers:docker")
+    assert provider.inputs["host"] == "unix:///var/run/docker.sock"
+    docker_resources = [r for r in run.resources if r.typ.startswith("docker:")]
+    assert len(docker_resources) >= 4
+    for resource in docker_resources:
+        assert "pulumi:providers:docker::docker::" in resource.provider, resource.name
+    assert run.of_type("kubernetes:core/v1:Namespace") == []
+    assert not [r for r in run.resources if r.typ.startswith("kubernetes:")]
+
+
+def test_docker_host_comes_from_settings(monkeypatch):
+    run = run_stack("docker", monkeypatch, docker={"host": "ssh://me@gpu-box"})
+    assert run.one("pulumi:providers:docker").inputs["host"] == "ssh://me@gpu-box"
+
+
+def test_children_are_parented_to_the_component(local):
+    for resource in local.resources:
+        if resource.typ.startswith("docker:"):
+            urn = local.urn_of(resource.typ, resource.name)
+            assert "icc:docker:LocalDockerStack$" in urn, urn
+
+
+# --- ports, volumes, network ------------------------------------------------------------------
+
+def test_ports_are_published_on_loopback_only(local):
+    assert container(local, "open-webui")["ports"] == [
+        {"internal": 8080, "external": 3000, "ip": "127.0.0.1", "protocol": "tcp"}]
+    assert container(local, "ollama")["ports"] == [
+        {"internal": 11434, "external": 11434, "ip": "127.0.0.1", "protocol": "tcp"}]
+    assert "ports" not in container(local, "ollama-model-loader")
+    assert local.exports["openWebUIUrl"] == "http://127.0.0.1:3000"
+
+
+def test_bind_address_and_ports_are_settable(monkeypatch):
+    run = run_stack("docker", monkeypatch,
+                    docker={"bindAddress": "0.0.0.0", "webuiPort": 8081, "ollamaPort": 0})
+    (port,) = container(run, "open-webui")["ports"]
+    assert (port["ip"], port["external"]) == ("0.0.0.0", 8081)
+    assert "ports" not in container(run, "ollama")  # 0: the Ollama API stays unpublished
+    assert run.exports["openWebUIUrl"] == "http://127.0.0.1:8081"
+    assert "ollamaApi" not in run.exports["nextSteps"]
+
+
+def test_data_volumes_are_mounted_where_the_images_keep_data(local, remote):
+    assert mounts(container(local, "open-webui")) == {"/app/backend/data": "open-webui-data"}
+    assert mounts(container(local, "ollama")) == {"/root/.ollama": "ollama-models"}
+    assert mounts(container(remote, "open-webui")) == {"/app/backend/data": "open-webui-data"}
+
+
+def test_containers_share_the_stack_network(local):
+    network = local.one("docker:index/network:Network")
+    assert network.inputs["name"] == "icc-ollama"
+    for c in local.of_type(CONTAINER):
+        assert c.inputs["networksAdvanced"] == [{"name": "icc-ollama"}]
+
+
+def test_volume_names_do_not_depend_on_safe_setting_changes(monkeypatch):
+    base = sorted(r.inputs["name"] for r in run_stack("docker", monkeypatch).of_type(VOLUME))
+    changed = run_stack("docker", monkeypatch,
+                        ollama={"image": "ollama/ollama:0.33.0", "gpu": {"enabled": True},
+                                "models": ["phi3"]},
+                        webui={"image": "ghcr.io/open-webui/open-webui:v0.11.1"},
+                        docker={"networkName": "other", "webuiPort": 3001, "bindAddress": "::1"})
+    assert sorted(r.inputs["name"] for r in changed.of_type(VOLUME)) == base
+
+
+def test_volume_options_retain_by_default():
+    assert docker_stack.volume_options(True, None).retain_on_delete is True
+    assert not docker_stack.volume_options(False, None).retain_on_delete
+
+
+@pytest.mark.parametrize("keep, expected", [(None, True), ("false", False)])
+def test_every_volume_is_made_with_the_retain_option(keep, expected, monkeypatch):
+    seen = []
+    real = docker_stack.volume_options
+
+    def spy(keep_data, parent):
+        seen.append(keep_data)
+        return real(keep_data, parent)
+
+    monkeypatch.setattr(docker_stack, "volume_options", spy)
+    extra = {} if keep is None else {"keepDataOnDestroy": keep}
+    run = run_stack("docker", monkeypatch, **extra)
+    assert seen == [expected] * len(run.of_type(VOLUME)) and len(seen) == 2
+
+
+# --- environment and secrets ------------------------------------------------------------------
+
+def test_webui_reaches_ollama_by_container_name_in_local_mode(local):
+    env = envs(container(local, "open-webui"))
+    assert env["OLLAMA_BASE_URLS"] == "http://ollama:11434"
+    assert local.exports["ollamaUrl"] == "http://ollama:11434"
+    assert "hosts" not in container(local, "open-webui")
+
+
+def test_webui_uses_the_given_url_in_remote_mode(remote):
+    inputs = container(remote, "open-webui")
+    assert envs(inputs)["OLLAMA_BASE_URLS"] == "http://host.docker.internal:11434"
+    assert inputs["hosts"] == [{"host": "host.docker.internal", "ip": "host-gateway"}]
+    assert remote.exports["ollamaUrl"] == "http://host.docker.internal:11434"
+
+
+def test_env_is_the_shared_kubernetes_wiring(local):
+    pinned = settings()
+    env = envs(container(local, "open-webui"))
+    shared = webui_env(pinned.webui, ("http://ollama:11434",), None)
+    assert {k: v for k, v in env.items() if k != "WEBUI_SECRET_KEY"} == shared
+    assert envs(container(local, "ollama")) == ollama_env(pinned.ollama)
+
+
+@pytest.mark.parametrize("docker", [{}, REMOTE])
+def test_envs_are_secret_and_no_secret_is_plain_anywhere(docker, monkeypatch):
+    config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
+              "openaiApiKey": OPENAI_KEY, "webui": {"openai": {"enabled": True}}, "docker": docker}
+    run = run_program(config, secret_keys=("webuiSecretKey", "openaiApiKey"), stack="docker",
+                      monkeypatch=monkeypatch)
+    webui = container(run, "open-webui")
+    assert is_secret(webui["envs"])
+    env = envs(webui)
+    assert env["WEBUI_SECRET_KEY"] == TEST_SECRET_KEY  # the stack's key: stable across updates
+    assert env["OPENAI_API_KEY"] == OPENAI_KEY
+    for resource in run.resources:
+        scrubbed = repr(_without_secrets(resource.inputs))
+        assert TEST_SECRET_KEY not in scrubbed and OPENAI_KEY not in scrubbed, resource.name
+    assert TEST_SECRET_KEY not in repr(run.exports) and OPENAI_KEY not in repr(run.exports)
+
+
+def _without_secrets(value):
+    if is_secret(value):
+        return "<secret>"
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
+# --- GPU, health, restart ---------------------------------------------------------------------
+
+def test_no_gpu_unless_asked(local):
+    for c in local.of_type(CONTAINER):
+        assert "deviceRequests" not in c.inputs and "gpus" not in c.inputs
+
+
+def test_gpu_is_requested_for_ollama_only(monkeypatch):
+    run = run_stack("docker", monkeypatch, ollama={"gpu": {"enabled": True, "count": 2}})
+    assert container(run, "ollama")["deviceRequests"] == [
+        {"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}]
+    assert "gpus" not in container(run, "ollama")  # gpus and device_requests exclude each other
+    for name in ("open-webui", "ollama-model-loader"):
+        assert "deviceRequests" not in container(run, name)
+
+
+def test_servers_are_health_checked_and_waited_for(local):
+    webui, ollama = container(local, "open-webui"), container(local, "ollama")
+    assert webui["healthcheck"]["tests"] == ["CMD", "curl", "--silent", "--fail",
+                                             "http://localhost:8080/health"]
+    assert ollama["healthcheck"]["tests"] == ["CMD", "ollama", "list"]  # the image has no curl
+    for c in (webui, ollama):
+        assert c["wait"] is True and c["waitTimeout"] >= 300
+        assert c["healthcheck"]["retries"] >= 3
+    for c in local.of_type(CONTAINER):
+        assert c.inputs["restart"] == "unless-stopped"
+
+
+def test_limits_come_from_the_resource_settings(local):
+    assert (container(local, "ollama")["memory"], container(local, "ollama")["cpus"]) == (8192, "4")
+    assert (container(local, "open-webui")["memory"], container(local, "open-webui")["cpus"]) == (
+        2048, "1")
+
+
+@pytest.mark.parametrize("quantity, mib", [("8Gi", 8192), ("512Mi", 512), ("1G", 954),
+                                           ("1.5Gi", 1536), ("100M", 96)])
+def test_memory_quantities_become_mib(quantity, mib):
+    assert docker_stack.memory_mib(quantity) == mib
+
+
+@pytest.mark.parametrize("quantity, cpus", [("500m", "0.5"), ("2", "2"), ("10", "10"),
+                                            ("0.25", "0.25"), ("1500m", "1.5")])
+def test_cpu_quantities_become_docker_cpus(quantity, cpus):
+    assert docker_stack.cpus(quantity) == cpus
+
+
+# --- model preloading and exports --------------------------------------------------------------
+
+def test_loader_runs_the_kubernetes_model_loader_script(local):
+    loader = container(local, "ollama-model-loader")
+    (upload,) = loader["uploads"]
+    assert upload["content"] == SCRIPT.read_text() and upload["executable"] is True
+    assert loader["command"] == ["/bin/sh", upload["file"]]
+    assert envs(loader) == {"OLLAMA_HOST": "ollama:11434", "OLLAMA_MODELS_WANTED": "llama3.2:1b"}
+
+
+def test_no_loader_without_models(monkeypatch):
+    run = run_stack("docker", monkeypatch, ollama={"models": []})
+    assert sorted(r.inputs["name"] for r in run.of_type(CONTAINER)) == ["ollama", "open-webui"]
+    assert "modelLoaderLogs" not in run.exports["nextSteps"]
+
+
+def test_exports_say_how_to_use_the_local_stack(local):
+    steps = local.exports["nextSteps"]
+    assert steps["pullModel"] == "docker exec ollama ollama pull llama3.2:1b"
+    assert steps["modelLoaderLogs"] == "docker logs -f ollama-model-loader"
+    assert steps["ollamaApi"] == "http://127.0.0.1:11434"
+    assert steps["login"].startswith("open http://127.0.0.1:3000;")
+    assert local.exports["target"] == "docker" and "namespace" not in local.exports
+
+
+def test_exports_pull_through_the_host_in_remote_mode(remote):
+    steps = remote.exports["nextSteps"]
+    assert steps["pullModel"] == (
+        "curl http://localhost:11434/api/pull -d '{\"model\": \"llama3.2:1b\"}'")
+    assert "modelLoaderLogs" not in steps
+
+
+@pytest.mark.parametrize("address, host", [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"),
+                                           ("::", "127.0.0.1"), ("::1", "[::1]"),
+                                           ("192.168.1.5", "192.168.1.5")])
+def test_url_host_is_reachable_from_a_browser(address, host):
+    assert docker_stack.url_host(address) == host
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+def test_docker_needs_no_namespace_and_has_safe_defaults():
+    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY}, SECRET)
+    docker = parsed.docker
+    assert docker.host == "unix:///var/run/docker.sock" and docker.bind_address == "127.0.0.1"
+    assert (docker.run_ollama, docker.webui_port, docker.ollama_port) == (True, 3000, 11434)
+    assert not parsed.ollama.gpu.enabled and parsed.keep_data_on_destroy
+
+
+def test_committed_docker_stack_file_is_valid():
+    assert settings().target == "docker"
+
+
+def test_trailing_slash_is_dropped_from_the_ollama_url():
+    parsed = settings(docker='{"runOllama": false, "ollamaUrl": "https://gpu.example.org:8443/"}')
+    assert parsed.docker.ollama_url == "https://gpu.example.org:8443"
+
+
+INVALID_DOCKER = [
+    # (raw settings, key the message must name, words the message must contain)
+    ({"docker": '{"runOllama": false}'}, "icc-ollama:docker.ollamaUrl",
+     "pulumi config set --path docker.ollamaUrl"),
+    ({"docker": '{"runOllama": false, "ollamaUrl": "http://host.docker.internal:11434/api"}'},
+     "icc-ollama:docker.ollamaUrl", "drop the '/api' suffix"),
+    ({"docker": '{"runOllama": false, "ollamaUrl": "http://localhost:11434"}'},
+     "icc-ollama:docker.ollamaUrl", "host.docker.internal"),
+    ({"docker": '{"runOllama": false, "ollamaUrl": "host.docker.internal:11434"}'},
+     "icc-ollama:docker.ollamaUrl", "http(s) URL"),
+    ({"docker": '{"ollamaUrl": "http://gpu-box:11434"}'}, "icc-ollama:docker.ollamaUrl",
+     "only used when docker.runOllama is false"),
+    ({"docker": '{"runOllama": false, "ollamaUrl": "http://host.docker.internal:11434"}',
+      "ollama": '{"gpu": {"enabled": true}}'}, "icc-ollama:ollama.gpu.enabled",
+     "docker.runOllama is false"),
+    ({"ollama": '{"replicas": 2}'}, "icc-ollama:ollama.replicas", "one Ollama container"),
+    ({"docker": '{"bindAddress": "localhost"}'}, "icc-ollama:docker.bindAddress", "IP address"),
+    ({"docker": '{"host": "/var/run/docker.sock"}'}, "icc-ollama:docker.host",
+     "unix:///var/run/docker.sock"),
+    ({"docker": '{"webuiPort": 70000}'}, "icc-ollama:docker.webuiPort", "less than or equal"),
+    ({"docker": '{"networkName": "My_Net"}'}, "icc-ollama:docker.networkName", "DNS label"),
+    ({"docker": '{"runOlama": false}'}, "icc-ollama:docker.runOlama", "unknown setting"),
+    ({"target": "icc", "namespace": "wabc123-default", "docker": '{"runOllama": false}'},
+     "icc-ollama:docker", "only the docker target uses it"),
+    ({"target": "minikube", "docker": "{}"}, "icc-ollama:docker", "pulumi config rm docker"),
+]
+
+
+@pytest.mark.parametrize("raw, key, words", INVALID_DOCKER,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(INVALID_DOCKER)])
+def test_invalid_docker_settings_name_their_key_and_fix(raw, key, words):
+    raw = {"target": "docker", "webuiSecretKey": TEST_SECRET_KEY, **raw}
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, SECRET)
+    message = str(caught.value)
+    assert key in message and words in message, message
+    assert message.count("\n") == 1, message  # one problem, one line
+    assert TEST_SECRET_KEY not in message
+
+
+def test_invalid_docker_settings_stop_before_any_resource(monkeypatch):
+    run = ProgramRun()
+    config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
+              "docker": {"runOllama": False}}
+    with pytest.raises(pulumi.RunError, match="icc-ollama:docker.ollamaUrl"):
+        run_program(config, stack="docker", monkeypatch=monkeypatch, run=run)
+    assert run.resources == []
+
+
+# --- fuzzing the docker block ---------------------------------------------------------------------
+
+URLS = ["http://host.docker.internal:11434", "http://host.docker.internal:11434/api",
+        "https://gpu.example.org/", "http://localhost:11434", "ollama:11434", "", None]
+docker_blocks = st.fixed_dictionaries({}, optional={
+    "host": st.sampled_from(["unix:///var/run/docker.sock", "ssh://me@box", "/var/run/x", ""]),
+    "runOllama": st.one_of(st.booleans(), st.just("nope")),
+    "ollamaUrl": st.sampled_from(URLS),
+    "webuiPort": st.one_of(st.integers(-1, 70000), st.just("http")),
+    "ollamaPort": st.integers(-1, 70000),
+    "bindAddress": st.sampled_from(["127.0.0.1", "0.0.0.0", "::1", "localhost", "300.1.1.1"]),
+    "networkName": st.sampled_from(["icc-ollama", "Bad_Net"]),
+    "extra": st.integers()})
+docker_raw = st.fixed_dictionaries({"target": st.sampled_from(["docker", "icc", "minikube"]),
+                                    "docker": docker_blocks},
+                                   optional={"ollama": st.fixed_dictionaries({}, optional={
+                                       "gpu": st.fixed_dictionaries({"enabled": st.booleans()}),
+                                       "replicas": st.integers(0, 3)})})
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(docker_raw)
+def test_any_docker_block_is_valid_or_one_clear_error(raw):
+    raw = {**raw, "namespace": "wabc123-default", "webuiSecretKey": TEST_SECRET_KEY}
+    raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    try:
+        parsed = parse_settings(raw, SECRET)
+    except SettingsError as error:
+        lines = str(error).split("\n")[1:]
+        assert lines and all(line.strip().startswith("icc-ollama:") for line in lines), str(error)
+        return
+    # Whatever is accepted is coherent: one mode, a GPU only for a local Ollama, loopback-safe URL.
+    assert parsed.target == "docker"
+    docker = parsed.docker
+    assert docker.run_ollama == (docker.ollama_url is None)
+    assert not (parsed.ollama.gpu.enabled and not docker.run_ollama)
+    assert docker.ollama_url is None or not docker.ollama_url.endswith(("/api", "/"))
