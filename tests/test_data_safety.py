@@ -9,6 +9,7 @@ Only the settings in FORCES_NEW_CLAIMS change it; the README documents each of t
 import pytest
 
 from components import kube
+from components.settings import _deep_merge
 from harness import ROOT, run_stack
 
 BASE = {"namespace": "wabc123-default"}
@@ -46,17 +47,6 @@ def claim_identities(run) -> dict:
     return identities
 
 
-def merged(*configs):
-    result = {}
-    for config in configs:
-        for key, value in config.items():
-            if isinstance(value, dict) and isinstance(result.get(key), dict):
-                result[key] = merged(result[key], value)
-            else:
-                result[key] = value
-    return result
-
-
 @pytest.fixture
 def baseline(monkeypatch):
     return claim_identities(run_stack("icc", monkeypatch, **BASE))
@@ -64,13 +54,13 @@ def baseline(monkeypatch):
 
 @pytest.mark.parametrize("setting", sorted(SAFE_CHANGES))
 def test_changing_a_setting_keeps_every_data_claim(setting, baseline, monkeypatch):
-    changed = run_stack("icc", monkeypatch, **merged(BASE, SAFE_CHANGES[setting]))
+    changed = run_stack("icc", monkeypatch, **_deep_merge(BASE, SAFE_CHANGES[setting]))
     assert claim_identities(changed) == baseline
 
 
 @pytest.mark.parametrize("setting", sorted(FORCES_NEW_CLAIMS))
 def test_settings_that_move_data_are_known_and_documented(setting, baseline, monkeypatch):
-    changed = run_stack("icc", monkeypatch, **merged(BASE, FORCES_NEW_CLAIMS[setting]))
+    changed = run_stack("icc", monkeypatch, **_deep_merge(BASE, FORCES_NEW_CLAIMS[setting]))
     assert claim_identities(changed) != baseline
     readme = (ROOT / "README.md").read_text()
     assert f"`{setting.split('.')[0]}" in readme and "What replaces what" in readme
