@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.docker_stack import LocalDockerStack, LocalDockerStackArgs
 from components.ingress import WebIngress, WebIngressArgs, public_url
+from components import monitoring as mon
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
 from components.ollama import PORT as ollama_port, OllamaServer, OllamaServerArgs
 from components.settings import Settings, load_settings
@@ -46,9 +47,29 @@ def owned_namespace(settings: Settings) -> Optional[k8s.core.v1.Namespace]:
     )
 
 
-def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> dict[str, str]:
+def kubectl_prefix(settings: Settings) -> str:
     kubectl = "kubectl" + (f" --context {settings.kube_context}" if settings.kube_context else "")
-    kubectl += f" -n {settings.namespace}"
+    return kubectl + f" -n {settings.namespace}"
+
+
+def monitoring_commands(settings: Settings, monitoring: Optional[mon.Monitoring]) -> dict[str, str]:
+    """Grafana and Prometheus are reached by port-forward only (NetworkPolicies keep others out)."""
+    if monitoring is None:
+        return {}
+    kubectl, stack = kubectl_prefix(settings), pulumi.get_stack()
+    grafana, prometheus = settings.monitoring.grafana, settings.monitoring.prometheus
+    return {
+        "grafana": f"{kubectl} port-forward svc/{monitoring.grafana_service} {grafana.local_port}:80",
+        "grafanaLogin": (f"open http://localhost:{grafana.local_port}; user admin, password from "
+                         f"`pulumi config get grafanaAdminPassword -s {stack}`; dashboard "
+                         f"icc-ollama/icc-ollama: Ollama"),
+        "prometheus": (f"{kubectl} port-forward svc/{monitoring.prometheus_service} "
+                       f"{prometheus.local_port}:80"),
+    }
+
+
+def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> dict[str, str]:
+    kubectl = kubectl_prefix(settings)
     port = settings.webui.local_port
     return {
         "openWebUI": (f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
@@ -61,7 +82,8 @@ def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) ->
     }
 
 
-def allow_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> tuple[AllowRule, ...]:
+def allow_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
+                monitoring: Optional[mon.MonitoringArgs] = None) -> tuple[AllowRule, ...]:
     """Who may open a connection to whom inside the namespace; everything else is denied."""
     rules = (
         AllowRule("ollama-from-webui", target=ollama.selector, ports=(ollama_port,),
@@ -73,7 +95,47 @@ def allow_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> t
         # Asked for explicitly (ingress.exposeOllama); WebIngress warns about it on every run.
         rules += (AllowRule("ollama-from-ingress", target=ollama.selector, ports=(ollama_port,),
                             namespaces=(settings.network_policies.ingress_controller_namespace,)),)
+    if monitoring is not None:
+        rules += monitoring_rules(settings, ollama, monitoring)
     return rules
+
+
+def monitoring_rules(settings: Settings, ollama: OllamaServer,
+                     args: mon.MonitoringArgs) -> tuple[AllowRule, ...]:
+    """The exporter polls Ollama, Prometheus scrapes the exporter, Grafana queries Prometheus.
+    Grafana and the exporter carry the release label (default-deny); the chart's Prometheus and
+    kube-state-metrics pods do not, so their allow rules are what isolates them."""
+    prometheus = mon.prometheus_selector(args)
+    rules: tuple[AllowRule, ...] = (
+        AllowRule("prometheus-from-grafana", target=prometheus, ports=(mon.PROMETHEUS_PORT,),
+                  sources=(mon.grafana_selector(args),)),)
+    if settings.monitoring.exporter.enabled:
+        exporter = mon.exporter_selector(args)
+        rules += (
+            AllowRule("ollama-from-exporter", target=ollama.selector, ports=(ollama_port,),
+                      sources=(exporter,)),
+            AllowRule("exporter-from-prometheus", target=exporter, ports=(mon.EXPORTER_PORT,),
+                      sources=(prometheus,)),
+        )
+    if settings.monitoring.scope == "cluster":
+        rules += (AllowRule("kube-state-metrics-from-prometheus",
+                            target=mon.kube_state_metrics_selector(args), ports=(mon.KSM_PORT,),
+                            sources=(prometheus,)),)
+    return rules
+
+
+def monitoring_stack(settings: Settings, ollama: OllamaServer,
+                     opts: pulumi.ResourceOptions) -> tuple[Optional[mon.Monitoring],
+                                                            Optional[mon.MonitoringArgs]]:
+    if not settings.monitoring.enabled:
+        return None, None
+    password = settings.grafana_admin_password
+    assert password is not None  # the settings model requires it when monitoring is on
+    args = mon.MonitoringArgs(
+        namespace=settings.namespace, monitoring=settings.monitoring,
+        admin_password=pulumi.Output.secret(password.get_secret_value()),
+        ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}:{ollama_port}")
+    return mon.Monitoring("monitoring", args, opts), args
 
 
 def web_ingress(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
@@ -111,16 +173,19 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
         openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
         keep_data=settings.keep_data_on_destroy), opts)
+    monitoring, monitoring_args = monitoring_stack(settings, ollama, opts)
     if settings.network_policies.enabled:
         NetworkIsolation("network", NetworkIsolationArgs(
-            namespace=settings.namespace, rules=allow_rules(settings, ollama, webui)), opts)
+            namespace=settings.namespace,
+            rules=allow_rules(settings, ollama, webui, monitoring_args)), opts)
     return {
         "target": settings.target,
         "namespace": settings.namespace,
         "ollamaUrl": ollama.url,
         "ollamaReplicaUrls": ollama.replica_urls,
         "openWebUIUrl": f"http://localhost:{settings.webui.local_port}",
-        "nextSteps": next_commands(settings, ollama, webui),
+        "nextSteps": {**next_commands(settings, ollama, webui),
+                      **monitoring_commands(settings, monitoring)},
         **web_ingress(settings, ollama, webui, opts),
     }
 

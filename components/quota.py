@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Optional
 
-from components import kube
+from components import kube, monitoring
 from components.ollama import LOADER_RESOURCES
 from components.quantity import format_amount, parse_quantity
 from components.settings import Settings
@@ -86,9 +86,33 @@ def webui_pods(settings: Settings) -> PodBudget:
                       [kube.resource_requirements(webui.resources)], claims=(webui.storage.size,))
 
 
+def monitoring_pods(settings: Settings) -> list[PodBudget]:
+    """Prometheus (server + config reloader), Grafana, the exporter and, cluster-wide,
+    kube-state-metrics: each one pod, sized by the same constants the values are built from."""
+    config = settings.monitoring
+    if not config.enabled:
+        return []
+    prometheus = config.prometheus
+    claims = (prometheus.storage_size,) if prometheus.storage_size else ()
+    pods = [
+        pod_budget("Prometheus", 1, "monitoring.prometheus.resources",
+                   [kube.resource_requirements(prometheus.resources),
+                    monitoring.RELOADER_RESOURCES], claims=claims),
+        pod_budget("Grafana", 1, "monitoring.grafana.resources",
+                   [kube.resource_requirements(config.grafana.resources)]),
+    ]
+    if config.exporter.enabled:
+        pods.append(pod_budget("Ollama exporter", 1, "monitoring.exporter.enabled",
+                               [monitoring.EXPORTER_RESOURCES]))
+    if config.scope == "cluster":
+        pods.append(pod_budget("kube-state-metrics", 1, "monitoring.scope",
+                               [monitoring.KSM_RESOURCES]))
+    return pods
+
+
 def release_pods(settings: Settings) -> list[PodBudget]:
     """Every pod kind this release runs in the namespace; new components append theirs here."""
-    return [ollama_pods(settings), webui_pods(settings)]
+    return [ollama_pods(settings), webui_pods(settings), *monitoring_pods(settings)]
 
 
 def quota_amount(settings: Settings, quota_key: str) -> Optional[Decimal]:

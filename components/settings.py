@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 
 PROJECT = "icc-ollama"
 TARGETS = ("icc", "minikube", "docker")
-SECRET_KEYS = ("webuiSecretKey", "openaiApiKey")
+SECRET_KEYS = ("webuiSecretKey", "openaiApiKey", "grafanaAdminPassword")
 
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -264,6 +264,106 @@ class Ingress(_Model):
     ollama_host: Optional[Hostname] = None
 
 
+PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
+# The grafana chart moved out of grafana/helm-charts in 2026; grafana.github.io gets no updates.
+GRAFANA_REPO = "https://grafana-community.github.io/helm-charts"
+_CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_HOST_PORT = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:[0-9]{1,5}$")
+
+
+def is_chart_path(chart: str) -> bool:
+    """A chart on disk (directory or .tgz) rather than a name in a repository or an OCI ref."""
+    return chart.startswith((".", "/")) or chart.endswith(".tgz")
+
+
+def _check_repo_url(value: str) -> str:
+    if not re.match(r"^(https?|oci)://[^\s/]+\S*$", value):
+        raise ValueError("must be a Helm repository URL such as "
+                         "https://prometheus-community.github.io/helm-charts")
+    return value.rstrip("/")
+
+
+def _check_chart_version(value: str) -> str:
+    if not _CHART_VERSION.match(value):
+        raise ValueError("must be one exact chart version such as 29.27.0 (no ranges: "
+                         "versions are pinned)")
+    return value
+
+
+def _check_duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError("must be a Prometheus duration such as 15d, 12h or 1w")
+    return value
+
+
+def _check_host_port(value: str) -> str:
+    if not _HOST_PORT.match(value):
+        raise ValueError("must be host:port, e.g. "
+                         "nvidia-dcgm-exporter.gpu-operator.svc.cluster.local:9400")
+    return value
+
+
+RepoUrl = Annotated[Optional[Annotated[str, AfterValidator(_check_repo_url)]],
+                    BeforeValidator(_empty_is_none)]
+ChartVersion = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_check_chart_version)]
+Duration = Annotated[str, AfterValidator(_check_duration)]
+HostPort = Annotated[str, AfterValidator(_check_host_port)]
+
+
+class _Chart(_Model):
+    """Where a chart comes from: a repository (pinned version), an oci:// ref, or a local path
+    (for offline use; then repo and version are not used, the chart's own Chart.yaml pins it)."""
+
+    repo: RepoUrl
+    chart: str = Field(min_length=1)
+    version: ChartVersion
+    # Local port of the printed `kubectl port-forward` command.
+    local_port: int = Field(ge=1024, le=65535)
+
+
+class Prometheus(_Chart):
+    repo: RepoUrl = PROMETHEUS_REPO
+    chart: str = Field(default="prometheus", min_length=1)
+    version: ChartVersion = "29.27.0"
+    local_port: int = Field(default=9090, ge=1024, le=65535)
+    retention: Duration = "15d"
+    # Unset: an emptyDir (metrics are lost when the pod moves). Set: a claim of this size.
+    storage_size: Optional[Quantity] = None
+    storage_class: Optional[DnsLabel] = None
+    resources: Resources = Resources(requests=ResourceAmounts(cpu="100m", memory="512Mi"),
+                                     limits=ResourceAmounts(cpu="1", memory="1Gi"))
+
+
+class Grafana(_Chart):
+    repo: RepoUrl = GRAFANA_REPO
+    chart: str = Field(default="grafana", min_length=1)
+    version: ChartVersion = "12.11.1"
+    local_port: int = Field(default=3000, ge=1024, le=65535)
+    resources: Resources = Resources(requests=ResourceAmounts(cpu="50m", memory="128Mi"),
+                                     limits=ResourceAmounts(cpu="500m", memory="512Mi"))
+
+
+class Exporter(_Model):
+    """The in-repo Ollama exporter (components/ollama-exporter.py): stdlib Python, any image
+    with python3 runs it."""
+
+    enabled: bool = True
+    image: PinnedImage = "python:3.13.7-slim"
+
+
+class Monitoring(_Model):
+    enabled: bool = False
+    # namespace: static scrape targets, no API access (the ICC); cluster: kubernetes_sd,
+    # cAdvisor and kube-state-metrics (needs ClusterRoles, e.g. Minikube).
+    scope: Literal["namespace", "cluster"] = "namespace"
+    prometheus: Prometheus = Prometheus()
+    grafana: Grafana = Grafana()
+    exporter: Exporter = Exporter()
+    # DCGM exporters to scrape for GPU panels (host:port), e.g. the GPU operator's Service.
+    dcgm_targets: tuple[HostPort, ...] = ()
+
+
 class QuotaAmounts(_Model):
     cpu: Optional[Quantity] = None
     memory: Optional[Quantity] = None
@@ -361,8 +461,10 @@ class Settings(_Model):
     docker: Docker = Docker()
     ingress: Ingress = Ingress()
     quota: Quota = Quota()
+    monitoring: Monitoring = Monitoring()
     webui_secret_key: SecretStr
     openai_api_key: Optional[SecretStr] = None
+    grafana_admin_password: Optional[SecretStr] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -404,6 +506,7 @@ class Settings(_Model):
         # After _target_rules: a wrong namespace or target is reported before these.
         _kubernetes_only_rules(self)
         _ingress_rules(self)
+        _monitoring_rules(self)
         _autoscaling_rules(self)
         _quota_rules(self)
         return self
@@ -428,7 +531,8 @@ def _kubernetes_only_rules(settings: "Settings") -> None:
     if settings.target != "docker":
         return
     for key, used in (("ingress.enabled", settings.ingress.enabled),
-                      ("ollama.autoscaling.enabled", settings.ollama.autoscaling.enabled)):
+                      ("ollama.autoscaling.enabled", settings.ollama.autoscaling.enabled),
+                      ("monitoring.enabled", settings.monitoring.enabled)):
         if used:
             raise _KeyError(key, True,
                             f"only the Kubernetes targets (icc, minikube) have it; set it to "
@@ -477,6 +581,41 @@ def _ingress_rules(settings: "Settings") -> None:
                         "must differ from ingress.host: Open WebUI's own /api paths would collide")
 
 
+# Grafana's well-known defaults (the seed used admin/admin); refused even if long enough.
+_WEAK_PASSWORDS = {"admin", "password", "changeme", "prom-operator", "grafana"}
+
+
+def _monitoring_rules(settings: "Settings") -> None:
+    monitoring = settings.monitoring
+    if not monitoring.enabled:
+        return
+    if settings.target == "icc" and monitoring.scope == "cluster":
+        raise _KeyError("monitoring.scope", "cluster",
+                        "ICC users have one namespace and no cluster-admin, so Prometheus "
+                        "cannot read nodes, cAdvisor or other namespaces; set it with "
+                        "`pulumi config set --path monitoring.scope namespace`")
+    password = settings.grafana_admin_password
+    if password is None:
+        raise _KeyError("grafanaAdminPassword", None,
+                        "monitoring.enabled is true, so Grafana needs an admin password; set "
+                        "it with `pulumi config set --secret grafanaAdminPassword <value>` "
+                        "(e.g. from `openssl rand -base64 24`)")
+    text = password.get_secret_value()
+    if len(text) < 12 or text.lower() in _WEAK_PASSWORDS:
+        raise _KeyError("grafanaAdminPassword", "(secret)",
+                        "use at least 12 characters and no default such as admin, e.g. "
+                        "`openssl rand -base64 24 | pulumi config set --secret "
+                        "grafanaAdminPassword`")
+    for key, chart in (("monitoring.prometheus", monitoring.prometheus),
+                       ("monitoring.grafana", monitoring.grafana)):
+        local = is_chart_path(chart.chart) or chart.chart.startswith("oci://")
+        if chart.repo is None and not local:
+            raise _KeyError(f"{key}.repo", None,
+                            f"chart '{chart.chart}' is a name in a repository, so the "
+                            f"repository URL is needed; set {key}.repo, or set {key}.chart "
+                            f"to a local path (./charts/...) or an oci:// reference")
+
+
 def _autoscaling_rules(settings: "Settings") -> None:
     scaling, gpu = settings.ollama.autoscaling, settings.ollama.gpu
     if settings.target == "icc" and scaling.enabled and gpu.enabled and settings.quota.gpu is None:
@@ -505,12 +644,25 @@ class _KeyError(ValueError):
         self.key, self.given, self.fix = key, given, fix
 
 
+def _monitoring_defaults() -> dict[str, Any]:
+    # Spelled out here (not only in the model) so that setting one amount keeps the others.
+    return {
+        "prometheus": {"resources": Prometheus().resources.model_dump(by_alias=True)},
+        "grafana": {"resources": Grafana().resources.model_dump(by_alias=True)},
+    }
+
+
 def _icc_defaults() -> dict[str, Any]:
     return {
         "createNamespace": False,
         # The ICC ingress-nginx with cert-manager's issuer; whether that controller publishes
         # `.status.loadBalancer` is unknown, and Pulumi would wait 10 minutes for it.
         "ingress": {"tls": {"clusterIssuer": "letsencrypt-production"}, "skipAwait": True},
+        # Opt-in: it needs grafanaAdminPassword and room in the namespace quota. Namespace
+        # scope is the only one an ICC user can run.
+        "monitoring": _deep_merge(_monitoring_defaults(), {
+            "enabled": False, "scope": "namespace",
+            "prometheus": {"storageClass": "rook-ceph-block"}}),
         "ollama": {
             "replicas": 1,
             "gpu": {"enabled": True, "count": 1, "cudaEnv": True},
@@ -537,6 +689,8 @@ def _minikube_defaults() -> dict[str, Any]:
         "kubeContext": "minikube",
         # `minikube addons enable ingress`; no cert-manager there, so plain http by default.
         "ingress": {"host": "open-webui.minikube.local", "tls": {"enabled": False}},
+        # Cluster-wide on a laptop: cAdvisor and kube-state-metrics feed the CPU/memory panels.
+        "monitoring": _deep_merge(_monitoring_defaults(), {"enabled": True, "scope": "cluster"}),
         "ollama": {
             "replicas": 2,
             # Opt-in; starts from the two fixed replicas, at most four on a laptop.

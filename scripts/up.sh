@@ -36,6 +36,11 @@ if ! pulumi config get webuiSecretKey >/dev/null 2>&1; then
   python3 -c 'import secrets; print(secrets.token_hex(32))' | pulumi config set --secret webuiSecretKey
   echo "Generated webuiSecretKey (a Pulumi secret in Pulumi.${stack}.yaml)."
 fi
+# Grafana's admin password (used when monitoring.enabled); no default password ever exists.
+if [ "$stack" != docker ] && ! pulumi config get grafanaAdminPassword >/dev/null 2>&1; then
+  python3 -c 'import secrets; print(secrets.token_urlsafe(24))' | pulumi config set --secret grafanaAdminPassword
+  echo "Generated grafanaAdminPassword (read it with: pulumi config get grafanaAdminPassword -s ${stack})."
+fi
 
 case "$action" in
   up) pulumi up --stack "$stack" ;;

@@ -19,6 +19,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "icc-ollama"
 TEST_SECRET_KEY = "t" * 64  # a test value; never a real key
+TEST_GRAFANA_PASSWORD = "grafana-test-" + "g" * 16  # likewise
+# What a stack made by `make up` holds as secrets (monitoring on Minikube needs the password).
+TEST_SECRETS = {"webuiSecretKey": TEST_SECRET_KEY, "grafanaAdminPassword": TEST_GRAFANA_PASSWORD}
 # Wire-level marker the SDK puts around a secret value (rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_MARK = "4dabf18193072939515e22adb298388d"
@@ -118,7 +121,8 @@ def encode(config: dict[str, Any]) -> dict[str, str]:
             for key, value in config.items()}
 
 
-def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ("webuiSecretKey",),
+def run_program(config: dict[str, Any],
+                secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword"),
                 stack: str = "test", monkeypatch=None,
                 run: Optional[ProgramRun] = None) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC."""
@@ -160,6 +164,6 @@ def run_components(build, monkeypatch=None) -> ProgramRun:
 
 def run_stack(stack: str, monkeypatch, **overrides: Any) -> ProgramRun:
     """Run a committed stack file plus the values a user sets on the command line."""
-    config: dict[str, Any] = {**stack_config(stack), "webuiSecretKey": TEST_SECRET_KEY}
+    config: dict[str, Any] = {**stack_config(stack), **TEST_SECRETS}
     config.update(overrides)
     return run_program(config, stack=stack, monkeypatch=monkeypatch)

@@ -7,19 +7,19 @@ import pytest
 
 from components.autoscaling import BEHAVIOR, statefulset_options
 from components.settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, run_stack
+from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from test_schemas import KUBERNETES_VERSIONS, validate_all
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
-SECRET = frozenset({"webuiSecretKey"})
+SECRET = frozenset(TEST_SECRETS)
 ON = {"autoscaling": {"enabled": True}}
 ICC_ON = {"namespace": "wabc123-default", "quota": {"gpu": 2},
           "ollama": {"autoscaling": {"enabled": True, "maxReplicas": 2}}}
 
 
 def ollama_settings(target, autoscaling):
-    raw = {"target": target, "webuiSecretKey": TEST_SECRET_KEY,
+    raw = {"target": target, **TEST_SECRETS,
            "ollama": f'{{"autoscaling": {{"enabled": {str(autoscaling).lower()}}}}}'}
     return parse_settings(raw, SECRET).ollama
 

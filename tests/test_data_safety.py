@@ -33,6 +33,7 @@ SAFE_CHANGES = {
     "webui.auth": {"webui": {"enableSignup": False, "defaultUserRole": "user"}},
     "webui.openai": {"webui": {"openai": {"enabled": False}}},
     "networkPolicies.enabled": {"networkPolicies": {"enabled": False}},
+    "monitoring.enabled": {"monitoring": {"enabled": True, "prometheus": {"storageSize": "5Gi"}}},
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from components.settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, run_program
+from harness import TEST_SECRET_KEY, TEST_SECRETS, run_program
 
 QUANTITIES = ["1", "500m", "2Gi", "512Mi", "0.5", 3, 1.5, "lots", "", "-1", "1 Gi", None]
 IMAGES = ["ollama/ollama:0.32.15", "ollama/ollama:latest", "ollama/ollama", "x@sha256:" + "a" * 64,
@@ -54,6 +54,22 @@ webui = st.fixed_dictionaries({}, optional={
     "defaultUserRole": st.sampled_from(["pending", "user", "root"]),
     "openai": st.fixed_dictionaries({}, optional={
         "enabled": st.booleans(), "baseUrl": st.sampled_from(["https://x.org/v1", "ftp://x"])})})
+chart_source = st.fixed_dictionaries({}, optional={
+    "repo": st.sampled_from(["https://charts.example.org", "", "charts.example.org", None]),
+    "chart": st.sampled_from(["prometheus", "./charts/x", "oci://ghcr.io/x/y", ""]),
+    "version": st.sampled_from(["29.27.0", "29.*", 29, "v1.2.3-rc.1"]),
+    "localPort": st.integers(0, 70000)})
+monitoring = st.fixed_dictionaries({}, optional={
+    "enabled": st.one_of(st.booleans(), st.just("yes")),
+    "scope": st.sampled_from(["namespace", "cluster", "global"]),
+    "prometheus": st.one_of(chart_source, st.fixed_dictionaries({}, optional={
+        "retention": st.sampled_from(["15d", "1w2d", "15 days", ""]),
+        "storageSize": st.sampled_from(QUANTITIES), "resources": resources})),
+    "grafana": chart_source,
+    "exporter": st.fixed_dictionaries({}, optional={
+        "enabled": st.booleans(), "image": st.sampled_from(IMAGES)}),
+    "dcgmTargets": st.lists(st.sampled_from(["dcgm.gpu.svc:9400", "dcgm", "Bad:1"]), max_size=2),
+    "alertmanager": st.just(True)})
 raw_settings = st.fixed_dictionaries(
     {"target": st.sampled_from(["icc", "minikube", "mars", ""])},
     optional={"namespace": st.sampled_from(NAMESPACES),
@@ -61,6 +77,8 @@ raw_settings = st.fixed_dictionaries(
               "keepDataOnDestroy": st.sampled_from([True, False, "maybe"]),
               "ollama": ollama, "webui": webui,
               "webuiSecretKey": st.sampled_from([TEST_SECRET_KEY, "short"]),
+              "monitoring": monitoring,
+              "grafanaAdminPassword": st.sampled_from(["grafana-test-password", "admin"]),
               "colour": st.just("blue")})
 
 
@@ -83,16 +101,27 @@ valid_webui = st.fixed_dictionaries({}, optional={
     "auth": st.booleans(), "enableSignup": st.booleans(),
     "defaultUserRole": st.sampled_from(["pending", "user"]),
     "storage": st.fixed_dictionaries({"size": st.sampled_from(["1Gi", "8Gi"])})})
+valid_monitoring = st.fixed_dictionaries({}, optional={
+    "enabled": st.booleans(),
+    "prometheus": st.fixed_dictionaries({}, optional={
+        "retention": st.sampled_from(["7d", "36h"]), "storageSize": st.sampled_from(["5Gi"]),
+        "chart": st.sampled_from(["./charts/prometheus"])}),
+    "exporter": st.fixed_dictionaries({}, optional={"enabled": st.booleans()}),
+    "dcgmTargets": st.lists(st.just("dcgm.gpu-operator.svc.cluster.local:9400"), max_size=1)})
 valid_settings = st.one_of(
     st.fixed_dictionaries({"target": st.just("icc"), "namespace": st.just("wabc123-default")},
                           optional={"ollama": valid_ollama.map(
                               lambda o: {**o, "gpu": {"count": 1}}), "webui": valid_webui,
-                              "keepDataOnDestroy": st.booleans()}),
+                              "keepDataOnDestroy": st.booleans(),
+                              "monitoring": valid_monitoring}),
     st.fixed_dictionaries({"target": st.just("minikube")},
                           optional={"namespace": st.sampled_from(["icc-ollama", "lab-1"]),
                                     "ollama": valid_ollama, "webui": valid_webui,
-                                    "keepDataOnDestroy": st.booleans()}),
-).map(lambda raw: {**raw, "webuiSecretKey": TEST_SECRET_KEY})
+                                    "keepDataOnDestroy": st.booleans(),
+                                    "monitoring": st.tuples(
+                                        valid_monitoring, st.sampled_from(["namespace", "cluster"])
+                                    ).map(lambda pair: {**pair[0], "scope": pair[1]})}),
+).map(lambda raw: {**raw, **TEST_SECRETS})
 
 
 def as_cli_strings(raw: dict) -> dict:
@@ -111,7 +140,7 @@ def names_keys(message: str) -> bool:
 @given(raw_settings)
 def test_any_input_is_either_valid_or_a_clear_settings_error(raw):
     try:
-        parse_settings(as_cli_strings(raw), frozenset({"webuiSecretKey"}))
+        parse_settings(as_cli_strings(raw), frozenset(TEST_SECRETS))
     except SettingsError as error:
         assert names_keys(str(error)), str(error)
         assert TEST_SECRET_KEY not in str(error)
@@ -123,7 +152,7 @@ def test_any_input_is_either_valid_or_a_clear_settings_error(raw):
 @given(raw=valid_settings)
 def test_every_valid_input_renders_schema_valid_objects(raw, monkeypatch):
     config = as_cli_strings(raw)
-    parse_settings(config, frozenset({"webuiSecretKey"}))  # must not raise: all values are valid
+    parse_settings(config, frozenset(TEST_SECRETS))  # must not raise: all values are valid
     run = run_program(config, stack=raw["target"], monkeypatch=monkeypatch)
     for obj in run.kubernetes_objects():
         kubernetes_validate.validate(obj, "1.29", strict=True)

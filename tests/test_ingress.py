@@ -7,7 +7,7 @@ import pytest
 from components import kube
 from components.ingress import proxy_annotations
 from components.settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, run_stack
+from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from test_network import allowed, policies_of
 from test_schemas import KUBERNETES_VERSIONS, validate_all
 
@@ -141,10 +141,10 @@ def test_exposing_ollama_takes_its_own_host_a_policy_and_a_warning(monkeypatch, 
 
 
 def test_proxy_annotations_skip_the_cert_manager_issuer_without_tls():
-    settings = parse_settings({"target": "minikube", "webuiSecretKey": TEST_SECRET_KEY,
+    settings = parse_settings({"target": "minikube", **TEST_SECRETS,
                                "ingress": '{"enabled": true, "tls": {"enabled": false, '
                                           '"clusterIssuer": "letsencrypt-staging"}}'},
-                              frozenset({"webuiSecretKey"}))
+                              frozenset(TEST_SECRETS))
     assert "cert-manager.io/cluster-issuer" not in proxy_annotations(settings.ingress, sticky=True)
 
 

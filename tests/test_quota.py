@@ -9,10 +9,10 @@ from hypothesis import given, strategies as st
 from components.quantity import format_amount, parse_quantity
 from components.quota import PodBudget, budget_overrun, pod_budget, release_pods
 from components.settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, ProgramRun, run_program, stack_config
+from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
 from test_fuzz import as_cli_strings, names_keys
 
-SECRET = frozenset({"webuiSecretKey"})
+SECRET = frozenset(TEST_SECRETS)
 GI = 1024 ** 3
 
 
@@ -68,7 +68,7 @@ def test_amounts_format_for_messages():
 def test_budget_per_pod_matches_the_rendered_pods(stack, request):
     """The budget must count exactly what the StatefulSets ask for, sidecar and GPU included."""
     run = request.getfixturevalue(stack)
-    raw = {**stack_config(stack), "webuiSecretKey": TEST_SECRET_KEY}
+    raw = {**stack_config(stack), **TEST_SECRETS}
     if stack == "icc":
         raw["namespace"] = "wabc123-default"
     settings = parse_settings(raw, SECRET)

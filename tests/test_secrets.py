@@ -35,6 +35,8 @@ def stack_run(stack, monkeypatch):
               "webui": {"openai": {"enabled": True}}}
     if stack == "icc":
         config["namespace"] = "wabc123-default"
+    if stack != "docker":  # Grafana's admin password must be scanned for on both clusters
+        config["monitoring"] = {"enabled": True}
     # Only keys the model knows are passed, so the scan covers whatever the program accepts.
     config = {k: v for k, v in config.items() if k not in SECRETS or k in SECRET_KEYS}
     return run_program(config, secret_keys=tuple(SECRET_KEYS), stack=stack, monkeypatch=monkeypatch)

@@ -4,13 +4,13 @@ import pulumi
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, ProgramRun, run_program, stack_config
+from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
 
-SECRET = frozenset({"webuiSecretKey"})
+SECRET = frozenset(TEST_SECRETS)
 
 
 def settings_for(target: str, **extra):
-    raw = {"target": target, "webuiSecretKey": TEST_SECRET_KEY, **extra}
+    raw = {"target": target, **TEST_SECRETS, **extra}
     if target == "icc":
         raw.setdefault("namespace", "wabc123-default")
     return parse_settings(raw, SECRET)
@@ -147,12 +147,48 @@ INVALID = [
      "icc-ollama:quota.limits.memory", "Kubernetes quantity"),
     ({"target": "minikube", "quota": '{"limits": {"cpu": "3"}}'},
      "icc-ollama:ollama.replicas (given: 2)", "more than quota.limits.cpu = 3 CPU"),
+    # Monitoring.
+    ({"target": "docker", "monitoring": '{"enabled": true}'},
+     "icc-ollama:monitoring.enabled", "only the Kubernetes targets"),
+    ({"target": "icc", "namespace": "wabc123-default", "monitoring": '{"enabled": true}',
+      "grafanaAdminPassword": None},
+     "icc-ollama:grafanaAdminPassword", "pulumi config set --secret grafanaAdminPassword"),
+    ({"target": "minikube", "grafanaAdminPassword": None},
+     "icc-ollama:grafanaAdminPassword", "Grafana needs an admin password"),
+    ({"target": "minikube", "grafanaAdminPassword": "short"},
+     "icc-ollama:grafanaAdminPassword", "at least 12 characters"),
+    ({"target": "minikube", "grafanaAdminPassword": "prom-operator"},
+     "icc-ollama:grafanaAdminPassword", "no default such as admin"),
+    ({"target": "icc", "namespace": "wabc123-default",
+      "monitoring": '{"enabled": true, "scope": "cluster"}'},
+     "icc-ollama:monitoring.scope (given: cluster)", "no cluster-admin"),
+    ({"target": "minikube", "monitoring": '{"scope": "global"}'},
+     "icc-ollama:monitoring.scope", "'namespace' or 'cluster'"),
+    ({"target": "minikube", "monitoring": '{"grafana": {"adminPassword": "admin"}}'},
+     "icc-ollama:monitoring.grafana.adminPassword", "unknown setting"),
+    ({"target": "minikube", "monitoring": '{"prometheus": {"version": "29.*"}}'},
+     "icc-ollama:monitoring.prometheus.version", "one exact chart version"),
+    ({"target": "minikube", "monitoring": '{"prometheus": {"repo": "prometheus-community"}}'},
+     "icc-ollama:monitoring.prometheus.repo", "Helm repository URL"),
+    ({"target": "minikube", "monitoring": '{"grafana": {"repo": ""}}'},
+     "icc-ollama:monitoring.grafana.repo", "local path"),
+    ({"target": "minikube", "monitoring": '{"prometheus": {"retention": "15 days"}}'},
+     "icc-ollama:monitoring.prometheus.retention", "Prometheus duration"),
+    ({"target": "minikube", "monitoring": '{"prometheus": {"storageSize": "lots"}}'},
+     "icc-ollama:monitoring.prometheus.storageSize", "Kubernetes quantity"),
+    ({"target": "minikube", "monitoring": '{"exporter": {"image": "python:latest"}}'},
+     "icc-ollama:monitoring.exporter.image", "floats"),
+    ({"target": "minikube", "monitoring": '{"dcgmTargets": ["dcgm-exporter"]}'},
+     "icc-ollama:monitoring.dcgmTargets[0]", "host:port"),
+    ({"target": "minikube", "quota": '{"limits": {"cpu": "20"}}',
+      "monitoring": '{"prometheus": {"resources": {"limits": {"cpu": "30"}}}}'},
+     "icc-ollama:monitoring.prometheus.resources", "1 Prometheus pod × 30.1 CPU"),
 ]
 
 
 @pytest.mark.parametrize("raw, key, words", INVALID, ids=[f"{c[1]}-{i}" for i, c in enumerate(INVALID)])
 def test_invalid_settings_name_their_key_and_fix(raw, key, words):
-    raw = {"webuiSecretKey": TEST_SECRET_KEY, **raw}
+    raw = {**TEST_SECRETS, **raw}
     raw = {k: v for k, v in raw.items() if v is not None}
     with pytest.raises(SettingsError) as caught:
         parse_settings(raw, SECRET)
@@ -162,6 +198,7 @@ def test_invalid_settings_name_their_key_and_fix(raw, key, words):
     assert "Traceback" not in message
     if "openaiApiKey" not in key:
         assert TEST_SECRET_KEY not in message  # a secret never reaches the error text
+    assert TEST_SECRETS["grafanaAdminPassword"] not in message
 
 
 def test_secret_set_in_plain_text_is_refused():
@@ -186,5 +223,5 @@ def test_program_stops_with_run_error_before_any_resource(monkeypatch):
 
 def test_every_committed_stack_file_is_valid():
     for stack, extra in (("icc", {"namespace": "wabc123-default"}), ("minikube", {})):
-        raw = {**stack_config(stack), "webuiSecretKey": TEST_SECRET_KEY, **extra}
+        raw = {**stack_config(stack), **TEST_SECRETS, **extra}
         assert parse_settings(raw, SECRET).target == stack

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import is_secret, TEST_SECRET_KEY
+from harness import is_secret, TEST_SECRET_KEY, TEST_SECRETS
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 
@@ -100,17 +100,17 @@ def test_webui_secret_key_comes_from_a_secret(stack, request):
     env = env_of(container(run, "open-webui", "open-webui"))
     assert env["WEBUI_SECRET_KEY"] == {"secretKeyRef": {"name": "open-webui-secret",
                                                         "key": "WEBUI_SECRET_KEY"}}
-    secret = run.one("kubernetes:core/v1:Secret").inputs
+    secret = run.one("kubernetes:core/v1:Secret", "open-webui-secret").inputs
     assert is_secret(secret["stringData"]) or is_secret(secret["stringData"]["WEBUI_SECRET_KEY"])
     assert env["WEBUI_AUTH"] == "true"
 
 
 def test_openai_access_uses_documented_variables(monkeypatch):
     from harness import run_program, stack_config
-    config = {**stack_config("minikube"), "webuiSecretKey": TEST_SECRET_KEY,
+    config = {**stack_config("minikube"), **TEST_SECRETS,
               "openaiApiKey": "sk-test-0123456789",
               "webui": {"openai": {"enabled": True, "baseUrl": "https://llm.example.org/v1"}}}
-    run = run_program(config, secret_keys=("webuiSecretKey", "openaiApiKey"),
+    run = run_program(config, secret_keys=(*TEST_SECRETS, "openaiApiKey"),
                       stack="minikube", monkeypatch=monkeypatch)
     env = env_of(container(run, "open-webui", "open-webui"))
     assert env["ENABLE_OPENAI_API"] == "true"
