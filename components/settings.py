@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.quantity import parse_quantity
+
 PROJECT = "icc-ollama"
 TARGETS = ("icc", "minikube", "docker")
 SECRET_KEYS = ("webuiSecretKey", "openaiApiKey", "grafanaAdminPassword")
@@ -91,6 +93,19 @@ class ResourceAmounts(_Model):
 class Resources(_Model):
     requests: ResourceAmounts
     limits: ResourceAmounts
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "Resources":
+        # The API server refuses such a pod only at `pulumi up`, after other objects were made.
+        for resource in ("cpu", "memory"):
+            request = getattr(self.requests, resource)
+            limit = getattr(self.limits, resource)
+            if parse_quantity(request) > parse_quantity(limit):
+                raise _KeyError(f"requests.{resource}", request,
+                                f"more than limits.{resource} ({limit}), which Kubernetes "
+                                f"refuses; lower requests.{resource} or raise limits.{resource}",
+                                relative=True)
+        return self
 
 
 class Toleration(_Model):
@@ -639,9 +654,10 @@ def _quota_rules(settings: "Settings") -> None:
 class _KeyError(ValueError):
     """A rule that spans fields, pinned to the key the user must change."""
 
-    def __init__(self, key: str, given: Any, fix: str):
+    def __init__(self, key: str, given: Any, fix: str, relative: bool = False):
         super().__init__(fix)
-        self.key, self.given, self.fix = key, given, fix
+        # relative: `key` is below the model that raised it (its location is added on report).
+        self.key, self.given, self.fix, self.relative = key, given, fix, relative
 
 
 def _monitoring_defaults() -> dict[str, Any]:
@@ -778,6 +794,8 @@ def _describe(error: dict[str, Any], raw: Mapping[str, Any]) -> str:
     cause = ctx.get("error")
     if isinstance(cause, _KeyError):
         key, given, fix = cause.key, cause.given, cause.fix
+        if cause.relative:
+            key = _config_path([str(part) for part in error["loc"]] + key.split("."))
         shown = "" if given is None else f" (given: {_show(given)})"
         return f"{PROJECT}:{key}{shown}: {fix}"
     loc = [str(part) for part in error["loc"]]

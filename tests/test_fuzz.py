@@ -83,13 +83,17 @@ raw_settings = st.fixed_dictionaries(
 
 
 # Only values the model accepts: every example here must deploy and render schema-valid objects.
-valid_amounts = st.fixed_dictionaries({}, optional={
-    "cpu": st.sampled_from(["1", "500m", 2, 0.5]), "memory": st.sampled_from(["2Gi", "512Mi"])})
+# Requests at most every target's default limit, limits at least every default request, so any
+# mix with the defaults keeps requests within limits.
+valid_requests = st.fixed_dictionaries({}, optional={
+    "cpu": st.sampled_from(["1", "500m", 0.5]), "memory": st.sampled_from(["2Gi", "512Mi"])})
+valid_limits = st.fixed_dictionaries({}, optional={
+    "cpu": st.sampled_from(["2", "4", 2]), "memory": st.sampled_from(["8Gi", "16Gi"])})
 valid_ollama = st.fixed_dictionaries({}, optional={
     "replicas": st.integers(1, 4),
     "models": st.lists(st.sampled_from(["llama3.2:1b", "phi3", "qwen2.5:0.5b"]), max_size=3),
-    "resources": st.fixed_dictionaries({}, optional={"requests": valid_amounts,
-                                                     "limits": valid_amounts}),
+    "resources": st.fixed_dictionaries({}, optional={"requests": valid_requests,
+                                                     "limits": valid_limits}),
     "storage": st.fixed_dictionaries({}, optional={
         "size": st.sampled_from(["5Gi", "100Gi"]), "storageClass": st.sampled_from(["fast"])}),
     "tolerations": st.lists(st.fixed_dictionaries({"key": st.just("dedicated")}, optional={
