@@ -152,7 +152,9 @@ class OllamaServer(pulumi.ComponentResource):
             name,
             metadata=self._meta(args.name),
             spec={
-                "serviceName": self.headless.metadata.name,
+                # By name, not as an output: the StatefulSet must not wait for a Service's await
+                # (see OpenWebUI; providers before v3.20 also await headless Services' pods).
+                "serviceName": self.headless_name,
                 "replicas": autoscaling.initial_replicas(settings),
                 "podManagementPolicy": "Parallel",
                 "selector": {"matchLabels": self.selector},

@@ -138,7 +138,10 @@ class OpenWebUI(pulumi.ComponentResource):
             name,
             metadata=self._meta(self._args.name),
             spec={
-                "serviceName": self.service.metadata.name,
+                # By name, not `self.service.metadata.name`: that output would make the
+                # StatefulSet wait for the Service, whose await waits for Ready pods, which only
+                # this StatefulSet makes (a 10-minute deadlock on the first `pulumi up`).
+                "serviceName": self.service_name,
                 "replicas": 1,
                 "selector": {"matchLabels": self.selector},
                 "persistentVolumeClaimRetentionPolicy": kube.claim_retention(self._args.keep_data),

@@ -41,6 +41,8 @@ class ProgramRun:
     resources: list[Registered] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
     urns: list[str] = field(default_factory=list)
+    # URN -> URNs it waits for (explicit depends_on and every Output it takes as input).
+    dependencies: dict[str, set[str]] = field(default_factory=dict)
 
     def urn_of(self, typ: str, name: str) -> str:
         """The URN encodes the parent chain: `...icc:ollama:OllamaServer$kubernetes:...::name`."""
@@ -121,6 +123,22 @@ def encode(config: dict[str, Any]) -> dict[str, str]:
             for key, value in config.items()}
 
 
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """The SDK's mock monitor, also noting what each resource waits for."""
+
+    def __init__(self, mocks: RecordingMocks, run: "ProgramRun"):
+        super().__init__(mocks)
+        self._run = run
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        waits = set(request.dependencies)
+        for deps in request.propertyDependencies.values():
+            waits.update(deps.urns)
+        self._run.dependencies[response.urn] = waits
+        return response
+
+
 def run_program(config: dict[str, Any],
                 secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword"),
                 stack: str = "test", monkeypatch=None,
@@ -128,7 +146,7 @@ def run_program(config: dict[str, Any],
     """Run __main__.py with this config (keys without prefix) and wait for every RPC."""
     run = run if run is not None else ProgramRun()
     mocks = RecordingMocks(run)
-    monitor = pulumi.runtime.mocks.MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks, run)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": value for key, value in encode(config).items()},

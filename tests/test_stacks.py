@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import is_secret, TEST_SECRET_KEY, TEST_SECRETS
+from harness import TEST_SECRET_KEY, TEST_SECRETS, is_secret, run_stack
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 
@@ -185,3 +185,24 @@ def test_children_are_parented_to_their_components(stack, request):
         else:
             assert parent_chain.startswith("icc:") and parent_chain.endswith(f"${resource.typ}"), (
                 f"{resource.name} is not inside a component: {urn}")
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_no_workload_waits_for_a_service_that_waits_for_its_pods(stack, request):
+    # Pulumi's Service await waits for Ready pods behind the Service; a StatefulSet or Deployment
+    # that took a Service output would not exist before that await times out (found by the
+    # real-engine tier: `pulumi up` stuck 10 minutes on open-webui's Service).
+    run = request.getfixturevalue(stack)
+    services = {urn for urn in run.urns if "$kubernetes:core/v1:Service::" in urn}
+    workloads = [urn for urn in run.urns
+                 if any(f"$kubernetes:apps/v1:{kind}::" in urn for kind in ("StatefulSet", "Deployment"))]
+    assert len(workloads) >= 2
+    for urn in workloads:
+        assert not run.dependencies[urn] & services, (urn, run.dependencies[urn] & services)
+
+
+def test_the_dependency_record_sees_outputs(monkeypatch):
+    # The check above is only worth something if an Output input shows up as a dependency.
+    run = run_stack("minikube", monkeypatch)
+    statefulset = run.urn_of("kubernetes:apps/v1:StatefulSet", "ollama")
+    assert any("$kubernetes:core/v1:ServiceAccount::" in urn for urn in run.dependencies[statefulset])
