@@ -28,5 +28,9 @@ test: install          ## unit, schema and script tests (no cluster, no Pulumi C
 e2e: install           ## real Pulumi engine against a local control plane (builds tools once)
 	scripts/e2e.sh
 
+bench: install         ## seconds of pulumi preview/up against kubectl apply, on a local cluster
+	scripts/e2e-tools.sh >/dev/null
+	$(PY) scripts/bench.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

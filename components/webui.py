@@ -82,6 +82,7 @@ class OpenWebUI(pulumi.ComponentResource):
         self._args = args
         self.selector = kube.labels(args.name, "frontend")
         self.service_name = args.name
+        self.secret_name = f"{args.name}-secret"
         child = pulumi.ResourceOptions(parent=self)
         self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
         self.secret = self._secret(name, child)
@@ -104,7 +105,7 @@ class OpenWebUI(pulumi.ComponentResource):
         data = webui_secret_env(self._args.secret_key, self._args.openai_api_key)
         return k8s.core.v1.Secret(
             f"{name}-secret",
-            metadata=self._meta(f"{self._args.name}-secret"),
+            metadata=self._meta(self.secret_name),
             type="Opaque",
             string_data=data,
             opts=opts,
@@ -116,7 +117,10 @@ class OpenWebUI(pulumi.ComponentResource):
         env = [{"name": key, "value": value} for key, value in plain.items()]
         for key in webui_secret_env(args.secret_key, args.openai_api_key):
             env.append({"name": key, "valueFrom": {
-                "secretKeyRef": {"name": self.secret.metadata.name, "key": key}}})
+                # The name, not the Secret's output: that output is secret as a whole, and it
+                # would turn the pod template into "[secret]" in every preview (the StatefulSet
+                # waits for the Secret through depends_on instead).
+                "secretKeyRef": {"name": self.secret_name, "key": key}}})
         return env
 
     def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
@@ -156,5 +160,6 @@ class OpenWebUI(pulumi.ComponentResource):
                 "volumeClaimTemplates": [
                     kube.claim_template("data", webui.storage, "frontend", self._args.name)],
             },
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=kube.rollout_timeouts(15)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.secret],
+                                        custom_timeouts=kube.rollout_timeouts(15)),
         )
