@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Optional
 from urllib.parse import urlsplit
 
@@ -26,6 +25,7 @@ import pulumi_docker as docker
 
 from components import kube
 from components.ollama import LOADER_RESOURCES, PORT as OLLAMA_PORT, SCRIPT, SCRIPT_DIR, ollama_env
+from components.quantity import parse_quantity
 from components.settings import Docker, Gpu, Ollama, Resources, WebUi
 from components.webui import DATA_DIR as WEBUI_DATA_DIR, PORT as WEBUI_PORT
 from components.webui import login_hint, webui_env, webui_secret_env
@@ -44,10 +44,6 @@ OLLAMA_WAIT_SECONDS = 300
 HOST_GATEWAY = docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")
 EXAMPLE_MODEL = "llama3.2:1b"
 
-_UNITS = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-
-
 @dataclass(frozen=True)
 class LocalDockerStackArgs:
     docker: Docker
@@ -63,19 +59,14 @@ def volume_options(keep_data: bool, parent: Optional[pulumi.Resource]) -> pulumi
     return pulumi.ResourceOptions(parent=parent, retain_on_delete=keep_data)
 
 
-def _amount(quantity: str) -> Decimal:
-    number = quantity.rstrip("kKMGTimi")
-    return Decimal(number) * _UNITS[quantity[len(number):]]
-
-
 def memory_mib(quantity: str) -> int:
     """A Kubernetes memory quantity as Docker's `memory` (MiB, rounded up)."""
-    return math.ceil(_amount(quantity) / 2**20)
+    return math.ceil(parse_quantity(quantity) / 2**20)
 
 
 def cpus(quantity: str) -> str:
     """A Kubernetes CPU quantity as Docker's `cpus` ("500m" -> "0.5")."""
-    return format(_amount(quantity).normalize(), "f")
+    return format(parse_quantity(quantity).normalize(), "f")
 
 
 def limits(resources: Resources) -> dict:
