@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
-from components.settings import Ingress
+from settings.ingress import Ingress
 
 NGINX = "nginx.ingress.kubernetes.io"
 ICC_API_HOST = "icc-k8s-api.informatik.haw-hamburg.de"

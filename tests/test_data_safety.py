@@ -9,7 +9,7 @@ Only the settings in FORCES_NEW_CLAIMS change it; the README documents each of t
 import pytest
 
 from components import kube
-from components.settings import _deep_merge
+from settings.targets import deep_merge as _deep_merge
 from harness import ROOT, run_stack
 
 BASE = {"namespace": "wabc123-default"}

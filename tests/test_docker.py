@@ -13,7 +13,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from components import docker_stack
 from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
-from components.settings import SettingsError, parse_settings
+from settings import SettingsError, parse_settings
 from components.webui import OpenWebUIArgs, webui_env
 from harness import (TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id, run_program, run_stack,
                      stack_config, unwrap_secrets)

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from components.settings import SettingsError, parse_settings
+from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, run_program
 
 QUANTITIES = ["1", "500m", "2Gi", "512Mi", "0.5", 3, 1.5, "lots", "", "-1", "1 Gi", None]

@@ -6,7 +6,7 @@ import pytest
 
 from components import kube
 from components.ingress import proxy_annotations
-from components.settings import SettingsError, parse_settings
+from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from test_network import allowed, policies_of
 from test_schemas import KUBERNETES_VERSIONS, validate_all

@@ -8,8 +8,9 @@ import pytest
 
 from chart_keys import CHARTS, GRAFANA, PROMETHEUS, leaf_paths
 from components import kube, monitoring as mon
-from components.quota import pod_budget, release_pods
-from components.settings import GRAFANA_REPO, PROMETHEUS_REPO, Grafana, Prometheus, parse_settings
+from settings.quota import pod_budget, release_pods
+from settings import parse_settings
+from settings.monitoring import GRAFANA_REPO, PROMETHEUS_REPO, Grafana, Prometheus
 from harness import TEST_GRAFANA_PASSWORD, TEST_SECRETS, is_secret, run_stack, stack_config
 from test_network import allowed, policies_of
 from test_pod_security import broken_rules

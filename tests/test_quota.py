@@ -6,9 +6,9 @@ import pulumi
 import pytest
 from hypothesis import given, strategies as st
 
-from components.quantity import format_amount, parse_quantity
-from components.quota import PodBudget, budget_overrun, pod_budget, release_pods
-from components.settings import SettingsError, parse_settings
+from settings.quantity import format_amount, parse_quantity
+from settings.quota import PodBudget, budget_overrun, pod_budget, release_pods
+from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
 from test_fuzz import as_cli_strings, names_keys
 
@@ -145,7 +145,7 @@ def test_other_components_can_add_their_pods():
                            requests={"cpu": Decimal(1)}, limits={"cpu": Decimal(2)})
     overrun = budget_overrun(settings, pods + [prometheus])
     assert overrun is not None
-    assert "+ 1 Prometheus pod × 1 CPU = 2.26 CPU of requests" in overrun.message
+    assert "+ 1 Prometheus pod × 1 CPU = 2.26 CPU of requests" in overrun.fix
 
 
 def test_quota_belongs_to_kubernetes_targets():

@@ -3,7 +3,7 @@
 import pulumi
 import pytest
 
-from components.settings import SettingsError, parse_settings
+from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
 
 SECRET = frozenset(TEST_SECRETS)

@@ -1,0 +1,76 @@
+"""The `ollama` section: image, replicas, GPU, scheduling, resources, models, autoscaling."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from settings.base import DnsLabel, KeyedError, Model, PinnedImage, Resources, Storage
+
+
+class Toleration(Model):
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: Optional[str] = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+    @model_validator(mode="after")
+    def _value_matches_operator(self) -> "Toleration":
+        if self.operator == "Exists" and self.value is not None:
+            raise ValueError("operator Exists takes no value; drop 'value' or use Equal")
+        if self.operator == "Equal" and self.value is None:
+            raise ValueError("operator Equal needs a 'value'")
+        return self
+
+
+class Gpu(Model):
+    enabled: bool = False
+    count: int = Field(default=1, ge=1, le=8)
+    resource_name: str = "nvidia.com/gpu"
+    runtime_class_name: Optional[DnsLabel] = None
+    # ICC GPU images find the driver only with these paths (seen in every ICC GPU manifest).
+    cuda_env: bool = False
+
+
+class Autoscaling(Model):
+    """An HPA on the Ollama StatefulSet (CPU). While it is on, it owns the replica count."""
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=1, le=16)
+    max_replicas: int = Field(default=2, ge=1, le=16)
+    # Percent of the pods' CPU requests; above 100 is allowed (limits may exceed requests).
+    target_cpu_utilization: int = Field(default=80, ge=10, le=400)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> "Autoscaling":
+        if self.min_replicas > self.max_replicas:
+            raise KeyedError("ollama.autoscaling.minReplicas", self.min_replicas,
+                             f"must not exceed ollama.autoscaling.maxReplicas "
+                             f"({self.max_replicas}); lower minReplicas or raise maxReplicas")
+        return self
+
+
+class Ollama(Model):
+    image: PinnedImage = "ollama/ollama:0.32.15"
+    replicas: int = Field(default=1, ge=1, le=16)
+    gpu: Gpu = Gpu()
+    tolerations: tuple[Toleration, ...] = ()
+    node_selector: dict[str, str] = {}
+    resources: Resources
+    storage: Storage
+    models: tuple[str, ...] = ("llama3.2:1b",)
+    keep_alive: str = "5m"
+    num_parallel: int = Field(default=1, ge=1, le=64)
+    max_loaded_models: int = Field(default=1, ge=0, le=16)
+    # A first pull of a large model can take long; Pulumi waits this long for Ready.
+    rollout_timeout_minutes: int = Field(default=30, ge=1, le=720)
+    autoscaling: Autoscaling = Autoscaling()
+
+    @model_validator(mode="after")
+    def _models_are_names(self) -> "Ollama":
+        for model in self.models:
+            if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9._/:-]*$", model):
+                raise ValueError(f"model '{model}' is not an Ollama model name like llama3.2:1b")
+        return self
