@@ -15,7 +15,10 @@ from pydantic.alias_generators import to_camel
 
 from settings.quantity import parse_quantity
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+_CPU = re.compile(r"^[0-9]+(\.[0-9]+)?m?$")
+_BYTES = re.compile(r"^[0-9]+(\.[0-9]+)?(k|M|G|T|Ki|Mi|Gi|Ti)$")
+MI = 2**20
+GI = 2**30
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _FLOATING_TAGS = {"latest", "main", "dev", "nightly"}
@@ -50,10 +53,25 @@ def empty_is_none(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _check_quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
-        raise ValueError("must be a Kubernetes quantity such as 500m, 2, 512Mi or 20Gi")
+def _check_cpu(value: str) -> str:
+    if not _CPU.match(value):
+        raise ValueError("must be CPUs such as 2, 0.5 or 500m (millicores)")
+    if parse_quantity(value) < parse_quantity("10m"):
+        raise ValueError("must be at least 10m (a hundredth of a CPU)")
     return value
+
+
+def _bytes_checker(minimum: int, example: str):
+    def check(value: str) -> str:
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?m", value):
+            raise ValueError(f"'m' means thousandths of a byte here; write {value[:-1]}Mi")
+        if not _BYTES.match(value):
+            raise ValueError(f"needs a byte unit such as {example} (Mi, Gi; a bare number "
+                             f"means bytes)")
+        if parse_quantity(value) < minimum:
+            raise ValueError(f"must be at least {minimum // MI}Mi, e.g. {example}")
+        return value
+    return check
 
 
 def _check_pinned_image(image: str) -> str:
@@ -80,16 +98,55 @@ def _check_dns_subdomain(value: str) -> str:
     return value
 
 
-Quantity = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_quantity)]
+# CPUs as Kubernetes writes them; memory and storage always with a byte unit and a floor that
+# can hold the program (a unit-less "16" is 16 bytes: it renders, then the pod never starts).
+Cpu = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_cpu)]
+Memory = Annotated[str, BeforeValidator(number_as_text),
+                   AfterValidator(_bytes_checker(64 * MI, "512Mi or 2Gi"))]
+StorageSize = Annotated[str, BeforeValidator(number_as_text),
+                        AfterValidator(_bytes_checker(GI, "20Gi"))]
 PinnedImage = Annotated[str, AfterValidator(_check_pinned_image)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
 OptionalDnsSubdomain = Annotated[Optional[DnsSubdomain], BeforeValidator(empty_is_none)]
 
 
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_QUALIFIED = re.compile(rf"^(?:([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?)/)?({_LABEL_NAME})$")
+
+
+def check_label_key(value: str) -> str:
+    match = _QUALIFIED.match(value)
+    if not match or (match.group(1) and len(match.group(1)) > 253):
+        raise ValueError("must be a Kubernetes label key such as gpu or "
+                         "nvidia.com/gpu.product (letters, digits, '-', '_', '.', at most 63, "
+                         "with an optional DNS prefix and '/')")
+    return value
+
+
+def _check_label_value(value: str) -> str:
+    if value and not re.fullmatch(_LABEL_NAME, value):
+        raise ValueError("must be a Kubernetes label value: at most 63 letters, digits, "
+                         "'-', '_' or '.', starting and ending with a letter or digit")
+    return value
+
+
+def _check_extended_resource(value: str) -> str:
+    match = _QUALIFIED.match(value)
+    if not match or not match.group(1) or match.group(1).endswith("kubernetes.io"):
+        raise ValueError("must be an extended resource name with a vendor domain, such as "
+                         "nvidia.com/gpu or amd.com/gpu")
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(check_label_key)]
+LabelValue = Annotated[str, AfterValidator(_check_label_value)]
+ExtendedResource = Annotated[str, AfterValidator(_check_extended_resource)]
+
+
 class ResourceAmounts(Model):
-    cpu: Quantity
-    memory: Quantity
+    cpu: Cpu
+    memory: Memory
 
 
 class Resources(Model):
@@ -120,5 +177,5 @@ class Resources(Model):
 
 
 class Storage(Model):
-    size: Quantity
+    size: StorageSize
     storage_class: Optional[DnsLabel] = None

@@ -14,7 +14,19 @@ from settings.quota import Quota
 if TYPE_CHECKING:
     from settings.stack import Settings
 
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "0.0.0.0"}
+
+
+def is_loopback(host: str) -> bool:
+    """True for any name or address that means "this machine" (127/8, ::1, 0.0.0.0, localhost)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None) or address
+    return mapped.is_loopback or mapped.is_unspecified
 
 
 def _check_docker_host(value: str) -> str:
@@ -41,7 +53,10 @@ def _check_ollama_url(value: str) -> str:
         raise ValueError("drop the '/api' suffix: Open WebUI wants the bare Ollama URL (the "
                          "'/api' form belonged to the deprecated OLLAMA_API_BASE_URL), e.g. "
                          "http://host.docker.internal:11434")
-    if match.group(1).lower() in _LOOPBACK_HOSTS:
+    if match.group(2) and not 1 <= int(match.group(2)[1:]) <= 65535:
+        raise ValueError("the port must be between 1 and 65535, e.g. "
+                         "http://host.docker.internal:11434")
+    if is_loopback(match.group(1)):
         raise ValueError("inside the Open WebUI container this address is the container itself; "
                          "for an Ollama on this machine (or a kubectl port-forward) use "
                          "http://host.docker.internal:11434")
@@ -66,6 +81,9 @@ class Docker(Model):
     ollama_port: int = Field(default=11434, ge=0, le=65535)
     # Published ports listen on loopback only unless this is changed on purpose.
     bind_address: IpAddress = "127.0.0.1"
+    # Opt-ins for a bindAddress other than loopback: the ports are then open to the network.
+    allow_network_access: bool = False
+    expose_ollama_api: bool = False
     network_name: DnsLabel = "icc-ollama"
 
     @model_validator(mode="after")
@@ -80,7 +98,15 @@ class Docker(Model):
                              "only used when docker.runOllama is false; remove it with `pulumi "
                              "config rm --path docker.ollamaUrl` or set docker.runOllama to "
                              "false")
+        if self.run_ollama and self.ollama_port and self.ollama_port == self.webui_port:
+            raise KeyedError("docker.ollamaPort", self.ollama_port,
+                             f"docker.webuiPort is {self.webui_port} too; give each its own port "
+                             f"or set docker.ollamaPort 0 to leave Ollama unpublished")
         return self
+
+    @property
+    def publishes_ollama(self) -> bool:
+        return self.run_ollama and self.ollama_port != 0
 
 
 def check_docker_target(settings: "Settings") -> None:
@@ -102,6 +128,29 @@ def check_docker_target(settings: "Settings") -> None:
             raise KeyedError(key, True,
                              f"only the Kubernetes targets (icc, minikube) have it; set it to "
                              f"false with `pulumi config set --path {key} false`")
+    _check_exposure(settings)
     if settings.quota != Quota():
         raise KeyedError("quota", None, "a namespace quota exists only on Kubernetes targets; "
                                         "remove it with `pulumi config rm quota`")
+
+
+def _check_exposure(settings: "Settings") -> None:
+    """Ports on another address than loopback reach the whole network: only on purpose."""
+    docker = settings.docker
+    if ipaddress.ip_address(docker.bind_address).is_loopback:
+        return
+    if not docker.allow_network_access:
+        raise KeyedError("docker.bindAddress", docker.bind_address,
+                         "publishes the ports to every machine that can reach this one; keep "
+                         "127.0.0.1, or opt in with `pulumi config set --path "
+                         "docker.allowNetworkAccess true`")
+    if not settings.webui.auth:
+        raise KeyedError("webui.auth", False,
+                         f"Open WebUI without sign-in must not listen on {docker.bind_address}; "
+                         f"turn auth on or keep docker.bindAddress 127.0.0.1")
+    if docker.publishes_ollama and not docker.expose_ollama_api:
+        raise KeyedError("docker.ollamaPort", docker.ollama_port,
+                         f"Ollama's API has no authentication and would listen on "
+                         f"{docker.bind_address}; set docker.ollamaPort 0 (Open WebUI reaches "
+                         f"Ollama on the stack network) or opt in with `pulumi config set --path "
+                         f"docker.exposeOllamaApi true`")

@@ -62,6 +62,8 @@ class Ingress(Model):
     proxy_timeout_seconds: int = Field(default=3600, ge=60, le=86400)
     # True: do not wait for `.status.loadBalancer` (a controller may never publish it).
     skip_await: bool = False
+    # An Ingress on the ICC is reachable from the whole HAW network: plain http only on purpose.
+    allow_plain_http: bool = False
     # Ollama's API has no authentication: exposing it is opt-in, on a host of its own.
     expose_ollama: bool = False
     ollama_host: Optional[Hostname] = None
@@ -92,7 +94,26 @@ def check_ingress(settings: "Settings") -> None:
                          "TLS needs a certificate: set ingress.tls.clusterIssuer (cert-manager) "
                          "or ingress.tls.existingSecret, or set ingress.tls.enabled false for "
                          "plain http")
+    _check_exposure(settings)
     _check_ollama_route(ingress)
+
+
+def _check_exposure(settings: "Settings") -> None:
+    ingress = settings.ingress
+    if not settings.webui.auth:
+        raise KeyedError("webui.auth", False,
+                         f"with ingress.enabled, anyone who reaches {ingress.host} would chat "
+                         f"without an account; turn auth on, or use `kubectl port-forward` "
+                         f"and switch the ingress off")
+    if settings.target == "icc" and not ingress.tls.enabled and not ingress.allow_plain_http:
+        raise KeyedError("ingress.tls.enabled", False,
+                         "passwords and chats would cross the network unencrypted; keep TLS "
+                         "on, or opt in with `pulumi config set --path ingress.allowPlainHttp "
+                         "true`")
+    if settings.webui.enable_signup and settings.webui.default_user_role == "admin":
+        raise KeyedError("webui.defaultUserRole", "admin",
+                         f"with sign-up open on {ingress.host}, anyone who signs up would become "
+                         f"an admin; use pending (the admin approves new accounts) or user")
 
 
 def _check_ollama_route(ingress: Ingress) -> None:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from settings.base import KeyedError
 from settings.stack import Settings
@@ -25,14 +25,39 @@ class SettingsError(Exception):
     """Invalid stack settings; the message is ready to show to the user."""
 
 
-def _decode(value: Any) -> Any:
-    # The CLI hands every value over as a string; objects and lists arrive JSON-encoded.
-    if isinstance(value, str) and value[:1] in ("{", "["):
+# Sections set with `pulumi config set --path`: the CLI hands them over JSON-encoded. Every other
+# key is a plain string (a password or a kubeconfig may well start with "[" or "{").
+_STRUCTURED = frozenset(
+    field.alias or name for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))
+_FIELDS = frozenset(field.alias or name for name, field in Settings.model_fields.items())
+# pydantic's words for a wrong shape, in the words of the config file.
+_SHAPES = {
+    "model_type": "must be a block of settings (key: value), not a single value",
+    "model_attributes_type": "must be a block of settings (key: value), not a single value",
+    "dict_type": "must be a block of key: value pairs",
+    "tuple_type": "must be a list, e.g. [a, b] in the stack file",
+    "list_type": "must be a list, e.g. [a, b] in the stack file",
+    "string_type": "must be text",
+}
+
+
+def _decode(key: str, value: Any) -> Any:
+    if key in _STRUCTURED and isinstance(value, str):
         try:
             return json.loads(value)
-        except json.JSONDecodeError as error:
-            raise SettingsError(f"not valid JSON ({error.msg})") from None
+        except json.JSONDecodeError:
+            raise SettingsError(f"must be a block of settings, not a single value; set its keys "
+                                f"with `pulumi config set --path {key}.<setting> <value>`") from None
     return value
+
+
+def _dotted_key(key: str) -> SettingsError:
+    """`pulumi config set monitoring.enabled false` without --path makes a top-level key with a
+    dot in its name; say so, and how to move the value where it belongs."""
+    return SettingsError(
+        f"{PROJECT}:{key}: a key with a dot in its name, set without --path; move it with "
+        f"`pulumi config rm '{key}'` and then `pulumi config set --path {key} <value>`")
 
 
 def _show(value: Any) -> str:
@@ -54,6 +79,8 @@ def _fix_hint(key: str) -> str:
         return f"pulumi config set --secret {top} <value>"
     if "." in key or "[" in key:
         return f"pulumi config set --path '{key}' <value>"
+    if key in _STRUCTURED:
+        return f"pulumi config set --path {key}.<setting> <value>"
     return f"pulumi config set {key} <value>"
 
 
@@ -67,8 +94,12 @@ def _describe(error: Mapping[str, Any]) -> str:
         shown = "" if given is None else f" (given: {_show(given)})"
         return f"{PROJECT}:{key}{shown}: {fix}"
     loc = [str(part) for part in error["loc"]]
+    if loc[-1] == "[key]":  # a bad key inside a mapping such as ollama.nodeSelector
+        block = _config_path(loc[:-2])
+        return (f"{PROJECT}:{block} (given key: {_show(loc[-2])}): {cause or error['msg']}; "
+                f"remove it with `pulumi config rm --path '{block}[\"{loc[-2]}\"]'`")
     key = _config_path(loc)
-    message = str(cause) if cause is not None else error["msg"]
+    message = str(cause) if cause is not None else _SHAPES.get(error["type"], error["msg"])
     if error["type"] == "extra_forbidden":
         return f"{PROJECT}:{key}: unknown setting; remove it with `pulumi config rm --path '{key}'`"
     if error["type"] == "missing":
@@ -82,8 +113,10 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: frozenset[str] = frozens
     """Validate the project's config (keys without the `icc-ollama:` prefix) into Settings."""
     decoded: dict[str, Any] = {}
     for key, value in raw.items():
+        if "." in key and key.split(".")[0] in _FIELDS:
+            raise _dotted_key(key)
         try:
-            decoded[key] = _decode(value)
+            decoded[key] = _decode(key, value)
         except SettingsError as error:
             raise SettingsError(f"{PROJECT}:{key}: {error}") from None
     for key in SECRET_KEYS:

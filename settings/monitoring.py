@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from settings.base import (DnsLabel, KeyedError, Model, PinnedImage, Quantity, ResourceAmounts,
-                           Resources, empty_is_none, number_as_text)
+from settings.base import (DnsLabel, KeyedError, Model, PinnedImage, ResourceAmounts, Resources,
+                           StorageSize, empty_is_none, number_as_text)
 
 if TYPE_CHECKING:
     from settings.stack import Settings
@@ -81,7 +81,7 @@ class Prometheus(Chart):
     local_port: int = Field(default=9090, ge=1024, le=65535)
     retention: Duration = "15d"
     # Unset: an emptyDir (metrics are lost when the pod moves). Set: a claim of this size.
-    storage_size: Optional[Quantity] = None
+    storage_size: Optional[StorageSize] = None
     storage_class: Optional[DnsLabel] = None
     resources: Resources = Resources(requests=ResourceAmounts(cpu="100m", memory="512Mi"),
                                      limits=ResourceAmounts(cpu="1", memory="1Gi"))

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from settings.base import DnsLabel, KeyedError, Model, PinnedImage, Resources, Storage
+from settings.base import (GI, DnsLabel, ExtendedResource, KeyedError, LabelKey, LabelValue, Model,
+                           PinnedImage, Resources, Storage, check_label_key)
+from settings.quantity import parse_quantity
+
+
+def _check_model_name(model: str) -> str:
+    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9._/:-]*$", model):
+        raise ValueError("is not an Ollama model name like llama3.2:1b or qwen2.5:0.5b")
+    return model
+
+
+def _check_toleration_key(key: str) -> str:
+    if not key:
+        raise ValueError("must name the taint, e.g. gpu-tesla-v100 (an empty key tolerates "
+                         "every taint of every node)")
+    return check_label_key(key)
+
+
+ModelName = Annotated[str, AfterValidator(_check_model_name)]
+TolerationKey = Annotated[str, AfterValidator(_check_toleration_key)]
 
 
 class Toleration(Model):
-    key: str
+    # Required: an empty key with operator Exists would tolerate every taint of every node.
+    key: TolerationKey
     operator: Literal["Exists", "Equal"] = "Exists"
     value: Optional[str] = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
@@ -28,7 +48,7 @@ class Toleration(Model):
 class Gpu(Model):
     enabled: bool = False
     count: int = Field(default=1, ge=1, le=8)
-    resource_name: str = "nvidia.com/gpu"
+    resource_name: ExtendedResource = "nvidia.com/gpu"
     runtime_class_name: Optional[DnsLabel] = None
     # ICC GPU images find the driver only with these paths (seen in every ICC GPU manifest).
     cuda_env: bool = False
@@ -57,10 +77,10 @@ class Ollama(Model):
     replicas: int = Field(default=1, ge=1, le=16)
     gpu: Gpu = Gpu()
     tolerations: tuple[Toleration, ...] = ()
-    node_selector: dict[str, str] = {}
+    node_selector: dict[LabelKey, LabelValue] = {}
     resources: Resources
     storage: Storage
-    models: tuple[str, ...] = ("llama3.2:1b",)
+    models: tuple[ModelName, ...] = ("llama3.2:1b",)
     keep_alive: str = "5m"
     num_parallel: int = Field(default=1, ge=1, le=64)
     max_loaded_models: int = Field(default=1, ge=0, le=16)
@@ -69,8 +89,10 @@ class Ollama(Model):
     autoscaling: Autoscaling = Autoscaling()
 
     @model_validator(mode="after")
-    def _models_are_names(self) -> "Ollama":
-        for model in self.models:
-            if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9._/:-]*$", model):
-                raise ValueError(f"model '{model}' is not an Ollama model name like llama3.2:1b")
+    def _room_for_a_model(self) -> "Ollama":
+        # Below this even the smallest chat model does not load; the pod would only crash-loop.
+        if parse_quantity(self.resources.limits.memory) < GI:
+            raise KeyedError("ollama.resources.limits.memory", self.resources.limits.memory,
+                             "must be at least 1Gi: a model is loaded into this memory "
+                             "(llama3.2:1b needs about 2Gi)")
         return self

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import Field
 
-from settings.base import KeyedError, Model, Quantity
+from settings.base import Cpu, KeyedError, Memory, Model, StorageSize
 from settings.quantity import format_amount, parse_quantity
 from settings.sidecars import EXPORTER_RESOURCES, KSM_RESOURCES, LOADER_RESOURCES, RELOADER_RESOURCES
 
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 
 class QuotaAmounts(Model):
-    cpu: Optional[Quantity] = None
-    memory: Optional[Quantity] = None
+    cpu: Optional[Cpu] = None
+    memory: Optional[Memory] = None
 
 
 class Quota(Model):
@@ -37,7 +37,15 @@ class Quota(Model):
     requests: QuotaAmounts = QuotaAmounts()
     limits: QuotaAmounts = QuotaAmounts()
     gpu: Optional[int] = Field(default=None, ge=0, le=64)
-    storage: Optional[Quantity] = None
+    storage: Optional[StorageSize] = None
+
+
+class NodeCapacity(Model):
+    """What the one node of a single-node cluster offers (Minikube: `minikube start --cpus
+    --memory`). Pods that ask for more stay Pending and `pulumi up` waits until it times out."""
+
+    cpu: Optional[Cpu] = None
+    memory: Optional[Memory] = None
 
 
 # (quota key, side of the pods' resources it bounds, resource); the order of the checks.
@@ -134,7 +142,8 @@ def quota_amount(quota: Quota, quota_key: str) -> Optional[Decimal]:
 
 
 def check_budget(pods: list[PodBudget], quota_key: str, side: str, resource: str,
-                 budget: Decimal) -> Optional[KeyedError]:
+                 budget: Decimal,
+                 allows: str = "if the namespace quota allows it") -> Optional[KeyedError]:
     """The one message for a budget the pods exceed, pinned to the biggest consumer's count."""
     shares = [(pod, getattr(pod, side).get(resource, Decimal(0))) for pod in pods]
     shares = [(pod, amount) for pod, amount in shares if amount > 0]
@@ -146,8 +155,7 @@ def check_budget(pods: list[PodBudget], quota_key: str, side: str, resource: str
     smaller = _SMALLER.get(resource, "the pods' {side}").format(side=side)
     message = (f"worst case {terms} = {amount_text(resource, need)}{_of(resource, side)}, more "
                f"than {quota_key} = {amount_text(resource, budget)}; lower "
-               f"{biggest.replicas_key} or {smaller}, or raise {quota_key} if the namespace "
-               f"quota allows it")
+               f"{biggest.replicas_key} or {smaller}, or raise {quota_key} {allows}")
     given = biggest.replicas if biggest.replicas_key.lower().endswith("replicas") else None
     return KeyedError(biggest.replicas_key, given, message)
 
@@ -184,9 +192,24 @@ def budget_overrun(settings: "Settings",
     return None
 
 
+def node_overrun(settings: "Settings") -> Optional[KeyedError]:
+    """Does the release's worst case fit the one node's capacity (single-node targets)?"""
+    pods = release_pods(settings)
+    for resource in ("cpu", "memory"):
+        amount = getattr(settings.node_capacity, resource)
+        if amount is not None:
+            overrun = check_budget(pods, f"nodeCapacity.{resource}", "requests", resource,
+                                   parse_quantity(amount),
+                                   allows="if your node is bigger (`minikube start --cpus "
+                                          "--memory`)")
+            if overrun is not None:
+                return overrun
+    return None
+
+
 def check_quota(settings: "Settings") -> None:
     if settings.target == "docker":
         return
-    overrun = budget_overrun(settings)
+    overrun = budget_overrun(settings) or node_overrun(settings)
     if overrun is not None:
         raise overrun

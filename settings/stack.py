@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import SecretStr, model_validator
@@ -14,7 +15,7 @@ from settings.ingress import Ingress, check_ingress
 from settings.monitoring import Monitoring, check_monitoring
 from settings.network import NetworkPolicies
 from settings.ollama import Ollama
-from settings.quota import Quota, check_quota
+from settings.quota import NodeCapacity, Quota, check_quota
 from settings.webui import WebUi
 
 # ICC login `infwXYZ123` owns exactly one namespace, `wXYZ123-default`.
@@ -35,6 +36,7 @@ class Settings(Model):
     docker: Docker = Docker()
     ingress: Ingress = Ingress()
     quota: Quota = Quota()
+    node_capacity: NodeCapacity = NodeCapacity()
     monitoring: Monitoring = Monitoring()
     webui_secret_key: SecretStr
     openai_api_key: Optional[SecretStr] = None
@@ -59,6 +61,7 @@ class Settings(Model):
         if self.target == "minikube" and self.ollama.gpu.enabled:
             raise KeyedError("ollama.gpu.enabled", True,
                              "the minikube target has no GPU; set ollama.gpu.enabled to false")
+        _check_kubeconfig(self.kubeconfig)
         if len(self.webui_secret_key.get_secret_value()) < 32:
             raise KeyedError("webuiSecretKey", "(secret)",
                              "use at least 32 characters, e.g. `openssl rand -hex 32`")
@@ -91,6 +94,16 @@ def _check_icc(settings: Settings) -> None:
     if settings.create_namespace:
         raise KeyedError("createNamespace", True,
                          "ICC users cannot create namespaces; set it to false")
+
+
+def _check_kubeconfig(kubeconfig: Optional[str]) -> None:
+    """The provider takes a kubeconfig's contents or a path to one; a path must exist here."""
+    if kubeconfig is None or "\n" in kubeconfig or kubeconfig.lstrip().startswith(("{", "api")):
+        return
+    if not Path(kubeconfig).expanduser().is_file():
+        raise KeyedError("kubeconfig", kubeconfig,
+                         "no such file; give the path of the kubeconfig from the ICC login "
+                         "portal (e.g. ~/.kube/icc.yaml) or unset it to use ~/.kube/config")
 
 
 def _check_autoscaling(settings: Settings) -> None:

@@ -66,6 +66,8 @@ def minikube() -> dict[str, Any]:
         "namespace": "icc-ollama",
         "createNamespace": True,
         "kubeContext": "minikube",
+        # The machine the README's `minikube start --cpus 4 --memory 12g` makes.
+        "nodeCapacity": {"cpu": "4", "memory": "12Gi"},
         # `minikube addons enable ingress`; no cert-manager there, so plain http by default.
         "ingress": {"host": "open-webui.minikube.local", "tls": {"enabled": False}},
         # Cluster-wide on a laptop: cAdvisor and kube-state-metrics feed the CPU/memory panels.

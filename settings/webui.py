@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from settings.base import Model, PinnedImage, Resources, Storage
+from settings.base import MI, KeyedError, Model, PinnedImage, Resources, Storage
+from settings.quantity import parse_quantity
 
 
 class OpenAi(Model):
@@ -32,3 +33,11 @@ class WebUi(Model):
     persistent_config: bool = False
     openai: OpenAi = OpenAi()
     local_port: int = Field(default=8080, ge=1024, le=65535)
+
+    @model_validator(mode="after")
+    def _room_to_start(self) -> "WebUi":
+        # Open WebUI's Python backend alone needs about 400Mi before the first chat.
+        if parse_quantity(self.resources.limits.memory) < 512 * MI:
+            raise KeyedError("webui.resources.limits.memory", self.resources.limits.memory,
+                             "must be at least 512Mi: Open WebUI needs about 400Mi to start")
+        return self

