@@ -1,7 +1,9 @@
+import functools
 import os
 import sys
 from pathlib import Path
 
+import kubernetes_validate.utils
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -10,6 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["PULUMI_ERROR_OUTPUT_STRING"] = "1"
 
 from harness import run_stack  # noqa: E402
+
+# kubernetes-validate reads and parses the multi-megabyte definitions file on every call; the
+# files never change during a run, so each is read once (6.6 s -> 0.4 s for one stack).
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
+    kubernetes_validate.utils.schema_contents)
 
 ICC_NAMESPACE = "wabc123-default"
 
