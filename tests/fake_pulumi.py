@@ -162,18 +162,48 @@ def secure_keys(config: dict[str, Any]) -> list[str]:
     return sorted(key for key, value in config.items() if isinstance(value, dict) and "secure" in value)
 
 
+def current_stack_file() -> Path:
+    return Path(os.path.expanduser("~/.pulumi/workspaces/fake-current-stack"))
+
+
+def stack_name(flags: dict[str, Any]) -> str:
+    if "stack" in flags:
+        return flags["stack"]
+    if current_stack_file().exists():
+        return current_stack_file().read_text()
+    raise Fail("no stack selected; please use `pulumi stack select`")
+
+
+def init_stack(name: str) -> None:
+    """Like CreateStack: the salt goes into Pulumi.<stack>.yaml next to Pulumi.yaml."""
+    if state_path(name).exists():
+        raise Fail(f"stack '{name}' already exists")
+    path = config_path(name, {})
+    document = load_config(path)
+    secrets_manager("", path, document)
+    save_state(name, {"salt": document["encryptionsalt"], "outputs": {}})
+    print(f"Created stack '{name}'")
+
+
 def stack_cmd(words: list[str], flags: dict[str, Any]) -> None:
-    stack = flags.get("stack", "")
     if words and words[0] == "init":
-        name = words[1] if len(words) > 1 else stack
-        if state_path(name).exists():
-            raise Fail(f"stack '{name}' already exists")
-        path = config_path(name, {})
-        document = load_config(path)
-        secrets_manager("", path, document)
-        save_state(name, {"salt": document["encryptionsalt"], "outputs": {}})
-        print(f"Created stack '{name}'")
-    elif words and words[0] == "output":
+        name = words[1] if len(words) > 1 else stack_name(flags)
+        init_stack(name)
+        if "no-select" not in flags:
+            current_stack_file().parent.mkdir(parents=True, exist_ok=True)
+            current_stack_file().write_text(name)
+        return
+    if words and words[0] == "select":
+        name = words[1] if len(words) > 1 else stack_name(flags)
+        if not state_path(name).exists():
+            if "create" not in flags:
+                raise Fail(f"no stack named '{name}' found")
+            init_stack(name)
+        current_stack_file().parent.mkdir(parents=True, exist_ok=True)
+        current_stack_file().write_text(name)
+        return
+    stack = stack_name(flags)
+    if words and words[0] == "output":
         outputs = load_state(stack)["outputs"]
         if len(words) > 1:
             print(json.dumps(outputs[words[1]]) if "json" in flags else outputs[words[1]])
@@ -187,7 +217,7 @@ def stack_cmd(words: list[str], flags: dict[str, Any]) -> None:
 
 
 def config_cmd(words: list[str], flags: dict[str, Any]) -> None:
-    stack = flags["stack"]
+    stack = stack_name(flags)
     load_state(stack)
     path = config_path(stack, flags)
     document = load_config(path)
@@ -229,7 +259,7 @@ def config_cmd(words: list[str], flags: dict[str, Any]) -> None:
 
 
 def operation(verb: str, flags: dict[str, Any], record: dict[str, Any]) -> None:
-    stack = flags["stack"]
+    stack = stack_name(flags)
     state = load_state(stack)
     path = config_path(stack, flags)
     document = load_config(path)

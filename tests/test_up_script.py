@@ -7,6 +7,7 @@ leaves no file behind, the passphrase is made once with mode 600, secrets are ge
 kept, and grafanaAdminPassword exists only where monitoring is on.
 """
 import json
+import re
 import os
 import shutil
 import stat
@@ -164,6 +165,11 @@ def test_config_targets_read_merged_values_and_write_only_your_own(clone):
     clone.make("config-rm", "STACK=minikube", "KEY=grafanaAdminPassword")
     assert GRAFANA not in clone.own_config("minikube")
     assert "nextSteps" in clone.make("output", "STACK=minikube").stdout
+    # The bare CLI after `. scripts/env.sh`: the same backend and passphrase as `make up`.
+    bare = subprocess.run(["bash", "-c", ". scripts/env.sh && pulumi stack output --stack minikube"
+                           " && echo $PULUMI_CONFIG_PASSPHRASE_FILE"], cwd=clone.dir,
+                          env=clone.env, capture_output=True, text=True, check=True).stdout
+    assert "nextSteps" in bare and str(clone.home / ".icc-ollama" / "passphrase") in bare
     assert clone.status() == ""
     missing = clone.make("config-get", "STACK=minikube", ok=False)
     assert missing.returncode != 0 and "KEY=… is required" in missing.stderr
@@ -229,3 +235,30 @@ def test_monitoring_rule_reads_the_users_switch(given, expected):
 def test_tracked_stack_files_hold_no_salt_and_no_secret():
     for path in sorted(REPO.glob("Pulumi.*.yaml")):
         assert stack_config.shared_secrets(stack_config.read(str(path))) == [], path.name
+
+
+def _shell_lines(markdown: str) -> list[str]:
+    blocks = re.findall(r"```sh\n(.*?)```", markdown, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines()]
+
+
+def test_readme_commands_never_write_the_shared_stack_files():
+    # `pulumi stack select --create` made a second passphrase; a bare `pulumi config set` writes
+    # the user's values (and a new salt) into the tracked Pulumi.<stack>.yaml.
+    lines = _shell_lines((REPO / "README.md").read_text())
+    assert lines, "no shell blocks found"
+    for line in lines:
+        assert not re.match(r"pulumi (stack (select|init)|config (set|rm))\b", line), line
+
+
+def test_minikube_start_command_matches_the_readme_and_enforces_network_policies():
+    readme = [line.split("#")[0].strip() for line in _shell_lines((REPO / "README.md").read_text())
+              if line.startswith("minikube start")]
+    comment = re.search(r"`(minikube start[^`]*)`", (REPO / "Pulumi.minikube.yaml").read_text())
+    assert comment and readme == [comment.group(1)]
+    assert "--cni calico" in comment.group(1)
+
+
+def test_maintainer_sections_live_in_contributing():
+    assert "### Real-engine tests" not in (REPO / "README.md").read_text()
+    assert "## Real-engine tests (`make e2e`)" in (REPO / "CONTRIBUTING.md").read_text()
