@@ -6,19 +6,16 @@ PATH as `pulumi`. It then checks what a new user relies on: `git status` stays c
 leaves no file behind, the passphrase is made once with mode 600, secrets are generated once and
 kept, and grafanaAdminPassword exists only where monitoring is on.
 """
-import json
 import re
-import os
-import shutil
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from fresh_clone import REPO, Clone
+
 sys.path.insert(0, str(REPO / "scripts"))
 
 import stack_config  # noqa: E402
@@ -29,60 +26,15 @@ GENERATED = ("icc-ollama:webuiSecretKey", "icc-ollama:webuiAdminPassword")
 GRAFANA = "icc-ollama:grafanaAdminPassword"
 
 
-class Clone:
-    def __init__(self, root: Path):
-        self.dir, self.home, self.log = root / "clone", root / "home", root / "pulumi.log"
-        files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                               cwd=REPO, check=True, capture_output=True, text=True).stdout.split()
-        for name in files:
-            if (REPO / name).is_file():
-                (self.dir / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(REPO / name, self.dir / name)
-        self.git("init", "-q")
-        self.git("add", "-A")
-        self.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "fresh clone")
-        (self.dir / ".venv").symlink_to((REPO / ".venv").resolve())  # ignored, as in a worktree
-        bin_dir = root / "bin"
-        bin_dir.mkdir()
-        fake = bin_dir / "pulumi"
-        fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "tests/fake_pulumi.py"}" "$@"\n')
-        fake.chmod(0o755)
-        self.home.mkdir()
-        self.env = {key: value for key, value in os.environ.items()
-                    if not key.startswith(("PULUMI_", "ICC_OLLAMA_", "MAKE"))}
-        self.env.update(HOME=str(self.home), FAKE_PULUMI_LOG=str(self.log),
-                        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(["git", *args], cwd=self.dir, check=True, capture_output=True,
-                              text=True).stdout
-
-    def make(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        # -o: the shared virtualenv is never rebuilt from here.
-        result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", *args],
-                                cwd=self.dir, env=self.env, capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL)
-        if ok:
-            assert result.returncode == 0, result.stdout + result.stderr
-        return result
-
-    def status(self) -> str:
-        return self.git("status", "--porcelain", "--untracked-files=all")
-
-    def own(self, stack: str) -> Path:
-        return self.home / ".icc-ollama" / "stacks" / f"{stack}.yaml"
-
-    def own_config(self, stack: str) -> dict:
-        return yaml.safe_load(self.own(stack).read_text())["config"]
-
-    def calls(self, verb: str) -> list[dict]:
-        records = [json.loads(line) for line in self.log.read_text().splitlines()]
-        return [record for record in records if verb in record["argv"][:2]]
-
-
 @pytest.fixture
 def clone(tmp_path):
-    return Clone(tmp_path)
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "tests/fake_pulumi.py"}" "$@"\n')
+    fake.chmod(0o755)
+    clone = Clone(tmp_path, fake.parent)
+    clone.env["FAKE_PULUMI_LOG"] = str(clone.log)
+    return clone
 
 
 @pytest.mark.slow
