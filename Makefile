@@ -3,7 +3,8 @@ STACK ?= minikube
 VENV  := .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: install up preview destroy config config-get config-set config-rm output test e2e bench clean
+.PHONY: install up preview destroy config config-get config-set config-rm output
+.PHONY: test e2e bench clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -22,7 +23,7 @@ preview: install       ## show what `pulumi up` would change; changes nothing, n
 destroy: install       ## remove the deployment; data claims stay unless keepDataOnDestroy=false
 	scripts/up.sh $(STACK) destroy
 
-# Your own settings live in ~/.icc-ollama/stacks/$(STACK).yaml, over the shared Pulumi.$(STACK).yaml.
+# Your own settings live in ~/.icc-ollama/stacks/<stack>.yaml, over the shared Pulumi.<stack>.yaml.
 # Keys are paths (monitoring.enabled); SECRET=1 without VALUE prompts and stores it encrypted.
 config: install        ## the stack's settings (shared defaults with your values on top)
 	scripts/up.sh $(STACK) config
@@ -31,7 +32,8 @@ config-get: install    ## one setting, secrets in clear: make config-get KEY=gra
 	scripts/up.sh $(STACK) config-get '$(call required,KEY)'
 
 config-set: install    ## your value: make config-set KEY=namespace VALUE=wxyz123-default [SECRET=1]
-	scripts/up.sh $(STACK) config-set $(if $(SECRET),--secret) '$(call required,KEY)' $(if $(VALUE),'$(VALUE)')
+	scripts/up.sh $(STACK) config-set $(if $(SECRET),--secret) '$(call required,KEY)' \
+	  $(if $(VALUE),'$(VALUE)')
 
 config-rm: install     ## drop your value, back to the shared default: make config-rm KEY=…
 	scripts/up.sh $(STACK) config-rm '$(call required,KEY)'

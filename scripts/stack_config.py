@@ -43,7 +43,8 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 def merge(shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     """Shared config with the user's values on top; the salt only ever comes from the user."""
-    merged = {key: value for key, value in shared.items() if key not in ("config", "encryptionsalt")}
+    merged = {key: value for key, value in shared.items()
+              if key not in ("config", "encryptionsalt")}
     merged["config"] = deep_merge(shared.get("config") or {}, own.get("config") or {})
     if "encryptionsalt" in own:
         merged["encryptionsalt"] = own["encryptionsalt"]

@@ -6,7 +6,8 @@
 # run merges the two into a temporary file for --config-file, so nothing of yours reaches git.
 # `preview` changes nothing: it works on copies, and on a throw-away stack if yours is not made yet.
 set -euo pipefail
-usage="usage: scripts/up.sh <stack> <up|preview|destroy|config|config-get|config-set|config-rm|output> [args]"
+actions="up|preview|destroy|config|config-get|config-set|config-rm|output"
+usage="usage: scripts/up.sh <stack> <$actions> [args]"
 stack="${1:?$usage}"
 action="${2:-up}"
 shift $(($# < 2 ? $# : 2))
@@ -21,7 +22,7 @@ if [ ! -f "Pulumi.${stack}.yaml" ]; then
   echo "No Pulumi.${stack}.yaml here; the stacks are: $(ls Pulumi.*.yaml | sed 's/Pulumi\.\(.*\)\.yaml/\1/' | xargs)" >&2
   exit 1
 fi
-py="${ICC_OLLAMA_PYTHON:-.venv/bin/python}"
+py=.venv/bin/python
 if [ ! -x "$py" ]; then
   echo "No $py yet: run \`make install\` (or use \`make $action STACK=$stack\`)." >&2
   exit 1
@@ -48,9 +49,10 @@ make_home() {
   mkdir -p "$home/state" "$home/stacks"
   chmod 700 "$home"
   # One passphrase per machine, made on first use; keep a copy: it decrypts your stack secrets.
-  if [ "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" = "$home/passphrase" ] && [ ! -f "$home/passphrase" ]; then
-    (umask 077 && "$py" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$home/passphrase")
-    echo "Created the stack passphrase in $home/passphrase (back it up)."
+  local file="${PULUMI_CONFIG_PASSPHRASE_FILE:-}"
+  if [ "$file" = "$home/passphrase" ] && [ ! -f "$file" ]; then
+    (umask 077 && "$py" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$file")
+    echo "Created the stack passphrase in $file (back it up)."
   fi
 }
 
@@ -126,7 +128,8 @@ refuse_shared_secrets() {  # a salt or secret in the tracked file would reach ev
     echo "$shared holds $found, your own values: \`make up STACK=$stack\` moves them to $own." >&2
   else
     echo "$shared holds $found, which belong in $own: restore the shared file with" \
-      "\`git checkout -- $shared\` and set your values with \`make config-set STACK=$stack KEY=<key>\`" >&2
+      "\`git checkout -- $shared\` and set your values with" \
+      "\`make config-set STACK=$stack KEY=<key>\`" >&2
   fi
   exit 1
 }

@@ -159,7 +159,8 @@ def store(config: dict[str, Any], key: str, value: Any, path: bool) -> None:
 
 
 def secure_keys(config: dict[str, Any]) -> list[str]:
-    return sorted(key for key, value in config.items() if isinstance(value, dict) and "secure" in value)
+    return sorted(key for key, value in config.items()
+                  if isinstance(value, dict) and "secure" in value)
 
 
 def current_stack_file() -> Path:
@@ -273,7 +274,7 @@ def operation(verb: str, flags: dict[str, Any], record: dict[str, Any]) -> None:
     if verb != "destroy" and "icc-ollama:webuiSecretKey" not in record["secrets"]:
         raise Fail("icc-ollama:webuiSecretKey: required")
     if verb == "up":
-        state["outputs"] = {"nextSteps": f"kubectl -n {stack} port-forward svc/open-webui 8080:8080"}
+        state["outputs"] = {"nextSteps": f"kubectl -n {stack} port-forward svc/open-webui 8080"}
         save_state(stack, state)
     print(f"fake {verb} of {stack}: {len(config)} settings")
 

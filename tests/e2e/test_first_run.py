@@ -5,7 +5,7 @@ and the default `file://~/.icc-ollama/state` backend.
 No cluster: the clone's `__main__.py` is swapped for a program that only reads the stack's
 settings and exports what it saw, so this checks the CLI behaviour scripts/up.sh relies on
 (`stack init` in a scratch project, `--config-file` for config/preview/up, the passphrase salt in
-the user's own file, the fallback to the state's salt), not the resources (tests/e2e/test_engine.py).
+the user's own file, the fallback to the state's salt), not the resources (test_engine.py).
 """
 import os
 import stat
@@ -20,7 +20,7 @@ from fresh_clone import Clone
 pytestmark = pytest.mark.e2e
 CLI_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec")
 
-SETTINGS_ONLY = '''"""Stand-in program for tests/e2e/test_first_run.py: exports what the stack's config holds."""
+SETTINGS_ONLY = '''"""Stand-in program for tests/e2e/test_first_run.py: exports the settings."""
 import pulumi
 
 config = pulumi.Config()
@@ -41,13 +41,15 @@ def clone(tmp_path):
     if missing:
         pytest.skip(f"missing in {bin_dir}: {', '.join(missing)}; run scripts/e2e-tools.sh")
     clone = Clone(tmp_path, bin_dir, replace={"__main__.py": SETTINGS_ONLY})
-    clone.env.update(PULUMI_SKIP_CONFIRMATIONS="true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-                     NO_COLOR="1")
+    clone.env.update(PULUMI_SKIP_CONFIRMATIONS="true", NO_COLOR="1",
+                     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true")
     return clone
 
 
 def outputs(clone: Clone, stack: str) -> dict:
-    return yaml.safe_load(clone.make("output", f"STACK={stack}", "NAME=--json").stdout)
+    shown = subprocess.run(["scripts/up.sh", stack, "output", "--json"], cwd=clone.dir,
+                           env=clone.env, capture_output=True, text=True, check=True)
+    return yaml.safe_load(shown.stdout)
 
 
 def test_first_run_with_the_real_cli(clone):
