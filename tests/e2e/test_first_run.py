@@ -41,6 +41,9 @@ def clone(tmp_path):
     if missing:
         pytest.skip(f"missing in {bin_dir}: {', '.join(missing)}; run scripts/e2e-tools.sh")
     clone = Clone(tmp_path, bin_dir, replace={"__main__.py": SETTINGS_ONLY})
+    # The stand-in language host (v3.79.0, see CONTRIBUTING.md) runs the first `python3` on PATH.
+    clone.env["PATH"] = f"{bin_dir}{os.pathsep}{clone.dir / '.venv' / 'bin'}{os.pathsep}" \
+        f"{os.environ['PATH']}"
     clone.env.update(PULUMI_SKIP_CONFIRMATIONS="true", NO_COLOR="1",
                      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true")
     return clone
