@@ -39,11 +39,11 @@ class Clone:
         return subprocess.run(["git", *args], cwd=self.dir, check=True, capture_output=True,
                               text=True).stdout
 
-    def make(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    def make(self, *args: str, ok: bool = True, input: str = "") -> subprocess.CompletedProcess:
         # -o: the shared virtualenv is never rebuilt from here.
         result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", *args],
                                 cwd=self.dir, env=self.env, capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL)
+                                input=input)
         if ok:
             assert result.returncode == 0, result.stdout + result.stderr
         return result

@@ -116,6 +116,8 @@ def test_config_targets_read_merged_values_and_write_only_your_own(clone):
     assert len(secret) >= 24
     clone.make("config-rm", "STACK=minikube", "KEY=grafanaAdminPassword")
     assert GRAFANA not in clone.own_config("minikube")
+    clone.make("config-set", "STACK=minikube", "KEY=openaiApiKey", "SECRET=1", input="sk-test\n")
+    assert set(clone.own_config("minikube")["icc-ollama:openaiApiKey"]) == {"secure"}
     assert "nextSteps" in clone.make("output", "STACK=minikube").stdout
     # The bare CLI after `. scripts/env.sh`: the same backend and passphrase as `make up`.
     bare = subprocess.run(["bash", "-c", ". scripts/env.sh && pulumi stack output --stack minikube"
