@@ -3,7 +3,8 @@ STACK ?= minikube
 VENV  := .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: install up preview destroy test e2e bench clean
+.PHONY: install up preview destroy config config-get config-set config-rm output
+.PHONY: test e2e bench clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -16,11 +17,31 @@ install: $(VENV)/.installed
 up: install            ## create the stack if needed and run `pulumi up`
 	scripts/up.sh $(STACK) up
 
-preview: install       ## show what `pulumi up` would change
+preview: install       ## show what `pulumi up` would change; changes nothing, not even files
 	scripts/up.sh $(STACK) preview
 
-destroy:               ## remove the deployment; data claims stay unless keepDataOnDestroy=false
+destroy: install       ## remove the deployment; data claims stay unless keepDataOnDestroy=false
 	scripts/up.sh $(STACK) destroy
+
+# Your own settings live in ~/.icc-ollama/stacks/<stack>.yaml, over the shared Pulumi.<stack>.yaml.
+# Keys are paths (monitoring.enabled); SECRET=1 without VALUE prompts and stores it encrypted.
+config: install        ## the stack's settings (shared defaults with your values on top)
+	scripts/up.sh $(STACK) config
+
+config-get: install    ## one setting, secrets in clear: make config-get KEY=grafanaAdminPassword
+	scripts/up.sh $(STACK) config-get '$(call required,KEY)'
+
+config-set: install    ## your value: make config-set KEY=namespace VALUE=wxyz123-default [SECRET=1]
+	scripts/up.sh $(STACK) config-set $(if $(SECRET),--secret) '$(call required,KEY)' \
+	  $(if $(VALUE),'$(VALUE)')
+
+config-rm: install     ## drop your value, back to the shared default: make config-rm KEY=…
+	scripts/up.sh $(STACK) config-rm '$(call required,KEY)'
+
+output: install        ## stack outputs, e.g. make output STACK=icc NAME=nextSteps
+	scripts/up.sh $(STACK) output $(NAME)
+
+required = $(if $($(1)),$($(1)),$(error $(1)=… is required, e.g. make $@ STACK=$(STACK) $(1)=…))
 
 test: install          ## unit, schema and script tests (no cluster, no Pulumi CLI)
 	$(PY) -m pytest -m "not e2e"

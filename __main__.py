@@ -61,7 +61,7 @@ def monitoring_commands(settings: Settings, monitoring: Optional[mon.Monitoring]
     return {
         "grafana": f"{kubectl} port-forward svc/{monitoring.grafana_service} {grafana.local_port}:80",
         "grafanaLogin": (f"open http://localhost:{grafana.local_port}; user admin, password from "
-                         f"`pulumi config get grafanaAdminPassword -s {stack}`; dashboard "
+                         f"`make config-get STACK={stack} KEY=grafanaAdminPassword`; dashboard "
                          f"icc-ollama/icc-ollama: Ollama"),
         "prometheus": (f"{kubectl} port-forward svc/{monitoring.prometheus_service} "
                        f"{prometheus.local_port}:80"),
