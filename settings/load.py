@@ -8,6 +8,7 @@ turns any problem into one `pulumi.RunError`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -151,6 +152,26 @@ def _stack_config() -> tuple[dict[str, Any], frozenset[str]]:
     return raw, secret
 
 
+_SET = re.compile(r"`pulumi config set (--secret |--path )?'?([^\s`']+)'?(?: ([^`]+))?`")
+# Without --path only plain top-level keys: a dotted one was made by a bare `pulumi config set`.
+_RM = re.compile(r"`pulumi config rm (?:--path '?([^\s`']+)'?|([^\s`'.]+))`")
+
+
+def as_make_commands(message: str, stack: str) -> str:
+    """The fixes in the words of `make` (scripts/up.sh keeps the user's values out of the tracked
+    stack file; a bare `pulumi config set` would write into it)."""
+
+    def set_command(match: re.Match) -> str:
+        flag, key, value = match.groups()
+        secret = " SECRET=1" if flag == "--secret " else ""
+        shown = "" if value is None or flag == "--secret " else f" VALUE={value}"
+        return f"`make config-set STACK={stack} KEY={key}{shown}{secret}`"
+
+    message = _SET.sub(set_command, message)
+    return _RM.sub(lambda m: f"`make config-rm STACK={stack} KEY={m.group(1) or m.group(2)}`",
+                   message)
+
+
 def load_settings() -> Settings:
     """Read and validate the stack's settings; a problem stops the program with one RunError."""
     import pulumi
@@ -159,4 +180,4 @@ def load_settings() -> Settings:
     try:
         return parse_settings(raw, secret)
     except SettingsError as error:
-        raise pulumi.RunError(str(error)) from None
+        raise pulumi.RunError(as_make_commands(str(error), pulumi.get_stack())) from None

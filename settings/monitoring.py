@@ -146,6 +146,6 @@ def _check_grafana_password(settings: "Settings") -> None:
     text = password.get_secret_value()
     if len(text) < 12 or text.lower() in _WEAK_PASSWORDS:
         raise KeyedError("grafanaAdminPassword", "(secret)",
-                         "use at least 12 characters and no default such as admin, e.g. "
-                         "`openssl rand -base64 24 | pulumi config set --secret "
-                         "grafanaAdminPassword`")
+                         "use at least 12 characters and no default such as admin; set it "
+                         "with `pulumi config set --secret grafanaAdminPassword <value>` (e.g. "
+                         "from `openssl rand -base64 24`)")

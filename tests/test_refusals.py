@@ -117,3 +117,33 @@ def test_a_password_starting_with_a_bracket_is_kept_as_given():
     settings = parse_settings({**TEST_SECRETS, **MINIKUBE,
                                "grafanaAdminPassword": "[not-json-but-a-password"}, SECRET)
     assert settings.grafana_admin_password.get_secret_value() == "[not-json-but-a-password"
+
+
+def test_fixes_are_make_commands_under_the_cli(monkeypatch):
+    """scripts/up.sh keeps a user's values out of the tracked stack file; a bare `pulumi config
+    set` would write into it, so the program names the make target instead."""
+    import pulumi
+
+    from harness import ProgramRun, run_program, stack_config
+
+    config = {**stack_config("icc"), **TEST_SECRETS, "namespace": "wabc123-default",
+              "ollama": {"models": ["phi3", "bad model"]}}
+    run = ProgramRun()
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(config, stack="icc", run=run)
+    message = str(caught.value)
+    assert "`make config-set STACK=icc KEY=ollama.models[1] VALUE=<value>`" in message, message
+    assert "pulumi config" not in message, message
+    assert run.resources == []
+
+
+def test_secret_fixes_never_show_a_value():
+    from settings.load import as_make_commands
+
+    fixed = as_make_commands("set it with `pulumi config set --secret openaiApiKey <key>`", "dev")
+    assert fixed == "set it with `make config-set STACK=dev KEY=openaiApiKey SECRET=1`"
+    dotted = ("move it with `pulumi config rm 'monitoring.enabled'` and then "
+              "`pulumi config set --path monitoring.enabled <value>`")
+    assert as_make_commands(dotted, "dev") == (
+        "move it with `pulumi config rm 'monitoring.enabled'` and then "
+        "`make config-set STACK=dev KEY=monitoring.enabled VALUE=<value>`")
