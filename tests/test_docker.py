@@ -6,6 +6,8 @@ pointed at an Ollama that already runs elsewhere.
 
 import dataclasses
 import json
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 import pulumi
 import pytest
@@ -258,9 +260,9 @@ def test_servers_are_health_checked_and_waited_for(local):
 
 
 def test_limits_come_from_the_resource_settings(local):
-    assert (container(local, "ollama")["memory"], container(local, "ollama")["cpus"]) == (8192, "4")
-    assert (container(local, "open-webui")["memory"], container(local, "open-webui")["cpus"]) == (
-        2048, "1")
+    ollama, webui = container(local, "ollama"), container(local, "open-webui")
+    assert (ollama["memory"], ollama["memorySwap"], ollama["cpus"]) == (8192, 8192, "2.0")
+    assert (webui["memory"], webui["memorySwap"], webui["cpus"]) == (2048, 2048, "1.0")
 
 
 @pytest.mark.parametrize("quantity, mib", [("8Gi", 8192), ("512Mi", 512), ("1G", 954),
@@ -269,10 +271,33 @@ def test_memory_quantities_become_mib(quantity, mib):
     assert docker_stack.memory_mib(quantity) == mib
 
 
-@pytest.mark.parametrize("quantity, cpus", [("500m", "0.5"), ("2", "2"), ("10", "10"),
-                                            ("0.25", "0.25"), ("1500m", "1.5")])
-def test_cpu_quantities_become_docker_cpus(quantity, cpus):
+# What terraform-provider-docker v4.5.0 (helpers.go:133) prints for NanoCPUs, checked with Go.
+@pytest.mark.parametrize("quantity, cpus", [("500m", "0.5"), ("2", "2.0"), ("1", "1.0"),
+                                            ("10", "10."), ("20", "20."), ("0.25", "0.25"),
+                                            ("1500m", "1.5"), ("100m", "0.1"), ("1.05", "1.05"),
+                                            ("10.5", "10.5"), ("150m", "0.15")])
+def test_cpu_quantities_become_docker_cpus_in_read_back_form(quantity, cpus):
     assert docker_stack.cpus(quantity) == cpus
+
+
+@pytest.mark.parametrize("quantity, read_back", [("10m", "0.0"), ("50m", "0.1"),
+                                                 ("10.01", "10.0"), ("1n", "0.0"),
+                                                 ("0.0000000001", None)])
+def test_cpu_limits_the_provider_would_misread_are_refused(quantity, read_back):
+    with pytest.raises(ValueError, match=read_back or "nine decimals"):
+        docker_stack.cpus(quantity)
+
+
+def test_a_misread_cpu_limit_is_one_clear_error_before_any_resource(monkeypatch):
+    run = ProgramRun()
+    config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
+              "ollama": {"resources": {"requests": {"cpu": "10m"}, "limits": {"cpu": "50m"}}}}
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(config, stack="docker", monkeypatch=monkeypatch, run=run)
+    message = str(caught.value)
+    assert message.startswith("icc-ollama:ollama.resources.limits.cpu (given: 50m):"), message
+    assert "pulumi config set --path ollama.resources.limits.cpu" in message and "\n" not in message
+    assert not [r for r in run.resources if r.typ.startswith("docker:index/")]
 
 
 # --- model preloading and exports --------------------------------------------------------------
@@ -281,7 +306,9 @@ def test_loader_runs_the_kubernetes_model_loader_script(local):
     loader = container(local, "ollama-model-loader")
     (upload,) = loader["uploads"]
     assert upload["content"] == SCRIPT.read_text() and upload["executable"] is True
-    assert loader["command"] == ["/bin/sh", upload["file"]]
+    # The Ollama image's ENTRYPOINT is /bin/ollama: the shell must replace it, not follow it.
+    assert loader["entrypoints"] == ["/bin/sh"]
+    assert loader["command"] == [upload["file"]]
     assert envs(loader) == {"OLLAMA_HOST": "ollama:11434", "OLLAMA_MODELS_WANTED": "llama3.2:1b"}
 
 
@@ -419,3 +446,112 @@ def test_any_docker_block_is_valid_or_one_clear_error(raw):
     assert docker.run_ollama == (docker.ollama_url is None)
     assert not (parsed.ollama.gpu.enabled and not docker.run_ollama)
     assert docker.ollama_url is None or not docker.ollama_url.endswith(("/api", "/"))
+
+
+# --- the provider's read-back: a second `up` must see no change --------------------------------
+# The provider reads each container back from the engine and diffs it against the inputs
+# (terraform-provider-docker v4.5.0, resource_docker_container_funcs.go:932-968). `cpus` and
+# `healthcheck` force a replacement, so a value not in the read-back form replaced Ollama and
+# Open WebUI on every `up`.
+
+GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def go_seconds(text):
+    hours, minutes, seconds = (int(part or 0) for part in GO_DURATION.match(text).groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def read_back_cpus(nano):
+    """helpers.go:133-149 in Python: nine decimals, then one decimal or trailing zeros stripped."""
+    text = f"{Decimal(nano) / 10**9:.9f}"
+    if text.count("0") == 9:
+        return f"{(Decimal(nano) / 10**9).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):.1f}"
+    return text.rstrip("0")
+
+
+def read_back(inputs):
+    """The diffed fields as the provider reports them after create, on a host with swap limits."""
+    memory = inputs["memory"]
+    health = inputs["healthcheck"]
+    return {
+        "cpus": read_back_cpus(int(Decimal(inputs["cpus"]) * 10**9)),
+        "memory": memory,
+        # Left out, the engine stores twice the memory (HostConfig.MemorySwap, read back in MiB).
+        "memorySwap": inputs.get("memorySwap", 2 * memory),
+        "healthcheck": {**{key: docker_stack.go_duration(go_seconds(health.get(key, "0s")))
+                           for key in ("interval", "timeout", "startPeriod", "startInterval")},
+                        "tests": health["tests"], "retries": health["retries"]},
+    }
+
+
+def diffed(inputs):
+    health = {"startInterval": "0s", "startPeriod": "0s", **inputs["healthcheck"]}
+    return {"cpus": inputs["cpus"], "memory": inputs["memory"],
+            "memorySwap": inputs.get("memorySwap"), "healthcheck": health}
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "0s"), (5, "5s"), (10, "10s"), (60, "1m0s"),
+                                           (90, "1m30s"), (300, "5m0s"), (3600, "1h0m0s"),
+                                           (9000, "2h30m0s")])
+def test_durations_are_written_as_go_prints_them(seconds, text):
+    assert docker_stack.go_duration(seconds) == text  # time.Duration.String(), checked with Go
+
+
+@pytest.mark.parametrize("docker", [{}, REMOTE])
+def test_every_container_is_written_in_the_provider_read_back_form(docker, monkeypatch):
+    run = run_stack("docker", monkeypatch, docker=docker)
+    for found in run.of_type(CONTAINER):
+        inputs = unwrap_secrets(found.inputs)
+        assert read_back(inputs) == diffed(inputs), inputs["name"]
+
+
+def test_health_checks_pin_their_canonical_durations(local):
+    expected = {"ollama": "1m0s", "open-webui": "5m0s", "ollama-model-loader": "0s"}
+    for name, start_period in expected.items():
+        health = container(local, name)["healthcheck"]
+        assert (health["interval"], health["timeout"], health["startPeriod"]) == (
+            "10s", "5s", start_period)
+
+
+def test_no_container_sets_start_interval(local):
+    # healthcheck.start_interval needs Engine API 1.44: Docker 20.10-24 refuse every container.
+    for found in local.of_type(CONTAINER):
+        assert "startInterval" not in found.inputs["healthcheck"], found.inputs["name"]
+
+
+def test_the_same_settings_render_the_same_containers(monkeypatch):
+    first, second = (run_stack("docker", monkeypatch) for _ in range(2))
+    rendered = [{r.inputs["name"]: unwrap_secrets(r.inputs) for r in run.of_type(CONTAINER)}
+                for run in (first, second)]
+    assert rendered[0] == rendered[1]
+    for inputs in rendered[0].values():
+        assert read_back(inputs) == diffed(inputs)
+
+
+def test_a_keep_alive_change_touches_only_ollama(monkeypatch):
+    before = run_stack("docker", monkeypatch)
+    after = run_stack("docker", monkeypatch, ollama={"keepAlive": "1h"})
+    changed = {name for name in ("ollama", "ollama-model-loader", "open-webui")
+               if unwrap_secrets(container(before, name)) != unwrap_secrets(container(after, name))}
+    assert changed == {"ollama"}
+    assert envs(container(after, "ollama"))["OLLAMA_KEEP_ALIVE"] == "1h"
+
+
+def test_open_webui_takes_no_input_from_the_ollama_container(local):
+    # A replaced Ollama must not replace Open WebUI: it reaches Ollama by its fixed name only.
+    ollama = local.urn_of(CONTAINER, "local-ollama")
+    assert ollama not in local.dependencies[local.urn_of(CONTAINER, "local-open-webui")]
+
+
+def test_up_waits_for_the_loader_to_run(local):
+    loader = container(local, "ollama-model-loader")
+    assert loader["wait"] is True and 0 < loader["waitTimeout"] <= 300
+    # It reaches the server from inside the loader container, through OLLAMA_HOST.
+    assert loader["healthcheck"]["tests"] == ["CMD", "ollama", "list"]
+    assert loader["init"] is True  # with init, the container lives exactly as long as the script
+
+
+def test_default_ollama_cpu_limit_fits_a_two_cpu_host():
+    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY}, SECRET)
+    assert docker_stack.cpus(parsed.ollama.resources.limits.cpu) == "2.0"
