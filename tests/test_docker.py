@@ -6,15 +6,15 @@ pointed at an Ollama that already runs elsewhere.
 
 import dataclasses
 import json
-import re
-from decimal import ROUND_HALF_UP, Decimal
 
 import pulumi
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+import docker_read_back as read_back
 from components import docker_stack
 from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
+from components.quantity import parse_quantity
 from components.settings import SettingsError, parse_settings
 from components.webui import OpenWebUIArgs, webui_env
 from harness import (TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id, run_program, run_stack,
@@ -272,19 +272,27 @@ def test_memory_quantities_become_mib(quantity, mib):
 
 
 # What terraform-provider-docker v4.5.0 (helpers.go:133) prints for NanoCPUs, checked with Go.
-@pytest.mark.parametrize("quantity, cpus", [("500m", "0.5"), ("2", "2.0"), ("1", "1.0"),
-                                            ("10", "10."), ("20", "20."), ("0.25", "0.25"),
-                                            ("1500m", "1.5"), ("100m", "0.1"), ("1.05", "1.05"),
-                                            ("10.5", "10.5"), ("150m", "0.15")])
+READ_BACK_CPUS = [("500m", "0.5"), ("2", "2.0"), ("1", "1.0"), ("10", "10."), ("20", "20."),
+                  ("0.25", "0.25"), ("1500m", "1.5"), ("100m", "0.1"), ("1.05", "1.05"),
+                  ("10.5", "10.5"), ("150m", "0.15")]
+
+
+@pytest.mark.parametrize("quantity, cpus", READ_BACK_CPUS)
 def test_cpu_quantities_become_docker_cpus_in_read_back_form(quantity, cpus):
     assert docker_stack.cpus(quantity) == cpus
 
 
-@pytest.mark.parametrize("quantity, read_back", [("10m", "0.0"), ("50m", "0.1"),
+@pytest.mark.parametrize("quantity, cpus", READ_BACK_CPUS + [("10m", "0.0"), ("50m", "0.1")])
+def test_the_read_back_model_prints_nano_cpus_as_the_provider(quantity, cpus):
+    nano = int(parse_quantity(quantity) * 10**9)
+    assert read_back.cpus_from_nano(nano) == cpus
+
+
+@pytest.mark.parametrize("quantity, shown", [("10m", "0.0"), ("50m", "0.1"),
                                                  ("10.01", "10.0"), ("1n", "0.0"),
                                                  ("0.0000000001", None)])
-def test_cpu_limits_the_provider_would_misread_are_refused(quantity, read_back):
-    with pytest.raises(ValueError, match=read_back or "nine decimals"):
+def test_cpu_limits_the_provider_would_misread_are_refused(quantity, shown):
+    with pytest.raises(ValueError, match=shown or "nine decimals"):
         docker_stack.cpus(quantity)
 
 
@@ -454,41 +462,9 @@ def test_any_docker_block_is_valid_or_one_clear_error(raw):
 # `healthcheck` force a replacement, so a value not in the read-back form replaced Ollama and
 # Open WebUI on every `up`.
 
-GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def go_seconds(text):
-    hours, minutes, seconds = (int(part or 0) for part in GO_DURATION.match(text).groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
-def read_back_cpus(nano):
-    """helpers.go:133-149 in Python: nine decimals, then one decimal or trailing zeros stripped."""
-    text = f"{Decimal(nano) / 10**9:.9f}"
-    if text.count("0") == 9:
-        return f"{(Decimal(nano) / 10**9).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):.1f}"
-    return text.rstrip("0")
-
-
-def read_back(inputs):
-    """The diffed fields as the provider reports them after create, on a host with swap limits."""
-    memory = inputs["memory"]
-    health = inputs["healthcheck"]
-    return {
-        "cpus": read_back_cpus(int(Decimal(inputs["cpus"]) * 10**9)),
-        "memory": memory,
-        # Left out, the engine stores twice the memory (HostConfig.MemorySwap, read back in MiB).
-        "memorySwap": inputs.get("memorySwap", 2 * memory),
-        "healthcheck": {**{key: docker_stack.go_duration(go_seconds(health.get(key, "0s")))
-                           for key in ("interval", "timeout", "startPeriod", "startInterval")},
-                        "tests": health["tests"], "retries": health["retries"]},
-    }
-
-
-def diffed(inputs):
-    health = {"startInterval": "0s", "startPeriod": "0s", **inputs["healthcheck"]}
-    return {"cpus": inputs["cpus"], "memory": inputs["memory"],
-            "memorySwap": inputs.get("memorySwap"), "healthcheck": health}
+def round_trip(inputs):
+    """What the provider would diff after the engine stored these inputs (swap accounting on)."""
+    return read_back.from_engine(read_back.engine_from_inputs(inputs))
 
 
 @pytest.mark.parametrize("seconds, text", [(0, "0s"), (5, "5s"), (10, "10s"), (60, "1m0s"),
@@ -496,6 +472,17 @@ def diffed(inputs):
                                            (9000, "2h30m0s")])
 def test_durations_are_written_as_go_prints_them(seconds, text):
     assert docker_stack.go_duration(seconds) == text  # time.Duration.String(), checked with Go
+    assert read_back.go_duration(seconds * 10**9) == text
+    assert read_back.duration_ns(text) == seconds * 10**9
+
+
+def test_without_swap_accounting_only_memory_swap_differs(local):
+    # Such hosts store -1 (docker_preflight.py says so): an in-place update, not a replacement.
+    ollama = unwrap_secrets(container(local, "ollama"))
+    stored = read_back.engine_from_inputs(ollama, swap_accounting=False)
+    read, given = read_back.from_engine(stored), read_back.as_diffed(ollama)
+    assert read["memorySwap"] == -1
+    assert {**read, "memorySwap": given["memorySwap"]} == given
 
 
 @pytest.mark.parametrize("docker", [{}, REMOTE])
@@ -503,7 +490,7 @@ def test_every_container_is_written_in_the_provider_read_back_form(docker, monke
     run = run_stack("docker", monkeypatch, docker=docker)
     for found in run.of_type(CONTAINER):
         inputs = unwrap_secrets(found.inputs)
-        assert read_back(inputs) == diffed(inputs), inputs["name"]
+        assert round_trip(inputs) == read_back.as_diffed(inputs), inputs["name"]
 
 
 def test_health_checks_pin_their_canonical_durations(local):
@@ -526,7 +513,7 @@ def test_the_same_settings_render_the_same_containers(monkeypatch):
                 for run in (first, second)]
     assert rendered[0] == rendered[1]
     for inputs in rendered[0].values():
-        assert read_back(inputs) == diffed(inputs)
+        assert round_trip(inputs) == read_back.as_diffed(inputs)
 
 
 def test_a_keep_alive_change_touches_only_ollama(monkeypatch):
