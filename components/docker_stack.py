@@ -298,7 +298,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             # Healthy = the script is running (with init, the container lives exactly as long as
             # it) and reaches the server through OLLAMA_HOST. Not `model-loader.sh check`: that
             # would hold `up` until every model is downloaded, gigabytes later.
-            healthcheck=healthcheck(["ollama", "list"], start_period_seconds=0),
+            healthcheck=healthcheck(["ollama", "list"], start_period_seconds=60),
             wait=True,
             wait_timeout=LOADER_WAIT_SECONDS,
             **container_limits(loader_limits["cpu"], loader_limits["memory"], "loader"),

@@ -494,7 +494,7 @@ def test_every_container_is_written_in_the_provider_read_back_form(docker, monke
 
 
 def test_health_checks_pin_their_canonical_durations(local):
-    expected = {"ollama": "1m0s", "open-webui": "5m0s", "ollama-model-loader": "0s"}
+    expected = {"ollama": "1m0s", "open-webui": "5m0s", "ollama-model-loader": "1m0s"}
     for name, start_period in expected.items():
         health = container(local, name)["healthcheck"]
         assert (health["interval"], health["timeout"], health["startPeriod"]) == (

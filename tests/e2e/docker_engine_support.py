@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import subprocess
 import tarfile
@@ -27,20 +26,26 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
+from docker_read_back import MIB, NANO, duration_ns
+
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_SCRIPT = ROOT / "scripts" / "docker-engine.sh"
 STANDINS = Path(__file__).resolve().parent / "docker_standins"
-MIB = 2**20
-# Host programs the engines need (Debian: apt-get install containerd runc tini busybox-static).
-HOST_TOOLS = {"containerd": "containerd", "containerd-shim-runc-v2": "containerd",
-              "runc": "runc", "tini-static": "tini", "busybox": "busybox-static",
-              "unshare": "util-linux", "ip": "iproute2"}
+# Built or unpacked by scripts/docker-engine.sh; the host needs these (docker-engine.sh installs
+# iptables: the engines' embedded DNS sets up its rules inside each container's namespace).
+ENGINE_TOOLS = ("dockerd", "dockerd-20.10", "containerd", "containerd-shim-runc-v2", "runc",
+                "tini-static", "busybox")
+HOST_TOOLS = {"unshare": "util-linux", "ip": "iproute2", "iptables": "iptables"}
 
 
 def engine_bin() -> Path:
     out = subprocess.run(["bash", str(ENGINE_SCRIPT), "--print"], check=True,
                          capture_output=True, text=True)
     return Path(out.stdout.strip())
+
+
+def missing_engine_tools(bin_dir: Path) -> list[str]:
+    return [name for name in ENGINE_TOOLS if not os.access(bin_dir / name, os.X_OK)]
 
 
 def missing_host_tools() -> list[str]:
@@ -72,13 +77,15 @@ def start_engine(binary: Path, workdir: Path, timeout: float = 90) -> Engine:
     flags = [f"--host=unix://{sock}", f"--data-root={workdir / 'data'}",
              f"--exec-root={workdir / 'exec'}", f"--pidfile={workdir / 'dockerd.pid'}",
              "--storage-driver=vfs", "--iptables=false", "--ip-forward=false",
-             "--userland-proxy=false", f"--init-path={shutil.which('tini-static')}"]
+             "--userland-proxy=false", f"--init-path={binary.parent / 'tini-static'}"]
     # Its own network namespace: bridges made there are invisible to the host, so the default
     # bridge may stay (the provider creates every container on it first, then moves it).
     command = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
                str(binary), *flags]
     log = open(workdir / "dockerd.log", "wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+    # containerd, its shim and runc are found on PATH: the unpacked ones next to dockerd.
+    env = {**os.environ, "PATH": f"{binary.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -121,9 +128,8 @@ def _mounts_under(path: Path) -> list[str]:
 
 # --- stand-in images ---------------------------------------------------------------------------
 
-def _rootfs_tar(extra: dict[str, Path]) -> bytes:
+def _rootfs_tar(busybox: Path, extra: dict[str, Path]) -> bytes:
     """A static busybox with every applet in /bin, plus `extra` (path in image -> host file)."""
-    busybox = Path(shutil.which("busybox")).resolve()
     applets = subprocess.run([str(busybox), "--list"], check=True, capture_output=True,
                              text=True).stdout.split()
     buffer = io.BytesIO()
@@ -155,22 +161,24 @@ def _split(image: str) -> tuple[str, str]:
     return repository, tag
 
 
-def import_image(api, image: str, files: dict[str, Path], changes: list[str]) -> str:
+def import_image(api, busybox: Path, image: str, files: dict[str, Path],
+                 changes: list[str]) -> str:
     repository, tag = _split(image)
-    api.import_image_from_data(_rootfs_tar(files), repository=repository, tag=tag,
+    api.import_image_from_data(_rootfs_tar(busybox, files), repository=repository, tag=tag,
                                changes=changes)
     return api.inspect_image(image)["Id"]
 
 
-def import_standins(api, ollama_image: str, webui_image: str) -> dict[str, str]:
+def import_standins(engine: Engine, ollama_image: str, webui_image: str) -> dict[str, str]:
     """The pinned names, with ENTRYPOINT/CMD as in the real images; name -> image id."""
-    ollama = import_image(api, ollama_image,
+    api, busybox = engine.api, engine.binary.parent / "busybox"
+    ollama = import_image(api, busybox, ollama_image,
                           {"bin/ollama": STANDINS / "ollama",
                            "usr/share/standin/pull.cgi": STANDINS / "pull.cgi"},
                           ['ENV OLLAMA_HOST=0.0.0.0:11434', 'ENTRYPOINT ["/bin/ollama"]',
                            'CMD ["serve"]'])
     # Open WebUI's image has no ENTRYPOINT; it runs `bash start.sh` in /app/backend.
-    webui = import_image(api, webui_image,
+    webui = import_image(api, busybox, webui_image,
                          {"usr/bin/curl": STANDINS / "curl", "app/backend/start.sh":
                           STANDINS / "start.sh", "bin/bash": STANDINS / "bash"},
                          ['WORKDIR /app/backend', 'CMD ["bash", "start.sh"]'])
@@ -179,18 +187,8 @@ def import_standins(api, ollama_image: str, webui_image: str) -> dict[str, str]:
 
 # --- the provider's create sequence ------------------------------------------------------------
 
-_DURATION = re.compile(r"(\d+)(h|m|s)")
-_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
-
-
-def duration_ns(text: str) -> int:
-    """A Go duration of whole seconds ("1m0s", "10s") in nanoseconds, as time.ParseDuration."""
-    assert re.fullmatch(r"(\d+h)?(\d+m)?(\d+s)?", text) and text, text
-    return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(text)) * 10**9
-
-
 def nano_cpus(text: str) -> int:
-    return int(Decimal(text) * 10**9)
+    return int(Decimal(text) * NANO)
 
 
 def labels(entries: Optional[list[dict]]) -> dict[str, str]:
