@@ -47,7 +47,7 @@ LOADER_WAIT_SECONDS = 120
 HOST_GATEWAY = docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")
 EXAMPLE_MODEL = "llama3.2:1b"
 # Docker Engine 20.10 (API 1.41, Debian 12's docker.io) is the oldest this stack supports: it is
-# the first with `host-gateway`. scripts/docker-preflight.py checks it before `pulumi up`.
+# the first with `host-gateway`. scripts/docker_preflight.py checks it before `pulumi up`.
 MIN_DOCKER_VERSION = "20.10"
 MIN_DOCKER_API = "1.41"
 
@@ -119,7 +119,7 @@ def container_limits(cpu: str, memory: str, key: str) -> dict:
     also the form read back, where left out Docker defaults it to twice the memory and the
     provider sees a diff. Hosts without swap accounting (cgroup v1 without swapaccount=1) store
     -1 instead; there each `up` shows an in-place update of memorySwap (no restart), which
-    docker-preflight.py warns about. ignore_changes is no way out: a later memory increase would
+    docker_preflight.py warns about. ignore_changes is no way out: a later memory increase would
     then be sent with the old, smaller memory_swap, which Docker refuses.
     """
     try:

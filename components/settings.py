@@ -733,7 +733,7 @@ def _docker_defaults() -> dict[str, Any]:
         "ollama": {
             "replicas": 1,
             # Docker refuses a CPU limit above the host's CPUs; 2 fits the smallest machine that
-            # can run a model. scripts/docker-preflight.py checks the limits against the host.
+            # can run a model. scripts/docker_preflight.py checks the limits against the host.
             "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
                           "limits": {"cpu": "2", "memory": "8Gi"}},
             "storage": {"size": "20Gi"},

@@ -249,3 +249,50 @@ def preflight_settings(preflight, **raw):
     return parse_settings({"target": "docker", "webuiSecretKey": "k" * 40,
                            **{key: json.dumps(value) for key, value in raw.items()}},
                           frozenset({"webuiSecretKey"}))
+
+
+# --- the pre-flight script as `make up` runs it: real Pulumi CLI, real engine -------------------
+
+def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pulumi_bin = Path(subprocess.run(["bash", str(support.ROOT / "scripts" / "e2e-tools.sh"),
+                                      "--print"], capture_output=True, text=True).stdout.strip())
+    if not (pulumi_bin / "pulumi").exists():
+        pytest.skip(f"no Pulumi CLI in {pulumi_bin}; run scripts/e2e-tools.sh")
+    # A copy of the project: the repository's Pulumi.docker.yaml is never written.
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "Pulumi.docker.yaml"):
+        shutil.copy(support.ROOT / name, project / name)
+    shutil.copytree(support.ROOT / "components", project / "components")
+    shutil.copy(support.ROOT / "scripts" / "docker_preflight.py", project / "scripts")
+    env = {**os.environ, "PATH": f"{pulumi_bin}:{os.environ['PATH']}",
+           "PULUMI_HOME": str(tmp_path / "home"), "PULUMI_CONFIG_PASSPHRASE": "e2e-test",
+           "PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_SKIP_UPDATE_CHECK": "true"}
+
+    def pulumi(*args, stdin=None):
+        subprocess.run(["pulumi", *args], cwd=project, env=env, check=True, input=stdin,
+                       capture_output=True, text=True)
+
+    def preflight():
+        return subprocess.run([sys.executable, "scripts/docker_preflight.py", "docker"],
+                              cwd=project, env=env, capture_output=True, text=True)
+
+    pulumi("stack", "init", "docker")
+    pulumi("config", "set", "--secret", "webuiSecretKey", stdin="s" * 48)
+    pulumi("config", "set", "--path", "docker.host", engine.host)
+    cpus = preflight_facts(engine).cpus
+    pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus + 2))
+    refused = preflight()
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr == (
+        f"icc-ollama:ollama.resources.limits.cpu (given: {cpus + 2}): the Docker host "
+        f"{engine.host} has {cpus} CPUs and refuses a larger limit; lower it with "
+        f"`pulumi config set --path ollama.resources.limits.cpu {cpus}`\n")
+    pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus))
+    accepted = preflight()
+    assert accepted.returncode == 0, accepted.stderr
