@@ -17,9 +17,9 @@ from components.ingress import WebIngress, WebIngressArgs, public_url
 from components import monitoring as mon
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
 from components.ollama import PORT as ollama_port, OllamaServer, OllamaServerArgs
-from components.settings import Settings, load_settings
 from components.webui import PORT as webui_port, OpenWebUI, OpenWebUIArgs, login_hint
 from components import kube
+from settings import Settings, load_settings
 
 
 def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = False) -> k8s.Provider:
@@ -82,60 +82,30 @@ def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) ->
     }
 
 
-def allow_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
-                monitoring: Optional[mon.MonitoringArgs] = None) -> tuple[AllowRule, ...]:
-    """Who may open a connection to whom inside the namespace; everything else is denied."""
-    rules = (
-        AllowRule("ollama-from-webui", target=ollama.selector, ports=(ollama_port,),
-                  sources=(webui.selector,)),
-        AllowRule("webui-from-ingress", target=webui.selector, ports=(webui_port,),
-                  namespaces=(settings.network_policies.ingress_controller_namespace,)),
-    )
-    if settings.ingress.enabled and settings.ingress.expose_ollama:
-        # Asked for explicitly (ingress.exposeOllama); WebIngress warns about it on every run.
-        rules += (AllowRule("ollama-from-ingress", target=ollama.selector, ports=(ollama_port,),
-                            namespaces=(settings.network_policies.ingress_controller_namespace,)),)
-    if monitoring is not None:
-        rules += monitoring_rules(settings, ollama, monitoring)
-    return rules
-
-
-def monitoring_rules(settings: Settings, ollama: OllamaServer,
-                     args: mon.MonitoringArgs) -> tuple[AllowRule, ...]:
-    """The exporter polls Ollama, Prometheus scrapes the exporter, Grafana queries Prometheus.
-    Grafana and the exporter carry the release label (default-deny); the chart's Prometheus and
-    kube-state-metrics pods do not, so their allow rules are what isolates them."""
-    prometheus = mon.prometheus_selector(args)
-    rules: tuple[AllowRule, ...] = (
-        AllowRule("prometheus-from-grafana", target=prometheus, ports=(mon.PROMETHEUS_PORT,),
-                  sources=(mon.grafana_selector(args),)),)
-    if settings.monitoring.exporter.enabled:
-        exporter = mon.exporter_selector(args)
-        rules += (
-            AllowRule("ollama-from-exporter", target=ollama.selector, ports=(ollama_port,),
-                      sources=(exporter,)),
-            AllowRule("exporter-from-prometheus", target=exporter, ports=(mon.EXPORTER_PORT,),
-                      sources=(prometheus,)),
-        )
-    if settings.monitoring.scope == "cluster":
-        rules += (AllowRule("kube-state-metrics-from-prometheus",
-                            target=mon.kube_state_metrics_selector(args), ports=(mon.KSM_PORT,),
-                            sources=(prometheus,)),)
-    return rules
+def network_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
+                  monitoring: Optional[mon.Monitoring]) -> tuple[AllowRule, ...]:
+    """Who talks to whom: each component states the rules for its own pods."""
+    controller = settings.network_policies.ingress_controller_namespace
+    clients = {"webui": webui.selector}
+    if monitoring is not None and monitoring.exporter_selector is not None:
+        clients["exporter"] = monitoring.exporter_selector
+    exposed = settings.ingress.enabled and settings.ingress.expose_ollama
+    return (*ollama.allow_rules(clients, controller if exposed else None),
+            *webui.allow_rules(controller),
+            *(monitoring.allow_rules if monitoring is not None else ()))
 
 
 def monitoring_stack(settings: Settings, ollama: OllamaServer,
-                     opts: pulumi.ResourceOptions) -> tuple[Optional[mon.Monitoring],
-                                                            Optional[mon.MonitoringArgs]]:
+                     opts: pulumi.ResourceOptions) -> Optional[mon.Monitoring]:
     if not settings.monitoring.enabled:
-        return None, None
+        return None
     password = settings.grafana_admin_password
     assert password is not None  # the settings model requires it when monitoring is on
     args = mon.MonitoringArgs(
         namespace=settings.namespace, monitoring=settings.monitoring,
         admin_password=pulumi.Output.secret(password.get_secret_value()),
         ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}:{ollama_port}")
-    return mon.Monitoring("monitoring", args, opts), args
+    return mon.Monitoring("monitoring", args, opts)
 
 
 def web_ingress(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
@@ -173,11 +143,11 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
         openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
         keep_data=settings.keep_data_on_destroy), opts)
-    monitoring, monitoring_args = monitoring_stack(settings, ollama, opts)
+    monitoring = monitoring_stack(settings, ollama, opts)
     if settings.network_policies.enabled:
         NetworkIsolation("network", NetworkIsolationArgs(
             namespace=settings.namespace,
-            rules=allow_rules(settings, ollama, webui, monitoring_args)), opts)
+            rules=network_rules(settings, ollama, webui, monitoring)), opts)
     return {
         "target": settings.target,
         "namespace": settings.namespace,

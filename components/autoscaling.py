@@ -22,7 +22,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import Autoscaling, Ollama
+from settings.ollama import Autoscaling, Ollama
 
 # Scale up without waiting, but one replica a minute: each new one pulls its models first.
 # Scale down only after 10 quiet minutes, one replica per 5 minutes: a replica that has loaded

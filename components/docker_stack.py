@@ -25,9 +25,13 @@ import pulumi
 import pulumi_docker as docker
 
 from components import kube
-from components.ollama import LOADER_RESOURCES, PORT as OLLAMA_PORT, SCRIPT, SCRIPT_DIR, ollama_env
-from components.quantity import parse_quantity
-from components.settings import Docker, Gpu, Ollama, Resources, WebUi
+from components.ollama import PORT as OLLAMA_PORT, SCRIPT, SCRIPT_DIR, ollama_env
+from settings.base import Resources
+from settings.docker import Docker
+from settings.ollama import Gpu, Ollama
+from settings.quantity import parse_quantity
+from settings.sidecars import LOADER_RESOURCES
+from settings.webui import WebUi
 from components.webui import DATA_DIR as WEBUI_DATA_DIR, PORT as WEBUI_PORT
 from components.webui import login_hint, webui_env, webui_secret_env
 

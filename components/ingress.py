@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
-from components.settings import Ingress
+from settings.ingress import Ingress
 
 NGINX = "nginx.ingress.kubernetes.io"
 ICC_API_HOST = "icc-k8s-api.informatik.haw-hamburg.de"
@@ -103,6 +103,8 @@ class WebIngress(pulumi.ComponentResource):
         super().__init__("icc:ingress:WebIngress", name, None, opts)
         self._args = args
         settings = args.ingress
+        # The settings refuse an enabled ingress without a host, and exposeOllama without one.
+        assert settings.host is not None
         self.url = public_url(settings)
         self.next_steps = setup_steps(args.target, settings)
         child = pulumi.ResourceOptions(parent=self)
@@ -111,7 +113,7 @@ class WebIngress(pulumi.ComponentResource):
                                    sticky=True, opts=child)
         self.ollama = None
         self.ollama_url: Optional[str] = None
-        if settings.expose_ollama:
+        if settings.expose_ollama and settings.ollama_host is not None:
             pulumi.log.warn(exposure_warning(settings), resource=self)
             self.ollama_url = public_url(settings, settings.ollama_host)
             self.ollama = self._ingress(f"{name}-ollama", args.ollama_name, settings.ollama_host,

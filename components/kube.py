@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.settings import Resources, Storage
+from settings.base import Storage
 
 PART_OF = "icc-ollama"
 
@@ -23,15 +23,6 @@ def labels(app: str, component: str) -> dict[str, str]:
 
 def with_managed_by(selector: dict[str, str]) -> dict[str, str]:
     return {**selector, "app.kubernetes.io/managed-by": "pulumi"}
-
-
-def resource_requirements(resources: Resources, extra_limits: Optional[dict[str, str]] = None) -> dict:
-    limits = {"cpu": resources.limits.cpu, "memory": resources.limits.memory}
-    requests = {"cpu": resources.requests.cpu, "memory": resources.requests.memory}
-    for name, amount in (extra_limits or {}).items():
-        # Extended resources (GPUs) must have requests equal to limits.
-        limits[name] = requests[name] = amount
-    return {"requests": requests, "limits": limits}
 
 
 def http_probe(path: str, port: int, period: int, failures: int, timeout: int = 5) -> dict:

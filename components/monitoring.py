@@ -1,7 +1,7 @@
 """Monitoring: Prometheus and Grafana from their Helm charts, plus a small Ollama exporter.
 
 **How Ollama is observed.** Ollama has no /metrics (ollama/ollama#3144). This repo ships
-`components/ollama-exporter.py`, a stdlib-only poller that, on each scrape, asks every Ollama
+`payloads/ollama-exporter.py`, a stdlib-only poller that, on each scrape, asks every Ollama
 replica for /api/tags (models on disk) and /api/ps (models loaded, their memory and GPU memory)
 and answers in the Prometheus text format. It runs as its own one-replica Deployment (pinned
 python slim image, script from a ConfigMap) rather than as a sidecar in the Ollama pods:
@@ -47,10 +47,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
-from components.settings import Monitoring as MonitoringSettings, is_chart_path
+from components.network import AllowRule
+from settings.monitoring import Monitoring as MonitoringSettings, is_chart_path
+from settings.sidecars import EXPORTER_RESOURCES, KSM_RESOURCES, RELOADER_RESOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPORTER_SCRIPT = Path(__file__).with_name("ollama-exporter.py")
+EXPORTER_SCRIPT = ROOT / "payloads" / "ollama-exporter.py"
 DASHBOARDS = ROOT / "dashboards"
 EXPORTER_PORT = 9101
 EXPORTER_USER = 65534  # nobody: the exporter writes nothing
@@ -61,13 +63,6 @@ GRAFANA_USER = 472  # the grafana image's user
 KSM_PORT = 8080
 DATASOURCE_UID = "prometheus"
 DASHBOARD_PROVIDER = "icc-ollama"
-# What the exporter and the chart-side containers we size ourselves ask for.
-EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
-                      "limits": {"cpu": "200m", "memory": "128Mi"}}
-RELOADER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
-                      "limits": {"cpu": "100m", "memory": "64Mi"}}
-KSM_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"},
-                 "limits": {"cpu": "200m", "memory": "256Mi"}}
 # The chart's default scrape jobs that use Kubernetes service discovery (values.yaml).
 DISCOVERY_JOBS = ("kubernetes-api-servers", "kubernetes-nodes", "kubernetes-nodes-cadvisor",
                   "kubernetes-service-endpoints", "kubernetes-service-endpoints-slow",
@@ -118,6 +113,24 @@ def kube_state_metrics_selector(args: MonitoringArgs) -> dict[str, str]:
             "app.kubernetes.io/instance": args.prometheus_release}
 
 
+def allow_rules(args: MonitoringArgs) -> tuple[AllowRule, ...]:
+    """Grafana queries Prometheus, Prometheus scrapes the exporter (and kube-state-metrics).
+    Grafana and the exporter carry the release label (default-deny); the chart's Prometheus and
+    kube-state-metrics pods do not, so these allow rules are what isolates them."""
+    prometheus = prometheus_selector(args)
+    rules: tuple[AllowRule, ...] = (
+        AllowRule("prometheus-from-grafana", target=prometheus, ports=(PROMETHEUS_PORT,),
+                  sources=(grafana_selector(args),)),)
+    if args.monitoring.exporter.enabled:
+        rules += (AllowRule("exporter-from-prometheus", target=exporter_selector(args),
+                            ports=(EXPORTER_PORT,), sources=(prometheus,)),)
+    if args.monitoring.scope == "cluster":
+        rules += (AllowRule("kube-state-metrics-from-prometheus",
+                            target=kube_state_metrics_selector(args), ports=(KSM_PORT,),
+                            sources=(prometheus,)),)
+    return rules
+
+
 def restricted_pod(user: int) -> dict:
     return {k: v for k, v in kube.pod_security(user).items() if k != "fsGroupChangePolicy"}
 
@@ -148,7 +161,7 @@ def prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
     server: dict[str, Any] = {
         "fullnameOverride": prometheus_service(args),
         "retention": prometheus.retention,
-        "resources": kube.resource_requirements(prometheus.resources),
+        "resources": prometheus.resources.requirements(),
         "securityContext": restricted_pod(PROMETHEUS_USER),
         "containerSecurityContext": kube.container_security(read_only_root=True),
         "enableServiceLinks": False,
@@ -194,7 +207,7 @@ def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
         "admin": {"existingSecret": args.admin_secret_name, "userKey": "admin-user",
                   "passwordKey": "admin-password"},
         "persistence": {"enabled": False},
-        "resources": kube.resource_requirements(grafana.resources),
+        "resources": grafana.resources.requirements(),
         "securityContext": restricted_pod(GRAFANA_USER),
         "containerSecurityContext": kube.container_security(read_only_root=True),
         "extraEmptyDirMounts": [{"name": "tmp", "mountPath": "/tmp"}],
@@ -245,8 +258,12 @@ class Monitoring(pulumi.ComponentResource):
         self.prometheus_service = prometheus_service(args)
         self.grafana_service = args.grafana_release
         self.prometheus_url = prometheus_url(args)
+        self.allow_rules = allow_rules(args)
+        # The exporter polls Ollama: OllamaServer admits it as a client.
+        self.exporter_selector: Optional[dict[str, str]] = None
         self.exporter = None
         if args.monitoring.exporter.enabled:
+            self.exporter_selector = exporter_selector(args)
             self.exporter = self._exporter(name, child)
         self.admin_secret = k8s.core.v1.Secret(
             f"{name}-grafana-admin",

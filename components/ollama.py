@@ -14,6 +14,7 @@ turns Ready once every configured model is on its disk.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -22,13 +23,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import autoscaling, kube
-from components.settings import Ollama
+from components.network import AllowRule
+from settings.ollama import Ollama
+from settings.sidecars import LOADER_RESOURCES
 
 PORT = 11434
 # Ollama runs as this non-root user; its state (models, keys) lives on the claim under $HOME.
 RUN_AS_USER = 1000
 HOME = "/home/ollama"
-SCRIPT = Path(__file__).with_name("model-loader.sh")
+SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "model-loader.sh"
 SCRIPT_DIR = "/opt/icc-ollama"
 CUDA_ENV = {
     "PATH": "/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:"
@@ -36,8 +39,6 @@ CUDA_ENV = {
     "LD_LIBRARY_PATH": "/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
     "NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
 }
-LOADER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
-                    "limits": {"cpu": "200m", "memory": "128Mi"}}
 
 
 def ollama_env(settings: Ollama) -> dict[str, str]:
@@ -103,6 +104,17 @@ class OllamaServer(pulumi.ComponentResource):
             "webuiUrls": self.webui_urls,
             "statefulSetName": self.statefulset.metadata.name,
         })
+
+    def allow_rules(self, clients: Mapping[str, dict[str, str]],
+                    ingress_namespace: Optional[str] = None) -> tuple[AllowRule, ...]:
+        """Ollama's API has no authentication: only the named client pods may open it, and the
+        ingress controller's namespace only when the API is exposed (ingress.exposeOllama)."""
+        rules = tuple(AllowRule(f"ollama-from-{client}", target=self.selector, ports=(PORT,),
+                                sources=(selector,)) for client, selector in clients.items())
+        if ingress_namespace is not None:
+            rules += (AllowRule("ollama-from-ingress", target=self.selector, ports=(PORT,),
+                                namespaces=(ingress_namespace,)),)
+        return rules
 
     def _meta(self, name: str, component: str = "inference") -> dict:
         return {"name": name, "namespace": self._args.namespace,
@@ -193,7 +205,7 @@ class OllamaServer(pulumi.ComponentResource):
             "image": settings.image,
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": self._env(),
-            "resources": kube.resource_requirements(settings.resources, gpu),
+            "resources": settings.resources.requirements(gpu),
             "volumeMounts": [{"name": "models", "mountPath": f"{HOME}/.ollama"}, scripts_mount,
                              tmp_mount],
             "securityContext": kube.container_security(read_only_root=True),

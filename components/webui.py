@@ -14,7 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
-from components.settings import WebUi
+from components.network import AllowRule
+from settings.webui import WebUi
 
 PORT = 8080
 DATA_DIR = "/app/backend/data"
@@ -97,6 +98,12 @@ class OpenWebUI(pulumi.ComponentResource):
         self.register_outputs({"serviceName": self.service_name,
                                "statefulSetName": self.statefulset.metadata.name})
 
+    def allow_rules(self, ingress_namespace: str) -> tuple[AllowRule, ...]:
+        """Browsers reach Open WebUI through the ingress controller (port-forward needs no rule:
+        the kubelet enters the pod directly)."""
+        return (AllowRule("webui-from-ingress", target=self.selector, ports=(PORT,),
+                          namespaces=(ingress_namespace,)),)
+
     def _meta(self, name: str) -> dict:
         return {"name": name, "namespace": self._args.namespace,
                 "labels": kube.with_managed_by(self.selector)}
@@ -130,7 +137,7 @@ class OpenWebUI(pulumi.ComponentResource):
             "image": webui.image,
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": self._env(),
-            "resources": kube.resource_requirements(webui.resources),
+            "resources": webui.resources.requirements(),
             "volumeMounts": [{"name": "data", "mountPath": DATA_DIR}],
             "securityContext": kube.container_security(read_only_root=False),
             # The first start migrates the database and may download embedding models.

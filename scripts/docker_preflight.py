@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.docker_stack import MIN_DOCKER_API, MIN_DOCKER_VERSION  # noqa: E402
-from components.quantity import parse_quantity  # noqa: E402
-from components.settings import PROJECT, Settings, SettingsError, parse_settings  # noqa: E402
+from settings import PROJECT, Settings, SettingsError, parse_settings  # noqa: E402
+from settings.quantity import parse_quantity  # noqa: E402
 
 # Secrets are not needed here and never read: their keys get this stand-in so the settings parse.
 SECRET_STAND_IN = "preflight-stand-in-for-a-secret-never-used-0000"

@@ -14,11 +14,11 @@ from harness import run_stack  # noqa: E402
 ICC_NAMESPACE = "wabc123-default"
 
 
-@pytest.fixture
-def icc(monkeypatch):
-    return run_stack("icc", monkeypatch, namespace=ICC_NAMESPACE)
+@pytest.fixture(scope="session")
+def icc():
+    return run_stack("icc", namespace=ICC_NAMESPACE)
 
 
-@pytest.fixture
-def minikube(monkeypatch):
-    return run_stack("minikube", monkeypatch)
+@pytest.fixture(scope="session")
+def minikube():
+    return run_stack("minikube")

@@ -7,6 +7,7 @@ a Docker image id), so code that reads `metadata.name` or `image_id` behaves as 
 from __future__ import annotations
 
 import hashlib
+import contextlib
 import json
 import runpy
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class ProgramRun:
     urns: list[str] = field(default_factory=list)
     # URN -> URNs it waits for (explicit depends_on and every Output it takes as input).
     dependencies: dict[str, set[str]] = field(default_factory=dict)
+    # URN -> the resource options the engine would enforce (the mocks never see them).
+    options: dict[str, "Options"] = field(default_factory=dict)
 
     def urn_of(self, typ: str, name: str) -> str:
         """The URN encodes the parent chain: `...icc:ollama:OllamaServer$kubernetes:...::name`."""
@@ -52,6 +55,9 @@ class ProgramRun:
 
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
+
+    def options_of(self, typ: str, name: str) -> "Options":
+        return self.options[self.urn_of(typ, name)]
 
     def one(self, typ: str, name: Optional[str] = None) -> Registered:
         found = [r for r in self.of_type(typ) if name is None or r.name == name]
@@ -63,6 +69,16 @@ class ProgramRun:
         return [unwrap_secrets(r.inputs) for r in self.resources
                 if r.custom and r.typ.startswith("kubernetes:") and "helm.sh" not in r.typ
                 and not r.typ.startswith("pulumi:providers:")]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a RegisterResource request asks of the engine beyond the inputs."""
+
+    retain_on_delete: bool
+    protect: bool
+    ignore_changes: tuple[str, ...]
+    custom_timeouts: dict[str, str]
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -136,14 +152,32 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         for deps in request.propertyDependencies.values():
             waits.update(deps.urns)
         self._run.dependencies[response.urn] = waits
+        timeouts = request.customTimeouts
+        self._run.options[response.urn] = Options(
+            retain_on_delete=bool(request.retainOnDelete), protect=bool(request.protect),
+            ignore_changes=tuple(request.ignoreChanges),
+            custom_timeouts={key: value for key, value in (
+                ("create", timeouts.create), ("update", timeouts.update),
+                ("delete", timeouts.delete)) if value})
         return response
+
+
+@contextlib.contextmanager
+def capturing_exports(exported: dict[str, Any]):
+    real = pulumi.export
+    pulumi.export = lambda key, value: exported.__setitem__(key, value)
+    try:
+        yield
+    finally:
+        pulumi.export = real
 
 
 def run_program(config: dict[str, Any],
                 secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword"),
                 stack: str = "test", monkeypatch=None,
                 run: Optional[ProgramRun] = None) -> ProgramRun:
-    """Run __main__.py with this config (keys without prefix) and wait for every RPC."""
+    """Run __main__.py with this config (keys without prefix) and wait for every RPC.
+    (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
     mocks = RecordingMocks(run)
     monitor = RecordingMonitor(mocks, run)
@@ -152,14 +186,14 @@ def run_program(config: dict[str, Any],
         {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
         [f"{PROJECT}:{key}" for key in secret_keys if key in config])
     exported: dict[str, Any] = {}
-    monkeypatch.setattr(pulumi, "export", lambda key, value: exported.__setitem__(key, value))
 
     @pulumi.runtime.test
     def program():
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         return pulumi.Output.from_input(exported).apply(run.exports.update)
 
-    program()
+    with capturing_exports(exported):
+        program()
     run.urns = list(monitor.get_registered_resources())
     return run
 
@@ -180,8 +214,19 @@ def run_components(build, monkeypatch=None) -> ProgramRun:
     return run
 
 
-def run_stack(stack: str, monkeypatch, **overrides: Any) -> ProgramRun:
-    """Run a committed stack file plus the values a user sets on the command line."""
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def run_stack(stack: str, monkeypatch=None, cached: bool = True, **overrides: Any) -> ProgramRun:
+    """Run a committed stack file plus the values a user sets on the command line.
+
+    The program is deterministic, so one run per (stack, overrides) serves every test that reads
+    it: tests must treat the returned run as read-only. `cached=False` runs the program again,
+    for tests that watch side effects of the run itself (warnings).
+    """
     config: dict[str, Any] = {**stack_config(stack), **TEST_SECRETS}
     config.update(overrides)
-    return run_program(config, stack=stack, monkeypatch=monkeypatch)
+    key = json.dumps([stack, config], sort_keys=True)
+    if not cached or key not in _RUNS:
+        _RUNS[key] = run_program(config, stack=stack)
+    return _RUNS[key]

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from components.autoscaling import BEHAVIOR, statefulset_options
-from components.settings import SettingsError, parse_settings
+from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from test_schemas import KUBERNETES_VERSIONS, validate_all
 

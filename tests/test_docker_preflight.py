@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from components.settings import parse_settings
+from settings import parse_settings
 from harness import ROOT, TEST_SECRET_KEY
 
 spec = importlib.util.spec_from_file_location("docker_preflight",

@@ -1,4 +1,4 @@
-"""The Ollama exporter (components/ollama-exporter.py), run for real against a fake Ollama.
+"""The Ollama exporter (payloads/ollama-exporter.py), run for real against a fake Ollama.
 
 The output is parsed with prometheus_client's own text-format parser, so a malformed line, a
 family split in two or a wrong TYPE fails here rather than as a silent scrape error.

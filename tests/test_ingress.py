@@ -6,7 +6,7 @@ import pytest
 
 from components import kube
 from components.ingress import proxy_annotations
-from components.settings import SettingsError, parse_settings
+from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from test_network import allowed, policies_of
 from test_schemas import KUBERNETES_VERSIONS, validate_all
@@ -18,13 +18,13 @@ OLLAMA_HOST = "ollama.wabc123.informatik.haw-hamburg.de"
 OLLAMA_POD = kube.with_managed_by(kube.labels("ollama", "inference"))
 
 
-def icc_run(monkeypatch, **ingress):
-    return run_stack("icc", monkeypatch, namespace="wabc123-default",
+def icc_run(monkeypatch=None, cached=True, **ingress):
+    return run_stack("icc", cached=cached, namespace="wabc123-default",
                      ingress={"enabled": True, "host": ICC_HOST, **ingress})
 
 
-def minikube_run(monkeypatch, **ingress):
-    return run_stack("minikube", monkeypatch, ingress={"enabled": True, **ingress})
+def minikube_run(monkeypatch=None, cached=True, **ingress):
+    return run_stack("minikube", cached=cached, ingress={"enabled": True, **ingress})
 
 
 def webui_env(run):
@@ -119,7 +119,8 @@ def test_an_existing_tls_secret_replaces_cert_manager(monkeypatch):
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_ollama_is_not_exposed_unless_asked(stack, monkeypatch, warnings):
-    run = icc_run(monkeypatch) if stack == "icc" else minikube_run(monkeypatch)
+    # Not cached: the warning is a side effect of running the program.
+    run = icc_run(cached=False) if stack == "icc" else minikube_run(cached=False)
     assert [service for _, service in backends(run)] == ["open-webui"]
     ns = run.exports["namespace"]
     assert not allowed(policies_of(run), OLLAMA_POD, 11434, {}, "ingress-nginx", ns)
@@ -128,7 +129,7 @@ def test_ollama_is_not_exposed_unless_asked(stack, monkeypatch, warnings):
 
 
 def test_exposing_ollama_takes_its_own_host_a_policy_and_a_warning(monkeypatch, warnings):
-    run = icc_run(monkeypatch, exposeOllama=True, ollamaHost=OLLAMA_HOST)
+    run = icc_run(cached=False, exposeOllama=True, ollamaHost=OLLAMA_HOST)
     assert sorted(backends(run)) == [(ICC_HOST, "open-webui"), (OLLAMA_HOST, "ollama")]
     ollama = run.one(INGRESS, "ingress-ollama").inputs
     assert ollama["spec"]["tls"] == [{"hosts": [OLLAMA_HOST], "secretName": "ollama-api-tls"}]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "components" / "model-loader.sh"
+SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "model-loader.sh"
 
 # A stand-in for the ollama CLI: models live as files in $FAKE_STORE; `pull` fails as many
 # times as $FAKE_FAILURES says before it succeeds.

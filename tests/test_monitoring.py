@@ -8,8 +8,8 @@ import pytest
 
 from chart_keys import CHARTS, GRAFANA, PROMETHEUS, leaf_paths
 from components import kube, monitoring as mon
-from components.quota import pod_budget, release_pods
-from components.settings import GRAFANA_REPO, PROMETHEUS_REPO, Grafana, Prometheus, parse_settings
+from settings.quota import pod_budget, release_pods
+from settings import parse_settings
 from harness import TEST_GRAFANA_PASSWORD, TEST_SECRETS, is_secret, run_stack, stack_config
 from test_network import allowed, policies_of
 from test_pod_security import broken_rules
@@ -60,10 +60,12 @@ def test_charts_are_pinned_and_come_from_their_real_repositories(stack, request)
     assert (prometheus["name"], grafana["name"]) == ("prometheus", "grafana")
 
 
-def test_documented_versions_are_the_pinned_defaults():
+@pytest.mark.parametrize("stack", ["minikube", "icc_monitored"])
+def test_rendered_charts_are_the_versions_whose_keys_were_read(stack, request):
     """Bumping a chart means re-reading its values.yaml: tests/chart_keys.py must follow."""
-    assert (Prometheus().version, Prometheus().repo) == (PROMETHEUS.version, PROMETHEUS_REPO)
-    assert (Grafana().version, Grafana().repo) == (GRAFANA.version, GRAFANA_REPO)
+    run = request.getfixturevalue(stack)
+    for name, read in (("prometheus", PROMETHEUS), ("grafana", GRAFANA)):
+        assert chart(run, name)["version"] == read.version
 
 
 @pytest.mark.parametrize("stack", ["minikube", "icc_monitored"])

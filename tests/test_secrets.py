@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from components.settings import SECRET_KEYS
+from settings import SECRET_KEYS
 from harness import ROOT, TEST_SECRET_KEY, is_secret, run_program, stack_config
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"

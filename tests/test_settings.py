@@ -3,7 +3,7 @@
 import pulumi
 import pytest
 
-from components.settings import SettingsError, parse_settings
+from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
 
 SECRET = frozenset(TEST_SECRETS)
@@ -108,7 +108,7 @@ INVALID = [
      "icc-ollama:ollama.tolerations[0].effect", "NoSchedule"),
     ({"target": "minikube", "ollama": '{"models": ["llama3 8b"]}'},
      "icc-ollama:ollama", "not an Ollama model name"),
-    ({"target": "minikube", "ollama": '{"replicas": 2'}, "icc-ollama:ollama", "not valid JSON"),
+    ({"target": "minikube", "ollama": '{"replicas": 2'}, "icc-ollama:ollama", "must be a block of settings"),
     ({"target": "minikube", "webui": '{"defaultUserRole": "root"}'},
      "icc-ollama:webui.defaultUserRole", "'pending', 'user' or 'admin'"),
     ({"target": "minikube", "webui": '{"openai": {"enabled": true}}'},

@@ -29,6 +29,9 @@ MINIKUBE_NAMESPACE = "icc-ollama"
 GPU_NODE = "kwok-gpu-v100"
 CPU_NODE = "kwok-cpu"
 
+# What the Pulumi program needs besides __main__.py (its code, payloads and dashboards).
+PROGRAM_FOLDERS = ("components", "settings", "payloads", "dashboards")
+
 REQUIRED_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec",
                   "pulumi-resource-kubernetes", "etcd", "kube-apiserver",
                   "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
@@ -282,8 +285,8 @@ def project_copy(dest: Path, state: Path) -> Path:
     """The Pulumi program in a temp folder, with its backend pointed at the test's state."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "__main__.py", dest / "__main__.py")
-    shutil.copytree(ROOT / "components", dest / "components",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in PROGRAM_FOLDERS:
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     project["backend"] = {"url": f"file://{state}"}
     project["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")

@@ -244,7 +244,7 @@ def preflight_facts(engine):
 def preflight_settings(preflight, **raw):
     import json
 
-    from components.settings import parse_settings
+    from settings import parse_settings
 
     return parse_settings({"target": "docker", "webuiSecretKey": "k" * 40,
                            **{key: json.dumps(value) for key, value in raw.items()}},
@@ -268,7 +268,8 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
     (project / "scripts").mkdir(parents=True)
     for name in ("Pulumi.yaml", "Pulumi.docker.yaml"):
         shutil.copy(support.ROOT / name, project / name)
-    shutil.copytree(support.ROOT / "components", project / "components")
+    for folder in ("components", "settings", "payloads"):
+        shutil.copytree(support.ROOT / folder, project / folder)
     shutil.copy(support.ROOT / "scripts" / "docker_preflight.py", project / "scripts")
     env = {**os.environ, "PATH": f"{pulumi_bin}:{os.environ['PATH']}",
            "PULUMI_HOME": str(tmp_path / "home"), "PULUMI_CONFIG_PASSPHRASE": "e2e-test",

@@ -35,8 +35,6 @@ from e2e_support import (
 
 pytestmark = pytest.mark.e2e
 
-COMPONENTS = Path(__file__).resolve().parents[2] / "components"
-
 
 def stack_settings(target: str, cluster) -> dict:
     settings = {
@@ -50,10 +48,9 @@ def stack_settings(target: str, cluster) -> dict:
     }
     if target == "icc":
         settings.update({"namespace": ICC_NAMESPACE, "createNamespace": False})
-    if (COMPONENTS / "monitoring.py").exists():
-        # The Prometheus/Grafana charts come from Helm repositories, which cannot be reached
-        # offline; the e2e stacks deploy without monitoring.
-        settings["monitoring"] = {"enabled": False}
+    # The Prometheus/Grafana charts come from Helm repositories, which cannot be reached
+    # offline; the e2e stacks deploy without monitoring.
+    settings["monitoring"] = {"enabled": False}
     return settings
 
 

@@ -1,11 +1,11 @@
-"""The namespace budget: does the worst case of this release fit the configured quota?
+"""The `quota` section and the namespace budget: does this release's worst case fit?
 
 Worst case means every pod kind at its highest count (the HPA's maxReplicas when autoscaling)
 times what one such pod requests and may use. StatefulSets update one pod at a time without a
 surge pod, and Ollama claims are kept when scaling down (`whenScaled: Retain`), so this is the
-most the release ever holds. The per-pod amounts come from the same builders the components
-render with (kube.resource_requirements, ollama.LOADER_RESOURCES); a test compares them with the
-rendered pods. Another component adds its pods by adding a PodBudget to `release_pods`.
+most the release ever holds. The per-pod amounts come from the same `Resources.requirements` and
+sidecar sizes the components render with; a test compares them with the rendered pods. Another
+component adds its pods by adding a PodBudget to `release_pods`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from components import kube, monitoring
-from components.ollama import LOADER_RESOURCES
-from components.quantity import format_amount, parse_quantity
-from components.settings import Settings
+from pydantic import Field
+
+from settings.base import Cpu, KeyedError, Memory, Model, StorageSize
+from settings.quantity import format_amount, parse_quantity
+from settings.sidecars import EXPORTER_RESOURCES, KSM_RESOURCES, LOADER_RESOURCES, RELOADER_RESOURCES
+
+if TYPE_CHECKING:
+    from settings.stack import Settings
+
+
+class QuotaAmounts(Model):
+    cpu: Optional[Cpu] = None
+    memory: Optional[Memory] = None
+
+
+class Quota(Model):
+    """The namespace's ResourceQuota as far as it is known (`kubectl describe resourcequota`).
+    Unset amounts are not checked; the ICC standard numbers are not public."""
+
+    requests: QuotaAmounts = QuotaAmounts()
+    limits: QuotaAmounts = QuotaAmounts()
+    gpu: Optional[int] = Field(default=None, ge=0, le=64)
+    storage: Optional[StorageSize] = None
+
+
+class NodeCapacity(Model):
+    """What the one node of a single-node cluster offers (Minikube: `minikube start --cpus
+    --memory`). Pods that ask for more stay Pending and `pulumi up` waits until it times out."""
+
+    cpu: Optional[Cpu] = None
+    memory: Optional[Memory] = None
+
 
 # (quota key, side of the pods' resources it bounds, resource); the order of the checks.
 QUOTA_CHECKS = (
@@ -45,13 +73,6 @@ class PodBudget:
     limits: Mapping[str, Decimal] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Overrun:
-    key: str
-    given: Any
-    message: str
-
-
 def pod_budget(name: str, replicas: int, replicas_key: str, containers: list[dict],
                gpu_resource: str = "", claims: tuple[str, ...] = ()) -> PodBudget:
     """Sum the containers' `resources` blocks (as rendered) into one pod's amounts."""
@@ -66,11 +87,11 @@ def pod_budget(name: str, replicas: int, replicas_key: str, containers: list[dic
     return PodBudget(name, replicas, replicas_key, totals["requests"], totals["limits"])
 
 
-def ollama_pods(settings: Settings) -> PodBudget:
+def ollama_pods(settings: "Settings") -> PodBudget:
     ollama = settings.ollama
     gpu = ollama.gpu
-    server = kube.resource_requirements(
-        ollama.resources, {gpu.resource_name: str(gpu.count)} if gpu.enabled else None)
+    server = ollama.resources.requirements(
+        {gpu.resource_name: str(gpu.count)} if gpu.enabled else None)
     # The model-loader sidecar runs only when models are configured (see OllamaServer).
     containers = [server, LOADER_RESOURCES] if ollama.models else [server]
     if ollama.autoscaling.enabled:
@@ -80,13 +101,13 @@ def ollama_pods(settings: Settings) -> PodBudget:
     return pod_budget("Ollama", count, key, containers, gpu.resource_name, (ollama.storage.size,))
 
 
-def webui_pods(settings: Settings) -> PodBudget:
+def webui_pods(settings: "Settings") -> PodBudget:
     webui = settings.webui
-    return pod_budget("Open WebUI", 1, "webui.resources",
-                      [kube.resource_requirements(webui.resources)], claims=(webui.storage.size,))
+    return pod_budget("Open WebUI", 1, "webui.resources", [webui.resources.requirements()],
+                      claims=(webui.storage.size,))
 
 
-def monitoring_pods(settings: Settings) -> list[PodBudget]:
+def monitoring_pods(settings: "Settings") -> list[PodBudget]:
     """Prometheus (server + config reloader), Grafana, the exporter and, cluster-wide,
     kube-state-metrics: each one pod, sized by the same constants the values are built from."""
     config = settings.monitoring
@@ -96,34 +117,33 @@ def monitoring_pods(settings: Settings) -> list[PodBudget]:
     claims = (prometheus.storage_size,) if prometheus.storage_size else ()
     pods = [
         pod_budget("Prometheus", 1, "monitoring.prometheus.resources",
-                   [kube.resource_requirements(prometheus.resources),
-                    monitoring.RELOADER_RESOURCES], claims=claims),
+                   [prometheus.resources.requirements(), RELOADER_RESOURCES], claims=claims),
         pod_budget("Grafana", 1, "monitoring.grafana.resources",
-                   [kube.resource_requirements(config.grafana.resources)]),
+                   [config.grafana.resources.requirements()]),
     ]
     if config.exporter.enabled:
         pods.append(pod_budget("Ollama exporter", 1, "monitoring.exporter.enabled",
-                               [monitoring.EXPORTER_RESOURCES]))
+                               [EXPORTER_RESOURCES]))
     if config.scope == "cluster":
-        pods.append(pod_budget("kube-state-metrics", 1, "monitoring.scope",
-                               [monitoring.KSM_RESOURCES]))
+        pods.append(pod_budget("kube-state-metrics", 1, "monitoring.scope", [KSM_RESOURCES]))
     return pods
 
 
-def release_pods(settings: Settings) -> list[PodBudget]:
+def release_pods(settings: "Settings") -> list[PodBudget]:
     """Every pod kind this release runs in the namespace; new components append theirs here."""
     return [ollama_pods(settings), webui_pods(settings), *monitoring_pods(settings)]
 
 
-def quota_amount(settings: Settings, quota_key: str) -> Optional[Decimal]:
-    value: Any = settings.quota
+def quota_amount(quota: Quota, quota_key: str) -> Optional[Decimal]:
+    value: Any = quota
     for part in quota_key.split(".")[1:]:
         value = getattr(value, part)
     return None if value is None else parse_quantity(value)
 
 
 def check_budget(pods: list[PodBudget], quota_key: str, side: str, resource: str,
-                 budget: Decimal) -> Optional[Overrun]:
+                 budget: Decimal,
+                 allows: str = "if the namespace quota allows it") -> Optional[KeyedError]:
     """The one message for a budget the pods exceed, pinned to the biggest consumer's count."""
     shares = [(pod, getattr(pod, side).get(resource, Decimal(0))) for pod in pods]
     shares = [(pod, amount) for pod, amount in shares if amount > 0]
@@ -135,10 +155,9 @@ def check_budget(pods: list[PodBudget], quota_key: str, side: str, resource: str
     smaller = _SMALLER.get(resource, "the pods' {side}").format(side=side)
     message = (f"worst case {terms} = {amount_text(resource, need)}{_of(resource, side)}, more "
                f"than {quota_key} = {amount_text(resource, budget)}; lower "
-               f"{biggest.replicas_key} or {smaller}, or raise {quota_key} if the namespace "
-               f"quota allows it")
+               f"{biggest.replicas_key} or {smaller}, or raise {quota_key} {allows}")
     given = biggest.replicas if biggest.replicas_key.lower().endswith("replicas") else None
-    return Overrun(biggest.replicas_key, given, message)
+    return KeyedError(biggest.replicas_key, given, message)
 
 
 def amount_text(resource: str, value: Decimal) -> str:
@@ -160,14 +179,37 @@ def _of(resource: str, side: str) -> str:
     return f" of {side}" if resource == "cpu" else f" of memory {side}"
 
 
-def budget_overrun(settings: Settings,
-                   pods: Optional[list[PodBudget]] = None) -> Optional[Overrun]:
+def budget_overrun(settings: "Settings",
+                   pods: Optional[list[PodBudget]] = None) -> Optional[KeyedError]:
     """The first configured quota the release's worst case exceeds, or None."""
     pods = release_pods(settings) if pods is None else pods
     for quota_key, side, resource in QUOTA_CHECKS:
-        budget = quota_amount(settings, quota_key)
+        budget = quota_amount(settings.quota, quota_key)
         if budget is not None:
             overrun = check_budget(pods, quota_key, side, resource, budget)
             if overrun is not None:
                 return overrun
     return None
+
+
+def node_overrun(settings: "Settings") -> Optional[KeyedError]:
+    """Does the release's worst case fit the one node's capacity (single-node targets)?"""
+    pods = release_pods(settings)
+    for resource in ("cpu", "memory"):
+        amount = getattr(settings.node_capacity, resource)
+        if amount is not None:
+            overrun = check_budget(pods, f"nodeCapacity.{resource}", "requests", resource,
+                                   parse_quantity(amount),
+                                   allows="if your node is bigger (`minikube start --cpus "
+                                          "--memory`)")
+            if overrun is not None:
+                return overrun
+    return None
+
+
+def check_quota(settings: "Settings") -> None:
+    if settings.target == "docker":
+        return
+    overrun = budget_overrun(settings) or node_overrun(settings)
+    if overrun is not None:
+        raise overrun

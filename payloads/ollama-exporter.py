@@ -96,7 +96,7 @@ class Exporter:
             host, _, port = self.discover.rpartition(":")
             try:
                 infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
-                addresses = sorted({info[4][0] for info in infos})
+                addresses = sorted({str(info[4][0]) for info in infos})
             except OSError:
                 with self.lock:
                     self.discovery_errors += 1

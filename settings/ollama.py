@@ -1,0 +1,98 @@
+"""The `ollama` section: image, replicas, GPU, scheduling, resources, models, autoscaling."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, Field, model_validator
+
+from settings.base import (GI, DnsLabel, ExtendedResource, KeyedError, LabelKey, LabelValue, Model,
+                           PinnedImage, Resources, Storage, check_label_key)
+from settings.quantity import parse_quantity
+
+
+def _check_model_name(model: str) -> str:
+    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9._/:-]*$", model):
+        raise ValueError("is not an Ollama model name like llama3.2:1b or qwen2.5:0.5b")
+    return model
+
+
+def _check_toleration_key(key: str) -> str:
+    if not key:
+        raise ValueError("must name the taint, e.g. gpu-tesla-v100 (an empty key tolerates "
+                         "every taint of every node)")
+    return check_label_key(key)
+
+
+ModelName = Annotated[str, AfterValidator(_check_model_name)]
+TolerationKey = Annotated[str, AfterValidator(_check_toleration_key)]
+
+
+class Toleration(Model):
+    # Required: an empty key with operator Exists would tolerate every taint of every node.
+    key: TolerationKey
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: Optional[str] = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+    @model_validator(mode="after")
+    def _value_matches_operator(self) -> "Toleration":
+        if self.operator == "Exists" and self.value is not None:
+            raise ValueError("operator Exists takes no value; drop 'value' or use Equal")
+        if self.operator == "Equal" and self.value is None:
+            raise ValueError("operator Equal needs a 'value'")
+        return self
+
+
+class Gpu(Model):
+    enabled: bool = False
+    count: int = Field(default=1, ge=1, le=8)
+    resource_name: ExtendedResource = "nvidia.com/gpu"
+    runtime_class_name: Optional[DnsLabel] = None
+    # ICC GPU images find the driver only with these paths (seen in every ICC GPU manifest).
+    cuda_env: bool = False
+
+
+class Autoscaling(Model):
+    """An HPA on the Ollama StatefulSet (CPU). While it is on, it owns the replica count."""
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=1, le=16)
+    max_replicas: int = Field(default=2, ge=1, le=16)
+    # Percent of the pods' CPU requests; above 100 is allowed (limits may exceed requests).
+    target_cpu_utilization: int = Field(default=80, ge=10, le=400)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> "Autoscaling":
+        if self.min_replicas > self.max_replicas:
+            raise KeyedError("ollama.autoscaling.minReplicas", self.min_replicas,
+                             f"must not exceed ollama.autoscaling.maxReplicas "
+                             f"({self.max_replicas}); lower minReplicas or raise maxReplicas")
+        return self
+
+
+class Ollama(Model):
+    image: PinnedImage = "ollama/ollama:0.32.15"
+    replicas: int = Field(default=1, ge=1, le=16)
+    gpu: Gpu = Gpu()
+    tolerations: tuple[Toleration, ...] = ()
+    node_selector: dict[LabelKey, LabelValue] = {}
+    resources: Resources
+    storage: Storage
+    models: tuple[ModelName, ...] = ("llama3.2:1b",)
+    keep_alive: str = "5m"
+    num_parallel: int = Field(default=1, ge=1, le=64)
+    max_loaded_models: int = Field(default=1, ge=0, le=16)
+    # A first pull of a large model can take long; Pulumi waits this long for Ready.
+    rollout_timeout_minutes: int = Field(default=30, ge=1, le=720)
+    autoscaling: Autoscaling = Autoscaling()
+
+    @model_validator(mode="after")
+    def _room_for_a_model(self) -> "Ollama":
+        # Below this even the smallest chat model does not load; the pod would only crash-loop.
+        if parse_quantity(self.resources.limits.memory) < GI:
+            raise KeyedError("ollama.resources.limits.memory", self.resources.limits.memory,
+                             "must be at least 1Gi: a model is loaded into this memory "
+                             "(llama3.2:1b needs about 2Gi)")
+        return self
