@@ -28,12 +28,15 @@ DEBIAN=("dockerd-20.10 docker.io usr/sbin/dockerd"
         "runc runc usr/sbin/runc"
         "tini-static tini usr/bin/tini-static"
         "busybox busybox-static bin/busybox")
-REQUIRED=(dockerd dockerd-20.10 containerd containerd-shim-runc-v2 runc tini-static busybox)
+REQUIRED=(dockerd docker-create-probe dockerd-20.10 containerd containerd-shim-runc-v2 runc
+          tini-static busybox)
+PROBE_SRC="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/docker_create_probe/main.go"
 
 case "${1:-}" in
   --print) echo "$BIN"; exit 0 ;;
   --check)
     for b in "${REQUIRED[@]}"; do [[ -x "$BIN/$b" ]] || { echo "missing: $BIN/$b" >&2; exit 1; }; done
+    [[ "$BIN/docker-create-probe" -nt "$PROBE_SRC" ]] || { echo "stale: docker-create-probe" >&2; exit 1; }
     echo "$BIN"; exit 0 ;;
 esac
 
@@ -41,20 +44,41 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -trimpath -buildvcs=fal
 mkdir -p "$BIN" "$CACHE/build" "$CACHE/logs"
 log() { printf '[docker-engine %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-build_dockerd() {
-  [[ -x "$BIN/dockerd" ]] && return 0
-  log "dockerd v$DOCKER_VERSION from the Go module proxy"
-  local probe="$CACHE/build/probe" src="$CACHE/build/docker-$DOCKER_VERSION" moddir
+SRC="$CACHE/build/docker-$DOCKER_VERSION"
+
+# The module, writable, with vendor.mod as go.mod (kept between runs).
+docker_source() {
+  [[ -f "$SRC/go.mod" ]] && return 0
+  local probe="$CACHE/build/download" moddir
   mkdir -p "$probe"
-  [[ -f "$probe/go.mod" ]] || (cd "$probe" && go mod init local/probe >/dev/null 2>&1)
+  [[ -f "$probe/go.mod" ]] || (cd "$probe" && go mod init local/download >/dev/null 2>&1)
   moddir=$(cd "$probe" && go mod download -json "github.com/docker/docker@v$DOCKER_VERSION+incompatible" |
            sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [[ -d "$moddir" ]] || { echo "docker-engine: module download failed" >&2; exit 1; }
-  rm -rf "$src"; cp -r "$moddir" "$src"; chmod -R u+w "$src"
-  cp "$src/vendor.mod" "$src/go.mod"; cp "$src/vendor.sum" "$src/go.sum"
-  (cd "$src" && go build -o "$CACHE/build/dockerd" \
+  rm -rf "$SRC"; cp -r "$moddir" "$SRC"; chmod -R u+w "$SRC"
+  cp "$SRC/vendor.sum" "$SRC/go.sum"; cp "$SRC/vendor.mod" "$SRC/go.mod"
+}
+
+build_dockerd() {
+  [[ -x "$BIN/dockerd" ]] && return 0
+  log "dockerd v$DOCKER_VERSION from the Go module proxy"
+  docker_source
+  (cd "$SRC" && go build -o "$CACHE/build/dockerd" \
      -ldflags "-s -w -X github.com/docker/docker/dockerversion.Version=$DOCKER_VERSION" ./cmd/dockerd)
   chmod 755 "$CACHE/build/dockerd"; mv -f "$CACHE/build/dockerd" "$BIN/dockerd"
+}
+
+# The project's own probe (tests/e2e/docker_create_probe), built against the same module's client
+# package, the client the Docker provider uses; rebuilt when its source changes.
+build_probe() {
+  [[ "$BIN/docker-create-probe" -nt "$PROBE_SRC" ]] && return 0
+  log "docker-create-probe (Docker Go client v$DOCKER_VERSION)"
+  docker_source
+  mkdir -p "$SRC/cmd/icc-create-probe"
+  cp "$PROBE_SRC" "$SRC/cmd/icc-create-probe/main.go"
+  (cd "$SRC" && go build -o "$CACHE/build/docker-create-probe" ./cmd/icc-create-probe)
+  chmod 755 "$CACHE/build/docker-create-probe"
+  mv -f "$CACHE/build/docker-create-probe" "$BIN/docker-create-probe"
 }
 
 fetch_debian() {
@@ -83,6 +107,7 @@ host_iptables() {
 }
 
 build_dockerd > >(tee -a "$CACHE/logs/dockerd.log") 2>&1
+build_probe > >(tee -a "$CACHE/logs/probe.log") 2>&1
 fetch_debian
 host_iptables
 echo "$BIN"

@@ -16,6 +16,7 @@ its iptables, and it is stopped and removed at the end.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ ENGINE_SCRIPT = ROOT / "scripts" / "docker-engine.sh"
 STANDINS = Path(__file__).resolve().parent / "docker_standins"
 # Built or unpacked by scripts/docker-engine.sh; the host needs these (docker-engine.sh installs
 # iptables: the engines' embedded DNS sets up its rules inside each container's namespace).
-ENGINE_TOOLS = ("dockerd", "dockerd-20.10", "containerd", "containerd-shim-runc-v2", "runc",
+ENGINE_TOOLS = ("dockerd", "docker-create-probe", "dockerd-20.10", "containerd", "containerd-shim-runc-v2", "runc",
                 "tini-static", "busybox")
 HOST_TOOLS = {"unshare": "util-linux", "ip": "iproute2", "iptables": "iptables"}
 
@@ -267,6 +268,16 @@ def create_container(api, inputs: dict, image_ids: dict[str, str], start: bool =
     if start:
         api.start(created)
     return created
+
+
+def create_with_go_client(engine: Engine, inputs: dict, image_ids: dict[str, str]) -> dict:
+    """ContainerCreate through the provider's Docker Go client (docker-create-probe): its
+    version checks run. {"id" or "error", "apiVersion"}."""
+    probe = engine.binary.parent / "docker-create-probe"
+    done = subprocess.run([str(probe), engine.host, inputs["name"]], capture_output=True,
+                          text=True, input=json.dumps(container_body(inputs, image_ids)),
+                          timeout=60)
+    return json.loads(done.stdout)
 
 
 def wait_healthy(api, container: str, timeout: float) -> tuple[bool, dict]:

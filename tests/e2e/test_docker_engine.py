@@ -196,7 +196,36 @@ def test_start_interval_is_kept_by_a_current_engine(engine, stack):
         api.close()
 
 
+def with_start_interval(inputs: dict, name: str) -> dict:
+    health = {**inputs["healthcheck"], "startInterval": "5s"}
+    return {**inputs, "name": name, "healthcheck": health}
+
+
+def test_the_provider_client_creates_the_rendered_spec_and_start_interval_on_28(engine, stack):
+    ollama = {**stack["containers"]["ollama"], "volumes": None, "networksAdvanced": None}
+    for inputs in ({**ollama, "name": "go-client"}, with_start_interval(ollama, "go-client-si")):
+        created = support.create_with_go_client(engine, inputs, engine.image_ids)
+        assert "id" in created, created
+        assert float(created["apiVersion"]) >= 1.44
+        engine.api.remove_container(created["id"], force=True)
+
+
 # --- Docker 20.10 (Debian 12) ------------------------------------------------------------------
+
+def test_the_provider_client_refuses_start_interval_on_20_10_and_takes_the_rendered_spec(
+        old_engine, stack):
+    # Defect 3 as the provider meets it: its client negotiates API 1.41 and then refuses every
+    # container with a start_interval. The stack's spec (none) is created.
+    ollama = {**stack["containers"]["ollama"], "volumes": None, "networksAdvanced": None}
+    refused = support.create_with_go_client(old_engine, with_start_interval(ollama, "go-si"),
+                                            old_engine.image_ids)
+    assert refused["apiVersion"] == "1.41"
+    assert "specify health-check start interval\" requires API version 1.44" in refused["error"]
+    created = support.create_with_go_client(old_engine, {**ollama, "name": "go-client"},
+                                            old_engine.image_ids)
+    assert "id" in created, created
+    old_engine.api.remove_container(created["id"], force=True)
+
 
 def test_the_stack_runs_unchanged_on_debian_12_docker(old_engine, stack):
     facts = preflight_facts(old_engine)
