@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Optional
 from urllib.parse import urlsplit
 
@@ -45,8 +46,21 @@ OLLAMA_DATA_DIR = "/root/.ollama"
 # Open WebUI's first start migrates its database and downloads embedding models: minutes.
 WEBUI_WAIT_SECONDS = 600
 OLLAMA_WAIT_SECONDS = 300
+# The loader is healthy once it runs and reaches the server (which is healthy before it starts).
+LOADER_WAIT_SECONDS = 120
 HOST_GATEWAY = docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")
 EXAMPLE_MODEL = "llama3.2:1b"
+# Docker Engine 20.10 (API 1.41, Debian 12's docker.io) is the oldest this stack supports: it is
+# the first with `host-gateway`. scripts/docker_preflight.py checks it before `pulumi up`.
+MIN_DOCKER_VERSION = "20.10"
+MIN_DOCKER_API = "1.41"
+
+# Canonical forms. The provider reads each container back from the engine and diffs that against
+# these inputs, so every value must be written exactly as it is read back, or each `up` shows a
+# change (a replacement for `cpus` and `healthcheck`, which force a new container). The read-back
+# code is terraform-provider-docker v4.5.0 (pulumi-docker 5.x's upstream),
+# internal/provider/resource_docker_container_funcs.go:932-968 and helpers.go:133-149.
+_NANO = Decimal(10) ** 9
 
 @dataclass(frozen=True)
 class LocalDockerStackArgs:
@@ -64,17 +78,66 @@ def volume_options(keep_data: bool, parent: Optional[pulumi.Resource]) -> pulumi
 
 
 def memory_mib(quantity: str) -> int:
-    """A Kubernetes memory quantity as Docker's `memory` (MiB, rounded up)."""
+    """A Kubernetes memory quantity as Docker's `memory` (MiB, rounded up; read back in MiB)."""
     return math.ceil(parse_quantity(quantity) / 2**20)
 
 
 def cpus(quantity: str) -> str:
-    """A Kubernetes CPU quantity as Docker's `cpus` ("500m" -> "0.5")."""
-    return format(parse_quantity(quantity).normalize(), "f")
+    """A Kubernetes CPU quantity as Docker's `cpus`, in the provider's read-back form.
+
+    The provider prints NanoCPUs with nine decimals and then either keeps one decimal, when the
+    text holds exactly nine zeros ("2" -> "2.0", "500m" -> "0.5"), or strips trailing zeros
+    ("1.25", and "10" -> "10."). A ValueError says when that form is not the value itself
+    ("10m" would read back as "0.0").
+    """
+    value = parse_quantity(quantity)
+    if (value * _NANO) % 1:
+        raise ValueError("Docker takes at most nine decimals")
+    text = f"{value:.9f}"
+    if text.count("0") == 9:
+        text = f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):.1f}"
+    else:
+        text = text.rstrip("0")
+    if Decimal(text) != value:
+        raise ValueError(f"the Docker provider reads it back as {text}, so every `up` would "
+                         f"replace the container")
+    return text
 
 
-def limits(resources: Resources) -> dict:
-    return {"memory": memory_mib(resources.limits.memory), "cpus": cpus(resources.limits.cpu)}
+def go_duration(seconds: int) -> str:
+    """Whole seconds as Go's time.Duration prints them, the read-back form ("60" -> "1m0s")."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def container_limits(cpu: str, memory: str, key: str) -> dict:
+    """Docker's limits from Kubernetes quantities; `key` names the setting in a config error.
+
+    memory_swap equals memory: the container gets no swap, so a model that does not fit is
+    OOM-killed and restarted instead of paging gigabytes of weights and freezing the host. It is
+    also the form read back, where left out Docker defaults it to twice the memory and the
+    provider sees a diff. Hosts without swap accounting (cgroup v1 without swapaccount=1) store
+    -1 instead; there each `up` shows an in-place update of memorySwap (no restart), which
+    docker_preflight.py warns about. ignore_changes is no way out: a later memory increase would
+    then be sent with the old, smaller memory_swap, which Docker refuses.
+    """
+    try:
+        docker_cpus = cpus(cpu)
+    except ValueError as error:
+        raise pulumi.RunError(
+            f"icc-ollama:{key}.cpu (given: {cpu}): {error}; use a value with at most one "
+            f"decimal, such as 0.5 or 2, with `pulumi config set --path {key}.cpu 2`") from None
+    mib = memory_mib(memory)
+    return {"cpus": docker_cpus, "memory": mib, "memory_swap": mib}
+
+
+def limits(resources: Resources, key: str) -> dict:
+    return container_limits(resources.limits.cpu, resources.limits.memory, key)
 
 
 def url_host(bind_address: str) -> str:
@@ -108,10 +171,13 @@ def container_labels(app: str, component: str) -> list[docker.ContainerLabelArgs
             for key, value in kube.with_managed_by(kube.labels(app, component)).items()]
 
 
-def healthcheck(test: list[str], start_period: str) -> docker.ContainerHealthcheckArgs:
-    return docker.ContainerHealthcheckArgs(tests=["CMD", *test], interval="10s", timeout="5s",
-                                           retries=6, start_period=start_period,
-                                           start_interval="5s")
+def healthcheck(test: list[str], start_period_seconds: int) -> docker.ContainerHealthcheckArgs:
+    # No start_interval: it needs Engine API 1.44 (Docker 25), and the provider's client then
+    # refuses every container on Docker 20.10-24 ("specify health-check start interval requires
+    # API version 1.44"). The 10s interval costs at most 10s more per `up`.
+    return docker.ContainerHealthcheckArgs(tests=["CMD", *test], interval=go_duration(10),
+                                           timeout=go_duration(5), retries=6,
+                                           start_period=go_duration(start_period_seconds))
 
 
 def host_side_url(url: str) -> str:
@@ -132,9 +198,13 @@ class LocalDockerStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LocalDockerStackArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
+        settings = args.docker
+        # Before anything is registered: a limit Docker would misread stops the program at once.
+        self._limits = {WEBUI: limits(args.webui.resources, "webui.resources.limits")}
+        if settings.run_ollama:
+            self._limits[OLLAMA] = limits(args.ollama.resources, "ollama.resources.limits")
         super().__init__("icc:docker:LocalDockerStack", name, None, opts)
         self._args = args
-        settings = args.docker
         child = pulumi.ResourceOptions(parent=self)
         self.network = docker.Network(
             f"{name}-network", name=settings.network_name, driver="bridge",
@@ -192,33 +262,50 @@ class LocalDockerStack(pulumi.ComponentResource):
             labels=container_labels(OLLAMA, "inference"),
             restart="unless-stopped",
             # The image has no curl; `ollama list` succeeds once the server answers.
-            healthcheck=healthcheck(["ollama", "list"], start_period="60s"),
+            healthcheck=healthcheck(["ollama", "list"], start_period_seconds=60),
             wait=True,
             wait_timeout=OLLAMA_WAIT_SECONDS,
             destroy_grace_seconds=60,  # let a running pull or generation stop cleanly
-            **limits(ollama.resources),
+            **self._limits[OLLAMA],
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _loader(self, name: str) -> docker.Container:
-        """The Kubernetes sidecar's script as a second container: visible, retrying model pulls."""
+        """The Kubernetes sidecar's script as a second container: visible, retrying model pulls.
+
+        `up` fails if the loader cannot start. The provider returns from a create once the engine
+        has started the container; only `wait` makes it poll the health check (upstream
+        resource_docker_container_funcs.go:583-627), for up to wait_timeout, and then fail. A
+        crash-looping container is never healthy: between restarts it is not running, so no
+        check can pass. must_run would not help: it only reacts to State.Running false, and the
+        engine reports a restarting container as running (same file, :815-823).
+        """
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
         env = {"OLLAMA_HOST": f"{OLLAMA}:{OLLAMA_PORT}",
                "OLLAMA_MODELS_WANTED": ollama_env(self._args.ollama)["OLLAMA_MODELS_WANTED"]}
+        loader_limits = LOADER_RESOURCES["limits"]
         return docker.Container(
             f"{name}-model-loader",
             name=LOADER,
             image=self.ollama_image.image_id,
-            command=["/bin/sh", script],
+            # The image's ENTRYPOINT is /bin/ollama: without this the command would become its
+            # arguments (`ollama /bin/sh …`, "unknown command") and the loader would never run.
+            entrypoints=["/bin/sh"],
+            command=[script],
             uploads=[docker.ContainerUploadArgs(file=script, content=SCRIPT.read_text(),
                                                 executable=True)],
             envs=env_list(env),
             networks_advanced=self._network(),
             labels=container_labels(OLLAMA, "model-loader"),
             restart="unless-stopped",
-            init=True,  # the shell loop stops on `docker stop` instead of waiting for SIGKILL
-            memory=memory_mib(LOADER_RESOURCES["limits"]["memory"]),
-            cpus=cpus(LOADER_RESOURCES["limits"]["cpu"]),
+            init=True,  # the shell loop stops on `docker stop`; the container ends with the script
+            # Healthy = the script is running (with init, the container lives exactly as long as
+            # it) and reaches the server through OLLAMA_HOST. Not `model-loader.sh check`: that
+            # would hold `up` until every model is downloaded, gigabytes later.
+            healthcheck=healthcheck(["ollama", "list"], start_period_seconds=60),
+            wait=True,
+            wait_timeout=LOADER_WAIT_SECONDS,
+            **container_limits(loader_limits["cpu"], loader_limits["memory"], "loader"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ollama_container]),
         )
 
@@ -242,11 +329,11 @@ class LocalDockerStack(pulumi.ComponentResource):
             restart="unless-stopped",
             healthcheck=healthcheck(
                 ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/health"],
-                start_period="5m"),
+                start_period_seconds=300),
             wait=True,
             wait_timeout=WEBUI_WAIT_SECONDS,
             destroy_grace_seconds=30,  # SQLite finishes its writes before the container goes
-            **limits(args.webui.resources),
+            **self._limits[WEBUI],
             opts=pulumi.ResourceOptions(parent=self),
         )
 

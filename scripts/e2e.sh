@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/e2e-tools.sh >/dev/null
+scripts/docker-engine.sh >/dev/null  # the docker target's engines (tests/e2e/test_docker_engine.py)
 exec .venv/bin/python -m pytest -m e2e tests/e2e -p no:cacheprovider -rs -rx "$@"

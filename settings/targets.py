@@ -97,8 +97,10 @@ def docker() -> dict[str, Any]:
         "docker": {},
         "ollama": {
             "replicas": 1,
+            # Docker refuses a CPU limit above the host's CPUs; 2 fits the smallest machine that
+            # can run a model. scripts/docker_preflight.py checks the limits against the host.
             "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
-                          "limits": {"cpu": "4", "memory": "8Gi"}},
+                          "limits": {"cpu": "2", "memory": "8Gi"}},
             "storage": {"size": "20Gi"},
         },
         "webui": {

@@ -13,10 +13,12 @@ import pulumi
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+import docker_read_back as read_back
 from components import docker_stack
 from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
 from settings import SettingsError, parse_settings
 from settings.docker import is_loopback
+from settings.quantity import parse_quantity
 from components.webui import OpenWebUIArgs, webui_env
 from harness import (TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id, run_program, run_stack,
                      stack_config, unwrap_secrets)
@@ -251,9 +253,9 @@ def test_servers_are_health_checked_and_waited_for(local):
 
 
 def test_limits_come_from_the_resource_settings(local):
-    assert (container(local, "ollama")["memory"], container(local, "ollama")["cpus"]) == (8192, "4")
-    assert (container(local, "open-webui")["memory"], container(local, "open-webui")["cpus"]) == (
-        2048, "1")
+    ollama, webui = container(local, "ollama"), container(local, "open-webui")
+    assert (ollama["memory"], ollama["memorySwap"], ollama["cpus"]) == (8192, 8192, "2.0")
+    assert (webui["memory"], webui["memorySwap"], webui["cpus"]) == (2048, 2048, "1.0")
 
 
 @pytest.mark.parametrize("quantity, mib", [("8Gi", 8192), ("512Mi", 512), ("1G", 954),
@@ -262,10 +264,41 @@ def test_memory_quantities_become_mib(quantity, mib):
     assert docker_stack.memory_mib(quantity) == mib
 
 
-@pytest.mark.parametrize("quantity, cpus", [("500m", "0.5"), ("2", "2"), ("10", "10"),
-                                            ("0.25", "0.25"), ("1500m", "1.5")])
-def test_cpu_quantities_become_docker_cpus(quantity, cpus):
+# What terraform-provider-docker v4.5.0 (helpers.go:133) prints for NanoCPUs, checked with Go.
+READ_BACK_CPUS = [("500m", "0.5"), ("2", "2.0"), ("1", "1.0"), ("10", "10."), ("20", "20."),
+                  ("0.25", "0.25"), ("1500m", "1.5"), ("100m", "0.1"), ("1.05", "1.05"),
+                  ("10.5", "10.5"), ("150m", "0.15")]
+
+
+@pytest.mark.parametrize("quantity, cpus", READ_BACK_CPUS)
+def test_cpu_quantities_become_docker_cpus_in_read_back_form(quantity, cpus):
     assert docker_stack.cpus(quantity) == cpus
+
+
+@pytest.mark.parametrize("quantity, cpus", READ_BACK_CPUS + [("10m", "0.0"), ("50m", "0.1")])
+def test_the_read_back_model_prints_nano_cpus_as_the_provider(quantity, cpus):
+    nano = int(parse_quantity(quantity) * 10**9)
+    assert read_back.cpus_from_nano(nano) == cpus
+
+
+@pytest.mark.parametrize("quantity, shown", [("10m", "0.0"), ("50m", "0.1"),
+                                                 ("10.01", "10.0"), ("1n", "0.0"),
+                                                 ("0.0000000001", None)])
+def test_cpu_limits_the_provider_would_misread_are_refused(quantity, shown):
+    with pytest.raises(ValueError, match=shown or "nine decimals"):
+        docker_stack.cpus(quantity)
+
+
+def test_a_misread_cpu_limit_is_one_clear_error_before_any_resource(monkeypatch):
+    run = ProgramRun()
+    config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
+              "ollama": {"resources": {"requests": {"cpu": "10m"}, "limits": {"cpu": "50m"}}}}
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(config, stack="docker", monkeypatch=monkeypatch, run=run)
+    message = str(caught.value)
+    assert message.startswith("icc-ollama:ollama.resources.limits.cpu (given: 50m):"), message
+    assert "pulumi config set --path ollama.resources.limits.cpu" in message and "\n" not in message
+    assert not [r for r in run.resources if r.typ.startswith("docker:index/")]
 
 
 # --- model preloading and exports --------------------------------------------------------------
@@ -274,7 +307,9 @@ def test_loader_runs_the_kubernetes_model_loader_script(local):
     loader = container(local, "ollama-model-loader")
     (upload,) = loader["uploads"]
     assert upload["content"] == SCRIPT.read_text() and upload["executable"] is True
-    assert loader["command"] == ["/bin/sh", upload["file"]]
+    # The Ollama image's ENTRYPOINT is /bin/ollama: the shell must replace it, not follow it.
+    assert loader["entrypoints"] == ["/bin/sh"]
+    assert loader["command"] == [upload["file"]]
     assert envs(loader) == {"OLLAMA_HOST": "ollama:11434", "OLLAMA_MODELS_WANTED": "llama3.2:1b"}
 
 
@@ -429,3 +464,92 @@ def test_any_docker_block_is_valid_or_one_clear_error(raw):
     if not ipaddress.ip_address(docker.bind_address).is_loopback:
         assert docker.allow_network_access and parsed.webui.auth
         assert not (docker.run_ollama and docker.ollama_port) or docker.expose_ollama_api
+
+
+# --- the provider's read-back: a second `up` must see no change --------------------------------
+# The provider reads each container back from the engine and diffs it against the inputs
+# (terraform-provider-docker v4.5.0, resource_docker_container_funcs.go:932-968). `cpus` and
+# `healthcheck` force a replacement, so a value not in the read-back form replaced Ollama and
+# Open WebUI on every `up`.
+
+def round_trip(inputs):
+    """What the provider would diff after the engine stored these inputs (swap accounting on)."""
+    return read_back.from_engine(read_back.engine_from_inputs(inputs))
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "0s"), (5, "5s"), (10, "10s"), (60, "1m0s"),
+                                           (90, "1m30s"), (300, "5m0s"), (3600, "1h0m0s"),
+                                           (9000, "2h30m0s")])
+def test_durations_are_written_as_go_prints_them(seconds, text):
+    assert docker_stack.go_duration(seconds) == text  # time.Duration.String(), checked with Go
+    assert read_back.go_duration(seconds * 10**9) == text
+    assert read_back.duration_ns(text) == seconds * 10**9
+
+
+def test_without_swap_accounting_only_memory_swap_differs(local):
+    # Such hosts store -1 (docker_preflight.py says so): an in-place update, not a replacement.
+    ollama = unwrap_secrets(container(local, "ollama"))
+    stored = read_back.engine_from_inputs(ollama, swap_accounting=False)
+    read, given = read_back.from_engine(stored), read_back.as_diffed(ollama)
+    assert read["memorySwap"] == -1
+    assert {**read, "memorySwap": given["memorySwap"]} == given
+
+
+@pytest.mark.parametrize("docker", [{}, REMOTE])
+def test_every_container_is_written_in_the_provider_read_back_form(docker):
+    run = run_stack("docker", docker=docker)
+    for found in run.of_type(CONTAINER):
+        inputs = unwrap_secrets(found.inputs)
+        assert round_trip(inputs) == read_back.as_diffed(inputs), inputs["name"]
+
+
+def test_health_checks_pin_their_canonical_durations(local):
+    expected = {"ollama": "1m0s", "open-webui": "5m0s", "ollama-model-loader": "1m0s"}
+    for name, start_period in expected.items():
+        health = container(local, name)["healthcheck"]
+        assert (health["interval"], health["timeout"], health["startPeriod"]) == (
+            "10s", "5s", start_period)
+
+
+def test_no_container_sets_start_interval(local):
+    # healthcheck.start_interval needs Engine API 1.44: Docker 20.10-24 refuse every container.
+    for found in local.of_type(CONTAINER):
+        assert "startInterval" not in found.inputs["healthcheck"], found.inputs["name"]
+
+
+def test_the_same_settings_render_the_same_containers():
+    first, second = (run_stack("docker", cached=False) for _ in range(2))
+    assert first is not second
+    rendered = [{r.inputs["name"]: unwrap_secrets(r.inputs) for r in run.of_type(CONTAINER)}
+                for run in (first, second)]
+    assert rendered[0] == rendered[1]
+    for inputs in rendered[0].values():
+        assert round_trip(inputs) == read_back.as_diffed(inputs)
+
+
+def test_a_keep_alive_change_touches_only_ollama():
+    before = run_stack("docker")
+    after = run_stack("docker", ollama={"keepAlive": "1h"})
+    changed = {name for name in ("ollama", "ollama-model-loader", "open-webui")
+               if unwrap_secrets(container(before, name)) != unwrap_secrets(container(after, name))}
+    assert changed == {"ollama"}
+    assert envs(container(after, "ollama"))["OLLAMA_KEEP_ALIVE"] == "1h"
+
+
+def test_open_webui_takes_no_input_from_the_ollama_container(local):
+    # A replaced Ollama must not replace Open WebUI: it reaches Ollama by its fixed name only.
+    ollama = local.urn_of(CONTAINER, "local-ollama")
+    assert ollama not in local.dependencies[local.urn_of(CONTAINER, "local-open-webui")]
+
+
+def test_up_waits_for_the_loader_to_run(local):
+    loader = container(local, "ollama-model-loader")
+    assert loader["wait"] is True and 0 < loader["waitTimeout"] <= 300
+    # It reaches the server from inside the loader container, through OLLAMA_HOST.
+    assert loader["healthcheck"]["tests"] == ["CMD", "ollama", "list"]
+    assert loader["init"] is True  # with init, the container lives exactly as long as the script
+
+
+def test_default_ollama_cpu_limit_fits_a_two_cpu_host():
+    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY}, SECRET)
+    assert docker_stack.cpus(parsed.ollama.resources.limits.cpu) == "2.0"

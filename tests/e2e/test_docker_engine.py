@@ -1,0 +1,328 @@
+"""The docker target on real Docker Engines: 28.5.2 (built from the Go module proxy) and 20.10
+(Debian 12's docker.io), each private to this test (tests/e2e/docker_engine_support.py).
+
+The container inputs come from the real __main__.py under the unit tests' mocks; they are sent
+to the engine in the provider's create sequence. Stand-in images under the pinned names carry the
+real images' ENTRYPOINT/CMD, a busybox userland and an `ollama` script answering the CLI verbs
+the stack uses, so the health checks and the unmodified model-loader.sh run for real.
+
+What this proves and what not: the engine accepts the rendered specs, the loader runs with the
+image's entrypoint, the health checks pass, and what the engine stores reads back (through the
+provider's read-back code, mirrored in tests/docker_read_back.py) exactly as written. The
+pulumi-docker provider binary itself cannot be built here, so its diff is not run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import docker_engine_support as support
+import docker_read_back as read_back
+from harness import mock_image_id, run_stack, unwrap_secrets
+
+CONTAINER, VOLUME, NETWORK = ("docker:index/container:Container", "docker:index/volume:Volume",
+                              "docker:index/network:Network")
+DEPLOY_ORDER = ("ollama", "ollama-model-loader", "open-webui")  # as the dependencies require
+MODEL = "llama3.2:1b"  # Pulumi.docker.yaml's model
+
+
+def rendered(**overrides) -> dict:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        run = run_stack("docker", monkeypatch, **overrides)
+    return {"containers": {r.inputs["name"]: unwrap_secrets(r.inputs)
+                           for r in run.of_type(CONTAINER)},
+            "volumes": [unwrap_secrets(r.inputs) for r in run.of_type(VOLUME)],
+            "network": unwrap_secrets(run.one(NETWORK).inputs),
+            "images": {r.inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}}
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict:
+    return rendered()
+
+
+def _engine(binary_name: str, stack: dict):
+    if not support.is_root():
+        pytest.skip("the Docker engine tier needs root (dockerd, namespaces, cgroups)")
+    missing = support.missing_host_tools()
+    if missing:
+        pytest.skip(f"host tools missing: {', '.join(missing)}")
+    bin_dir = support.engine_bin()
+    missing = support.missing_engine_tools(bin_dir)
+    if missing:
+        pytest.skip(f"Docker engines not built in {bin_dir} (missing: {', '.join(missing)}); "
+                    f"run scripts/docker-engine.sh")
+    binary = bin_dir / binary_name
+    workdir = Path(tempfile.mkdtemp(prefix="icc-dkr-")) / binary_name
+    engine = support.start_engine(binary, workdir)
+    try:
+        ollama_image, webui_image = sorted(stack["images"], key=lambda i: "webui" in i)
+        ids = support.import_standins(engine, ollama_image, webui_image)
+        # The mocks give each RemoteImage a fake id; map it to the stand-in's real id.
+        engine.image_ids = {mock_image_id(name): ids[name] for name in ids}
+        yield engine
+    finally:
+        support.stop_engine(engine)
+        workdir.parent.rmdir()
+
+
+@pytest.fixture(scope="module")
+def engine(stack):
+    yield from _engine("dockerd", stack)
+
+
+@pytest.fixture(scope="module")
+def old_engine(stack):
+    yield from _engine("dockerd-20.10", stack)
+
+
+def deploy(engine, stack: dict) -> dict[str, dict]:
+    """The stack as `pulumi up` creates it: network, volumes, then each container, waiting for
+    health where `wait` is set. Name -> {id, healthy, seconds, state}."""
+    support.create_network(engine.api, stack["network"])
+    for volume in stack["volumes"]:
+        support.create_volume(engine.api, volume)
+    return {name: start(engine, stack["containers"][name]) for name in DEPLOY_ORDER}
+
+
+def start(engine, inputs: dict) -> dict:
+    began = time.monotonic()
+    created = support.create_container(engine.api, inputs, engine.image_ids)
+    healthy, state = support.wait_healthy(engine.api, created, inputs["waitTimeout"])
+    return {"id": created, "healthy": healthy, "seconds": round(time.monotonic() - began, 1),
+            "state": state}
+
+
+def remove_all(engine) -> None:
+    for found in engine.api.containers(all=True, quiet=True):
+        engine.api.remove_container(found["Id"], force=True)
+
+
+def assert_deployed(engine, stack: dict, deployed: dict) -> str:
+    """Every container healthy; returns the loader's log."""
+    for name, result in deployed.items():
+        assert result["healthy"], (name, result["state"], support.logs(engine.api, result["id"]))
+    loader = deployed["ollama-model-loader"]["id"]
+    return support.wait_for_log(engine.api, loader, f"all models present: {MODEL}", 30)
+
+
+def assert_reads_back_as_written(engine, stack: dict, deployed: dict) -> None:
+    swap_accounting = engine.api.info().get("SwapLimit", False)
+    for name, result in deployed.items():
+        inputs = stack["containers"][name]
+        read = read_back.from_engine(engine.api.inspect_container(result["id"]))
+        expected = read_back.as_diffed(inputs)
+        if not swap_accounting:  # -1 there: the in-place update docker_preflight.py warns of
+            assert read["memorySwap"] == -1
+            read["memorySwap"] = expected["memorySwap"]
+        assert read == expected, name
+
+
+# --- Docker 28.5.2 -----------------------------------------------------------------------------
+
+def test_the_stack_runs_and_reads_back_unchanged_on_a_current_engine(engine, stack):
+    deployed = deploy(engine, stack)
+    log = assert_deployed(engine, stack, deployed)
+    # The loader ran model-loader.sh with the image's ENTRYPOINT replaced by the shell.
+    assert f"model-loader: pulling {MODEL}" in log and f"pulled {MODEL} after 1 attempt" in log
+    inspect = engine.api.inspect_container(deployed["ollama-model-loader"]["id"])
+    assert inspect["Config"]["Entrypoint"] == ["/bin/sh"] and inspect["HostConfig"]["Init"]
+    assert_reads_back_as_written(engine, stack, deployed)
+    print({name: result["seconds"] for name, result in deployed.items()})
+
+    # The next `up` after a replacement finds the model in the kept volume: nothing pulled.
+    remove_all(engine)
+    again = {name: start(engine, stack["containers"][name]) for name in DEPLOY_ORDER}
+    log = assert_deployed(engine, stack, again)
+    assert "pulling" not in log, log
+    remove_all(engine)
+
+
+def test_the_old_loader_form_never_runs_and_is_never_healthy(engine, stack):
+    loader = dict(stack["containers"]["ollama-model-loader"])
+    script = loader["uploads"][0]["file"]
+    loader.update(name="old-loader", command=["/bin/sh", script], networksAdvanced=None)
+    del loader["entrypoints"]
+    created = support.create_container(engine.api, loader, engine.image_ids)
+    # A crash-looping container reports Running while it restarts: must_run would not notice.
+    restarting = None
+    deadline = time.monotonic() + 30
+    while restarting is None and time.monotonic() < deadline:
+        state = engine.api.inspect_container(created)["State"]
+        if state["Restarting"]:
+            restarting = state
+        time.sleep(0.2)
+    assert restarting is not None and restarting["Running"] is True
+    healthy, state = support.wait_healthy(engine.api, created, 20)
+    assert not healthy and state["Health"]["Status"] != "healthy"
+    assert 'unknown command "/bin/sh" for "ollama"' in support.logs(engine.api, created)
+    engine.api.remove_container(created, force=True)
+
+
+def test_a_cpu_limit_above_the_host_is_refused_by_docker_and_caught_by_the_preflight(
+        engine, stack):
+    facts = preflight_facts(engine)
+    too_many = str(facts.cpus + 2)
+    ollama = {**stack["containers"]["ollama"], "name": "too-many-cpus", "volumes": None,
+              "networksAdvanced": None, "cpus": f"{too_many}.0"}
+    with pytest.raises(Exception, match="range of CPUs is from 0.01 to"):
+        support.create_container(engine.api, ollama, engine.image_ids)
+    preflight = load_preflight()
+    settings = preflight_settings(preflight, ollama={"resources": {
+        "requests": {"cpu": "1"}, "limits": {"cpu": too_many}}})
+    problems, _ = preflight.check(settings, facts)
+    assert [line.split(" (")[0] for line in problems] == ["icc-ollama:ollama.resources.limits.cpu"]
+    assert preflight.check(preflight_settings(preflight), facts)[0] == []  # the defaults fit
+
+
+def test_start_interval_is_kept_by_a_current_engine(engine, stack):
+    # The field the stack leaves out for older engines works here (API 1.44 and newer).
+    import docker
+
+    api = docker.APIClient(base_url=engine.host, version="1.44")
+    try:
+        inputs = {**stack["containers"]["ollama"], "name": "start-interval", "volumes": None,
+                  "networksAdvanced": None}
+        inputs["healthcheck"] = {**inputs["healthcheck"], "startInterval": "5s"}
+        created = support.create_container(api, inputs, engine.image_ids, start=False)
+        stored = api.inspect_container(created)["Config"]["Healthcheck"]
+        assert stored["StartInterval"] == 5 * read_back.NANO
+        api.remove_container(created, force=True)
+    finally:
+        api.close()
+
+
+def with_start_interval(inputs: dict, name: str) -> dict:
+    health = {**inputs["healthcheck"], "startInterval": "5s"}
+    return {**inputs, "name": name, "healthcheck": health}
+
+
+def test_the_provider_client_creates_the_rendered_spec_and_start_interval_on_28(engine, stack):
+    ollama = {**stack["containers"]["ollama"], "volumes": None, "networksAdvanced": None}
+    for inputs in ({**ollama, "name": "go-client"}, with_start_interval(ollama, "go-client-si")):
+        created = support.create_with_go_client(engine, inputs, engine.image_ids)
+        assert "id" in created, created
+        assert float(created["apiVersion"]) >= 1.44
+        engine.api.remove_container(created["id"], force=True)
+
+
+# --- Docker 20.10 (Debian 12) ------------------------------------------------------------------
+
+def test_the_provider_client_refuses_start_interval_on_20_10_and_takes_the_rendered_spec(
+        old_engine, stack):
+    # Defect 3 as the provider meets it: its client negotiates API 1.41 and then refuses every
+    # container with a start_interval. The stack's spec (none) is created.
+    ollama = {**stack["containers"]["ollama"], "volumes": None, "networksAdvanced": None}
+    refused = support.create_with_go_client(old_engine, with_start_interval(ollama, "go-si"),
+                                            old_engine.image_ids)
+    assert refused["apiVersion"] == "1.41"
+    assert "specify health-check start interval\" requires API version 1.44" in refused["error"]
+    created = support.create_with_go_client(old_engine, {**ollama, "name": "go-client"},
+                                            old_engine.image_ids)
+    assert "id" in created, created
+    old_engine.api.remove_container(created["id"], force=True)
+
+
+def test_the_stack_runs_unchanged_on_debian_12_docker(old_engine, stack):
+    facts = preflight_facts(old_engine)
+    assert facts.version.startswith("20.10.") and facts.api_version == "1.41"
+    deployed = deploy(old_engine, stack)
+    log = assert_deployed(old_engine, stack, deployed)
+    assert f"pulled {MODEL} after 1 attempt" in log
+    assert_reads_back_as_written(old_engine, stack, deployed)
+    preflight = load_preflight()
+    assert preflight.check(preflight_settings(preflight), facts)[0] == []
+    remove_all(old_engine)
+
+
+def test_debian_12_docker_speaks_no_api_1_44(old_engine):
+    # The provider's Docker client negotiates down to 1.41 here and then refuses any
+    # start_interval ("requires API version 1.44"); asked for 1.44, the engine refuses itself.
+    import docker
+
+    api = docker.APIClient(base_url=old_engine.host, version="1.44")
+    try:
+        with pytest.raises(docker.errors.APIError, match="1.44 is too new"):
+            api.containers()
+    finally:
+        api.close()
+
+
+# --- preflight helpers -------------------------------------------------------------------------
+
+def load_preflight():
+    import importlib.util
+    import sys
+
+    path = support.ROOT / "scripts" / "docker_preflight.py"
+    spec = importlib.util.spec_from_file_location("docker_preflight", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def preflight_facts(engine):
+    return load_preflight().engine_facts(engine.host)
+
+
+def preflight_settings(preflight, **raw):
+    import json
+
+    from settings import parse_settings
+
+    return parse_settings({"target": "docker", "webuiSecretKey": "k" * 40,
+                           **{key: json.dumps(value) for key, value in raw.items()}},
+                          frozenset({"webuiSecretKey"}))
+
+
+# --- the pre-flight script as `make up` runs it: real Pulumi CLI, real engine -------------------
+
+def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    pulumi_bin = Path(subprocess.run(["bash", str(support.ROOT / "scripts" / "e2e-tools.sh"),
+                                      "--print"], capture_output=True, text=True).stdout.strip())
+    if not (pulumi_bin / "pulumi").exists():
+        pytest.skip(f"no Pulumi CLI in {pulumi_bin}; run scripts/e2e-tools.sh")
+    # A copy of the project: the repository's Pulumi.docker.yaml is never written.
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "Pulumi.docker.yaml"):
+        shutil.copy(support.ROOT / name, project / name)
+    for folder in ("components", "settings", "payloads"):
+        shutil.copytree(support.ROOT / folder, project / folder)
+    shutil.copy(support.ROOT / "scripts" / "docker_preflight.py", project / "scripts")
+    env = {**os.environ, "PATH": f"{pulumi_bin}:{os.environ['PATH']}",
+           "PULUMI_HOME": str(tmp_path / "home"), "PULUMI_CONFIG_PASSPHRASE": "e2e-test",
+           "PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_SKIP_UPDATE_CHECK": "true"}
+
+    def pulumi(*args, stdin=None):
+        subprocess.run(["pulumi", *args], cwd=project, env=env, check=True, input=stdin,
+                       capture_output=True, text=True)
+
+    def preflight():
+        return subprocess.run([sys.executable, "scripts/docker_preflight.py", "docker"],
+                              cwd=project, env=env, capture_output=True, text=True)
+
+    pulumi("stack", "init", "docker")
+    pulumi("config", "set", "--secret", "webuiSecretKey", stdin="s" * 48)
+    pulumi("config", "set", "--path", "docker.host", engine.host)
+    cpus = preflight_facts(engine).cpus
+    pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus + 2))
+    refused = preflight()
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stderr == (
+        f"icc-ollama:ollama.resources.limits.cpu (given: {cpus + 2}): the Docker host "
+        f"{engine.host} has {cpus} CPUs and refuses a larger limit; lower it with "
+        f"`pulumi config set --path ollama.resources.limits.cpu {cpus}`\n")
+    pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus))
+    accepted = preflight()
+    assert accepted.returncode == 0, accepted.stderr
