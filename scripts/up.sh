@@ -159,6 +159,10 @@ case "$action" in
   output) ;;  # reads the state only
   *) echo "$usage" >&2; exit 2 ;;
 esac
+# What only the Docker Engine knows (version, CPUs) is checked before anything is created.
+if [ "$stack" = docker ] && { [ "$action" = up ] || [ "$action" = preview ]; }; then
+  "$py" scripts/docker_preflight.py "$stack" --config-file "$merged"
+fi
 
 case "$action" in
   up) pulumi up --stack "$stack" --config-file "$merged" "$@" ;;

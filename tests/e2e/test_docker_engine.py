@@ -322,7 +322,7 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
     assert refused.stderr == (
         f"icc-ollama:ollama.resources.limits.cpu (given: {cpus + 2}): the Docker host "
         f"{engine.host} has {cpus} CPUs and refuses a larger limit; lower it with "
-        f"`pulumi config set --path ollama.resources.limits.cpu {cpus}`\n")
+        f"`make config-set STACK=docker KEY=ollama.resources.limits.cpu VALUE={cpus}`\n")
     pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus))
     accepted = preflight()
     assert accepted.returncode == 0, accepted.stderr
