@@ -132,7 +132,8 @@ def test_ports_are_published_on_loopback_only(local):
 
 def test_bind_address_and_ports_are_settable(monkeypatch):
     run = run_stack("docker", monkeypatch,
-                    docker={"bindAddress": "0.0.0.0", "webuiPort": 8081, "ollamaPort": 0})
+                    docker={"bindAddress": "0.0.0.0", "allowNetworkAccess": True,
+                            "webuiPort": 8081, "ollamaPort": 0})
     (port,) = container(run, "open-webui")["ports"]
     assert (port["ip"], port["external"]) == ("0.0.0.0", 8081)
     assert "ports" not in container(run, "ollama")  # 0: the Ollama API stays unpublished
