@@ -3,7 +3,7 @@ STACK ?= minikube
 VENV  := .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: install up preview destroy test e2e bench clean
+.PHONY: install up preview review destroy test e2e bench clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -16,8 +16,11 @@ install: $(VENV)/.installed
 up: install            ## create the stack if needed and run `pulumi up`
 	scripts/up.sh $(STACK) up
 
-preview: install       ## show what `pulumi up` would change
+preview: install       ## show what `pulumi up` would change (with the ICC policy pack)
 	scripts/up.sh $(STACK) preview
+
+review: install        ## a Markdown report of the preview for a merge request (path printed)
+	scripts/up.sh $(STACK) review
 
 destroy:               ## remove the deployment; data claims stay unless keepDataOnDestroy=false
 	scripts/up.sh $(STACK) destroy

@@ -43,8 +43,12 @@ if [ "$stack" != docker ] && ! pulumi config get grafanaAdminPassword >/dev/null
 fi
 
 case "$action" in
-  up) pulumi up --stack "$stack" ;;
-  preview) pulumi preview --stack "$stack" --diff ;;
+  # The ICC rules (policy/) run in every preview; their facts come from the validated settings.
+  up) pack=$(.venv/bin/python scripts/policy_config.py "$stack")
+      pulumi up --stack "$stack" --policy-pack policy --policy-pack-config "$pack" ;;
+  preview) pack=$(.venv/bin/python scripts/policy_config.py "$stack")
+      pulumi preview --stack "$stack" --diff --policy-pack policy --policy-pack-config "$pack" ;;
+  review) .venv/bin/python scripts/review.py "$stack" ;;
   destroy) pulumi destroy --stack "$stack" ;;
-  *) echo "unknown action $action (up, preview, destroy)" >&2; exit 2 ;;
+  *) echo "unknown action $action (up, preview, review, destroy)" >&2; exit 2 ;;
 esac
