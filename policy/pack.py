@@ -101,16 +101,18 @@ def facts_of(config: Optional[Mapping[str, Any]]) -> Facts:
 
 
 def provider_namespace(provider: Any) -> Optional[str]:
-    if provider is None or not str(provider.resource_type).startswith("pulumi:providers:kubernetes"):
+    if provider is None or provider.resource_type != "pulumi:providers:kubernetes":
         return None
     return rules.get(provider.props, "namespace")
 
 
-def as_resource(type_: str, name: str, props: Mapping[str, Any], urn: str, provider: Any) -> Resource:
+def as_resource(type_: str, name: str, props: Mapping[str, Any], urn: str,
+                provider: Any) -> Resource:
     return Resource(type_, name, props, urn, provider_namespace(provider))
 
 
-def resource_policy(name: str, rule: Callable[[Resource, Facts], list[str]]) -> ResourceValidationPolicy:
+def resource_policy(name: str,
+                    rule: Callable[[Resource, Facts], list[str]]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         resource = as_resource(args.resource_type, args.name, args.props, args.urn, args.provider)
         for message in rule(resource, facts_of(args.get_config())):
@@ -121,10 +123,12 @@ def resource_policy(name: str, rule: Callable[[Resource, Facts], list[str]]) -> 
 
 
 def stack_resources(args: StackValidationArgs) -> list[Resource]:
-    return [as_resource(r.resource_type, r.name, r.props, r.urn, r.provider) for r in args.resources]
+    return [as_resource(r.resource_type, r.name, r.props, r.urn, r.provider)
+            for r in args.resources]
 
 
-def stack_policy(name: str, rule: Callable[[list[Resource], Facts], list[str]]) -> StackValidationPolicy:
+def stack_policy(name: str,
+                 rule: Callable[[list[Resource], Facts], list[str]]) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         for message in rule(stack_resources(args), facts_of(args.get_config())):
             report(message)

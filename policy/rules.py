@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 
 from components.quantity import format_amount, parse_quantity
 
-# The wire form of a secret (sdk/python/lib/pulumi/runtime/rpc.py _special_sig_key/_special_secret_sig).
+# The wire form of a secret (pulumi/runtime/rpc.py _special_sig_key, _special_secret_sig).
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 # What the engine sends for a value unknown during preview (pulumi_policy/proxy.py).
@@ -214,7 +214,8 @@ def no_gpu_on_minikube(resource: Resource, facts: Facts) -> list[str]:
 
 
 def icc_namespace_only(resource: Resource, facts: Facts) -> list[str]:
-    if facts.target != "icc" or not resource.type.startswith(("kubernetes:", "pulumi:providers:kubernetes")):
+    if facts.target != "icc" or not resource.type.startswith(
+            ("kubernetes:", "pulumi:providers:kubernetes")):
         return []
     wanted = facts.namespace
     if resource.type == "pulumi:providers:kubernetes":
@@ -226,7 +227,8 @@ def icc_namespace_only(resource: Resource, facts: Facts) -> list[str]:
     if resource.kind in CLUSTER_SCOPED or resource.kind.removesuffix("List") in CLUSTER_SCOPED:
         return [f"{resource.label} is cluster-scoped: an ICC user may create objects only inside "
                 f"{wanted}; remove it (e.g. monitoring.scope must be namespace on icc)"]
-    holder = resource.props if resource.type in HELM_TYPES else reveal(resource.props.get("metadata"))
+    holder = (resource.props if resource.type in HELM_TYPES
+              else reveal(resource.props.get("metadata")))
     raw = holder.get("namespace") if isinstance(holder, Mapping) else None
     if is_unknown(raw):
         return []
@@ -275,7 +277,8 @@ def plain_secret_envs(resource: Resource) -> list[str]:
     names = []
     for container in containers(pod_spec(resource)):
         for env in items(container.get("env")):
-            name, value = get(env, "name") or "", env.get("value") if isinstance(env, Mapping) else None
+            name = get(env, "name") or ""
+            value = env.get("value") if isinstance(env, Mapping) else None
             if SECRET_NAME.search(name) and value not in (None, "") and not is_secret(value) \
                     and not is_unknown(value):
                 names.append(f"env {name} of container {container.get('name', '?')}")
@@ -463,6 +466,10 @@ def replica_counts(resources: list[Resource]) -> dict[tuple[str, str], int]:
     return counts
 
 
+def add(totals: dict, key: tuple[str, str], amount: Optional[Decimal]) -> None:
+    totals[key] = totals.get(key, Decimal(0)) + (amount or Decimal(0))
+
+
 def pod_amounts(workload: Resource) -> dict[tuple[str, str], Decimal]:
     """One pod's (side, resource) sums over its containers, claim templates as storage."""
     totals: dict[tuple[str, str], Decimal] = {}
@@ -470,10 +477,10 @@ def pod_amounts(workload: Resource) -> dict[tuple[str, str], Decimal]:
         for side in ("requests", "limits"):
             for name, amount in get(container, "resources", side, default={}).items():
                 key = (side, "gpu" if name.endswith("/gpu") else name)
-                totals[key] = totals.get(key, Decimal(0)) + (quantity(amount) or Decimal(0))
+                add(totals, key, quantity(amount))
     for claim in items(get(workload.props, "spec", "volumeClaimTemplates")):
         size = quantity(get(claim, "spec", "resources", "requests", "storage"))
-        totals[("requests", "storage")] = totals.get(("requests", "storage"), Decimal(0)) + (size or 0)
+        add(totals, ("requests", "storage"), size)
     return totals
 
 
@@ -485,11 +492,11 @@ def quota_fits(resources: list[Resource], facts: Facts) -> list[str]:
     for workload in workloads(resources):
         name = get(workload.props, "metadata", "name") or workload.name
         for key, amount in pod_amounts(workload).items():
-            need[key] = need.get(key, Decimal(0)) + counts[(workload.kind, name)] * amount
+            add(need, key, counts[(workload.kind, name)] * amount)
     for claim in resources:
         if claim.kubernetes and claim.kind == "PersistentVolumeClaim":
             size = quantity(get(claim.props, "spec", "resources", "requests", "storage"))
-            need[("requests", "storage")] = need.get(("requests", "storage"), Decimal(0)) + (size or 0)
+            add(need, ("requests", "storage"), size)
     problems = []
     for key, side, resource in QUOTA_LINES:
         budget = get(facts.quota, *key.split("."))
@@ -499,8 +506,8 @@ def quota_fits(resources: list[Resource], facts: Facts) -> list[str]:
         if total > quantity(budget):
             problems.append(f"the release's worst case needs {format_amount(resource, total)} "
                             f"{resource} ({side}) but quota.{key} is {budget}: pods beyond it are "
-                            f"refused; lower the replicas or resources, or raise quota.{key} if the "
-                            f"namespace quota allows it")
+                            f"refused; lower the replicas or resources, or raise quota.{key} if "
+                            f"the namespace quota allows it")
     return problems
 
 

@@ -51,8 +51,8 @@ def facts(settings: Settings) -> dict[str, Any]:
     }
 
 
-def read_listing(stack: str) -> dict[str, Any]:
-    proc = subprocess.run(["pulumi", "config", "--json", "--stack", stack], cwd=ROOT,
+def read_listing(stack: str, project_dir: Path = ROOT) -> dict[str, Any]:
+    proc = subprocess.run(["pulumi", "config", "--json", "--stack", stack], cwd=project_dir,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"pulumi config --json --stack {stack} failed: {proc.stderr.strip()}")
@@ -67,11 +67,14 @@ def default_out(stack: str) -> Path:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack")
-    parser.add_argument("--out", type=Path, help="where to write it (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="where to write it (default: "
+                        "$ICC_OLLAMA_HOME/policy-config-<stack>.json)")
+    parser.add_argument("--project-dir", type=Path, default=ROOT,
+                        help="the Pulumi project holding Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
     import pack  # policy/pack.py: the policy names the config is keyed by
 
-    raw, secret = stack_config(read_listing(args.stack))
+    raw, secret = stack_config(read_listing(args.stack, args.project_dir))
     try:
         settings = parse_settings(raw, secret)
     except SettingsError as error:

@@ -78,7 +78,8 @@ def claims_of(res: rules.Resource) -> list[str]:
                 f"({rules.get(t, 'spec', 'resources', 'requests', 'storage') or '?'})"
                 for t in rules.items(rules.get(res.props, "spec", "volumeClaimTemplates"))]
     if res.type == "kubernetes:core/v1:PersistentVolumeClaim":
-        return [f"claim ({rules.get(res.props, 'spec', 'resources', 'requests', 'storage') or '?'})"]
+        size = rules.get(res.props, "spec", "resources", "requests", "storage") or "?"
+        return [f"claim ({size})"]
     if res.type == "kubernetes:core/v1:Namespace":
         return ["every claim in the namespace"]
     if res.type == "docker:index/volume:Volume":
@@ -203,7 +204,8 @@ def images_section(steps: list[Mapping[str, Any]]) -> list[str]:
         old = dict(rules.images_of(resource(step, "oldState"))) if step.get("oldState") else {}
         for where in sorted(set(new) | set(old)):
             before, after = old.get(where), new.get(where)
-            shown = f"{before} → {after}" if before and after and before != after else after or before
+            changed = before and after and before != after
+            shown = f"{before} → {after}" if changed else after or before
             pinned = "pinned" if after is None or rules.floating(after) is None else "**floating**"
             rows.append(f"| `{short(step['urn'])}` | {where} | `{shown}` | {pinned} |")
     if not rows:
@@ -298,18 +300,19 @@ def read_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_preview(stack: str, extra: list[str]) -> tuple[dict, list[dict], int]:
-    """`pulumi preview --json` with the policy pack and an event log; (digest, events, exit code)."""
-    config = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack],
-                            capture_output=True, text=True)
+def run_preview(stack: str, extra: list[str], project_dir: Path = ROOT,
+                pack: Path = ROOT / "policy") -> tuple[dict, list[dict], int]:
+    """`pulumi preview --json` with the pack and an event log: (digest, events, exit code)."""
+    config = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack,
+                             "--project-dir", str(project_dir)], capture_output=True, text=True)
     if config.returncode != 0:
         sys.exit(config.stderr.strip())
     with tempfile.TemporaryDirectory(prefix="icc-review-") as tmp:
         log = Path(tmp) / "events.jsonl"
         proc = subprocess.run(
             ["pulumi", "preview", "--stack", stack, "--json", "--non-interactive",
-             "--policy-pack", str(ROOT / "policy"), "--policy-pack-config", config.stdout.strip(),
-             "--event-log", str(log), *extra], cwd=ROOT, capture_output=True, text=True)
+             "--policy-pack", str(pack), "--policy-pack-config", config.stdout.strip(),
+             "--event-log", str(log), *extra], cwd=project_dir, capture_output=True, text=True)
         if not proc.stdout.strip().startswith("{"):
             sys.exit(f"pulumi preview --json gave no digest (exit {proc.returncode}):\n"
                      f"{proc.stderr.strip()[-3000:]}")
@@ -328,12 +331,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--from-json", type=Path, help="render a saved `pulumi preview --json`")
     parser.add_argument("--events", type=Path, help="with --from-json: its --event-log file")
+    parser.add_argument("--project-dir", type=Path, default=ROOT)
+    parser.add_argument("--policy-pack", type=Path, default=ROOT / "policy",
+                        help="the pack folder (or an executable analyzer)")
     args, extra = parser.parse_known_args(argv)
     if args.from_json:
         preview = json.loads(args.from_json.read_text())
         events, code = (read_events(args.events) if args.events else []), 0
     else:
-        preview, events, code = run_preview(args.stack, extra)
+        preview, events, code = run_preview(args.stack, extra, args.project_dir,
+                                            args.policy_pack)
     out = args.out or default_out(args.stack)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(preview, events, args.stack))

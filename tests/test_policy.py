@@ -315,7 +315,7 @@ def test_icc_with_a_gpu_but_no_toleration_is_caught(monkeypatch):
     assert [name for name, messages in results.items() if messages] == ["gpu-tolerates-v100"]
 
 
-# --------------------------------------------------------------------------- the pack as the engine runs it
+# ------------------------------------------------------------- the pack, as the engine runs it
 
 
 def struct(props: dict) -> struct_pb2.Struct:
@@ -339,7 +339,8 @@ def configure(analyzer, facts: dict) -> None:
     """As the engine does: each policy's own level (none is overridden) and its config."""
     levels = {p.name: analyzer_pb2.ADVISORY if p.enforcement_level == pack.EnforcementLevel.ADVISORY
               else analyzer_pb2.MANDATORY for p in pack.policies()}
-    config = {name: analyzer_pb2.PolicyConfig(enforcementLevel=levels[name], properties=struct(body))
+    config = {name: analyzer_pb2.PolicyConfig(enforcementLevel=levels[name],
+                                               properties=struct(body))
               for name, body in pack.pack_config(facts).items()}
     analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=config), None)
 
@@ -434,14 +435,15 @@ def test_policy_config_carries_the_validated_facts():
 
 def test_policy_config_stops_with_the_programs_message(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(policy_config, "read_listing",
-                        lambda stack: listing({"target": "icc", "namespace": "nope"}))
+                        lambda stack, project_dir: listing({"target": "icc", "namespace": "nope"}))
     assert policy_config.main(["icc", "--out", str(tmp_path / "c.json")]) == 1
     assert "icc-ollama:namespace" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists()
 
 
 def test_policy_config_writes_the_file_and_prints_its_path(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(policy_config, "read_listing", lambda stack: listing({"target": "docker"}))
+    monkeypatch.setattr(policy_config, "read_listing",
+                        lambda stack, project_dir: listing({"target": "docker"}))
     out = tmp_path / "c.json"
     assert policy_config.main(["docker", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT
+from harness import ROOT, SECRET_MARK, SECRET_SIG
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import review  # noqa: E402
@@ -49,8 +49,7 @@ def digest() -> dict:
             {"op": "same", "urn": STACK, "newState": state(STACK, "pulumi:pulumi:Stack", {}, "",
                                                             False, outputs={
                 "namespace": "wabc123-default", "nextSteps": {"login": "open http://x"},
-                "secretThing": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-                                "plaintext": "[secret]"}})},
+                "secretThing": {SECRET_MARK: SECRET_SIG, "plaintext": "[secret]"}})},
             {"op": "create", "urn": OLLAMA, "newState": state(OLLAMA, "icc:ollama:OllamaServer",
                                                               {}, custom=False)},
             {"op": "update", "urn": ollama_sts, "diffReasons": ["spec"],
@@ -85,7 +84,8 @@ def test_data_loss_is_flagged_first():
     report = review.render(digest(), EVENTS, "icc")
     first = report.split("## Summary")[0]
     assert "## ⚠ Data at risk" in first
-    assert "**replace** `StatefulSet open-webui` (replace because: spec.volumeClaimTemplates)" in first
+    assert ("**replace** `StatefulSet open-webui` (replace because: "
+            "spec.volumeClaimTemplates)") in first
     assert "**the data is deleted**" in first
     assert "Mandatory policy violations" in first
     assert "StatefulSet ollama" not in first  # an update replaces nothing
@@ -113,7 +113,8 @@ def test_summary_counts_come_from_the_steps_and_match_the_engine():
     assert review.counts(digest()) == {"create": 1, "update": 1, "replace": 1, "delete": 0,
                                        "same": 9}
     report = review.render(digest(), EVENTS)
-    assert "| create | update | replace | delete | same |\n|---|---|---|---|---|\n| 1 | 1 | 1 | 0 | 9 |" in report
+    assert ("| create | update | replace | delete | same |\n|---|---|---|---|---|\n"
+            "| 1 | 1 | 1 | 0 | 9 |") in report
     assert "differ" not in report
     broken = digest()
     broken["changeSummary"]["create"] = 2
@@ -134,7 +135,8 @@ def test_changes_are_grouped_by_component():
     section = review.render(digest()).split("## Changes by component")[1].split("## Images")[0]
     assert "**Top level**\n\n- create `OllamaServer ollama`" in section
     assert "**`OllamaServer ollama`**\n\n- update `StatefulSet ollama` (spec)" in section
-    assert "**`OpenWebUI open-webui`**\n\n- replace `StatefulSet open-webui` (spec.volumeClaimTemplates)" in section
+    assert ("**`OpenWebUI open-webui`**\n\n- replace `StatefulSet open-webui` "
+            "(spec.volumeClaimTemplates)") in section
 
 
 def test_images_show_versions_and_floating_tags():
@@ -195,7 +197,8 @@ def test_up_sh_runs_the_pack_with_the_stack_facts(action, command, tmp_path):
     listing = {"icc-ollama:target": {"value": "icc", "secret": False},
                "icc-ollama:namespace": {"value": "wabc123-default", "secret": False},
                "icc-ollama:webuiSecretKey": {"secret": True}}
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"),
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+           "CALLS": str(tmp_path / "calls"),
            "LISTING": json.dumps(listing), "ICC_OLLAMA_HOME": str(tmp_path / "home"),
            "PULUMI_CONFIG_PASSPHRASE": "test"}
     subprocess.run(["bash", str(ROOT / "scripts" / "up.sh"), "icc", action], env=env, check=True,
