@@ -3,12 +3,14 @@
 
     make review STACK=icc                       (runs scripts/up.sh icc review)
     .venv/bin/python scripts/review.py icc [--out FILE]
-    .venv/bin/python scripts/review.py icc --from-json preview.json [--events events.jsonl]
+    .venv/bin/python scripts/review.py icc --from-json preview.json   (saved digest or events)
 
-It runs `pulumi preview --json --event-log <file>` with the policy pack, then renders only the
-engine's structured output: the preview digest (steps with old/new state, diagnostics, the change
-summary) and the engine event log (policy violations and per-policy pass/fail summaries, which the
-digest leaves out). Nothing is read from the human-readable preview text. `render()` is pure.
+It runs `pulumi preview --json` with the policy pack and PULUMI_ENABLE_STREAMING_JSON_PREVIEW set,
+so the CLI prints the engine's events as JSON lines instead of its digest: the steps with old and
+new state, diagnostics, outputs, the change summary and the policy events (violations and the
+per-policy pass/fail summaries, which the plain digest leaves out). It renders only that
+structured output, never the human-readable preview text. `render()` is pure and also takes a
+plain `pulumi preview --json` digest (then without policy results).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -161,7 +162,7 @@ def policy_section(events: list[Mapping[str, Any]]) -> list[str]:
             passed.update(summary.get("passed") or [])
             failed.update(summary.get("failed") or [])
     if not (violations or passed or failed):
-        return ["No policy pack ran in this preview (no policy events in the event log)."
+        return ["No policy pack ran in this preview (no policy events)."
                 if not loaded else "The policy pack loaded but reported no results."]
     lines = ["| policy | level | passed | failed |", "|---|---|---|---|"]
     levels = {v["policyName"]: v.get("enforcementLevel", "") for v in violations}
@@ -185,7 +186,7 @@ def change_text(step: Mapping[str, Any]) -> str:
 def components_section(steps: list[Mapping[str, Any]]) -> list[str]:
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for step in steps:
-        if urn_type(step["urn"]) != ROOT_TYPE:
+        if urn_type(step["urn"]) != ROOT_TYPE and step["op"] != "same":
             groups[parent_of(step)].append(step)
     lines = []
     for parent in sorted(groups, key=lambda p: (urn_type(p) != ROOT_TYPE, p)):
@@ -243,7 +244,8 @@ def diagram_section(steps: list[Mapping[str, Any]]) -> list[str]:
                   and urn_type(s["urn"]) != ROOT_TYPE]
     ops: dict[str, Counter] = defaultdict(Counter)
     for step in steps:
-        ops[parent_of(step)][step["op"]] += 1
+        if step["op"] != "same":
+            ops[parent_of(step)][step["op"]] += 1
     lines = ["```mermaid", "flowchart LR", '  stack(["stack"])']
     ids = {c["urn"]: f"c{i}" for i, c in enumerate(sorted(components, key=lambda s: s["urn"]))}
     for comp in sorted(components, key=lambda s: s["urn"]):
@@ -266,9 +268,37 @@ def diagnostics_section(preview: Mapping[str, Any]) -> list[str]:
     return lines or ["None."]
 
 
-def render(preview: Mapping[str, Any], events: Iterable[Mapping[str, Any]] = (),
+def digest_from_events(events: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The streamed engine events in the shape of the plain digest (pkg/display/json.go)."""
+    steps: dict[str, dict[str, Any]] = {}
+    diagnostics, summary = [], {}
+    for event in events:
+        if event.get("resourcePreEvent"):
+            meta = event["resourcePreEvent"]["metadata"]
+            steps[meta["urn"]] = {"op": meta["op"], "urn": meta["urn"],
+                                  "oldState": meta.get("old"), "newState": meta.get("new"),
+                                  "diffReasons": meta.get("diffs") or [],
+                                  "replaceReasons": meta.get("keys") or []}
+        elif event.get("resOutputsEvent"):
+            meta = event["resOutputsEvent"]["metadata"]
+            if meta["urn"] in steps and meta.get("new"):
+                steps[meta["urn"]]["newState"] = meta["new"]
+        elif event.get("diagnosticEvent"):
+            diag = event["diagnosticEvent"]
+            if diag.get("severity") != "debug" and not diag.get("ephemeral"):
+                diagnostics.append({"urn": diag.get("urn", ""), "severity": diag["severity"],
+                                    "message": diag.get("prefix", "") + diag["message"]})
+        elif event.get("summaryEvent"):
+            summary = event["summaryEvent"].get("resourceChanges") or {}
+    return {"steps": list(steps.values()), "diagnostics": diagnostics, "changeSummary": summary}
+
+
+def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]] = (),
            stack: str = "") -> str:
-    """The report, from the `pulumi preview --json` digest and the engine event log."""
+    """The report, from the streamed engine events of `pulumi preview --json` (a list), or from
+    a plain digest (a dict) plus, optionally, engine events with the policy results."""
+    if isinstance(preview, list):
+        preview, events = digest_from_events(preview), preview
     steps = list(preview.get("steps") or [])
     events = list(events)
     title = f"# Preview review{f': stack `{stack}`' if stack else ''}"
@@ -296,27 +326,34 @@ def render(preview: Mapping[str, Any], events: Iterable[Mapping[str, Any]] = (),
 # --------------------------------------------------------------------------- running a preview
 
 
-def read_events(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def parse_output(text: str) -> dict | list:
+    """A plain digest (one JSON document) or streamed engine events (one JSON object a line)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def run_preview(stack: str, extra: list[str], project_dir: Path = ROOT,
-                pack: Path = ROOT / "policy") -> tuple[dict, list[dict], int]:
-    """`pulumi preview --json` with the pack and an event log: (digest, events, exit code)."""
+                pack: Path = ROOT / "policy") -> tuple[list, int]:
+    """`pulumi preview --json` as engine events, with the pack: (events, exit code)."""
     config = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack,
                              "--project-dir", str(project_dir)], capture_output=True, text=True)
     if config.returncode != 0:
         sys.exit(config.stderr.strip())
-    with tempfile.TemporaryDirectory(prefix="icc-review-") as tmp:
-        log = Path(tmp) / "events.jsonl"
-        proc = subprocess.run(
-            ["pulumi", "preview", "--stack", stack, "--json", "--non-interactive",
-             "--policy-pack", str(pack), "--policy-pack-config", config.stdout.strip(),
-             "--event-log", str(log), *extra], cwd=project_dir, capture_output=True, text=True)
-        if not proc.stdout.strip().startswith("{"):
-            sys.exit(f"pulumi preview --json gave no digest (exit {proc.returncode}):\n"
-                     f"{proc.stderr.strip()[-3000:]}")
-        return json.loads(proc.stdout), read_events(log) if log.exists() else [], proc.returncode
+    env = {**os.environ, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
+    proc = subprocess.run(
+        ["pulumi", "preview", "--stack", stack, "--json", "--non-interactive",
+         "--policy-pack", str(pack), "--policy-pack-config", config.stdout.strip(), *extra],
+        cwd=project_dir, env=env, capture_output=True, text=True)
+    try:
+        events = parse_output(proc.stdout)
+    except json.JSONDecodeError:
+        events = None
+    if not isinstance(events, list) or not events:
+        sys.exit(f"pulumi preview --json gave no engine events (exit {proc.returncode}):\n"
+                 f"{(proc.stderr or proc.stdout).strip()[-3000:]}")
+    return events, proc.returncode
 
 
 def default_out(stack: str) -> Path:
@@ -329,21 +366,19 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--from-json", type=Path, help="render a saved `pulumi preview --json`")
-    parser.add_argument("--events", type=Path, help="with --from-json: its --event-log file")
+    parser.add_argument("--from-json", type=Path,
+                        help="render a saved `pulumi preview --json` (digest or streamed events)")
     parser.add_argument("--project-dir", type=Path, default=ROOT)
     parser.add_argument("--policy-pack", type=Path, default=ROOT / "policy",
                         help="the pack folder (or an executable analyzer)")
     args, extra = parser.parse_known_args(argv)
     if args.from_json:
-        preview = json.loads(args.from_json.read_text())
-        events, code = (read_events(args.events) if args.events else []), 0
+        preview, code = parse_output(args.from_json.read_text()), 0
     else:
-        preview, events, code = run_preview(args.stack, extra, args.project_dir,
-                                            args.policy_pack)
+        preview, code = run_preview(args.stack, extra, args.project_dir, args.policy_pack)
     out = args.out or default_out(args.stack)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(preview, events, args.stack))
+    out.write_text(render(preview, stack=args.stack))
     print(f"Review of stack {args.stack} written to {out}")
     if code != 0:
         print(f"(the preview itself failed with exit code {code}; see the report)", file=sys.stderr)

@@ -165,15 +165,38 @@ def test_only_errors_and_warnings_are_listed():
     assert "just info" not in section
 
 
+def as_events(preview: dict, policy_events: list) -> list:
+    """The same preview as the CLI streams it (PULUMI_ENABLE_STREAMING_JSON_PREVIEW)."""
+    events = [{"sequence": 0, "preludeEvent": {"config": {}}}]
+    for step in preview["steps"]:
+        meta = {"op": step["op"], "urn": step["urn"], "type": review.urn_type(step["urn"]),
+                "old": step.get("oldState"), "new": step.get("newState"),
+                "keys": step.get("replaceReasons"), "diffs": step.get("diffReasons")}
+        events.append({"resourcePreEvent": {"metadata": meta, "planning": True}})
+        events.append({"resOutputsEvent": {"metadata": meta, "planning": True}})
+    events += [{"diagnosticEvent": {"prefix": "", **d, "color": "never"}}
+               for d in preview["diagnostics"]]
+    events.append({"diagnosticEvent": {"message": "registering", "severity": "debug"}})
+    events += policy_events
+    events.append({"summaryEvent": {"resourceChanges": preview["changeSummary"]}})
+    return events
+
+
+def test_streamed_events_render_like_the_digest_with_its_policy_events():
+    assert review.render(as_events(digest(), EVENTS), stack="icc") == \
+        review.render(digest(), EVENTS, "icc")
+
+
 def test_main_renders_saved_output_and_prints_the_path(tmp_path, capsys):
-    saved, log = tmp_path / "p.json", tmp_path / "e.jsonl"
-    saved.write_text(json.dumps(digest()))
-    log.write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
+    saved = tmp_path / "p.jsonl"
+    saved.write_text("\n".join(json.dumps(e) for e in as_events(digest(), EVENTS)) + "\n")
     out = tmp_path / "r.md"
-    assert review.main(["icc", "--from-json", str(saved), "--events", str(log),
-                        "--out", str(out)]) == 0
+    assert review.main(["icc", "--from-json", str(saved), "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
     assert out.read_text() == review.render(digest(), EVENTS, "icc")
+    saved.write_text(json.dumps(digest()))  # a plain digest: no policy results
+    assert review.main(["icc", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert "No policy pack ran" in out.read_text()
 
 
 # --------------------------------------------------------------------------- make preview / up
