@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "policy")]
 
+import pack  # noqa: E402  (policy/pack.py: the policies' levels)
 import rules  # noqa: E402  (policy/rules.py: pod templates, images, secret markers)
 
 OPS = ("create", "update", "replace", "delete", "same")
@@ -50,7 +51,11 @@ def urn_name(urn: str) -> str:
 
 def short(urn: str) -> str:
     """`OllamaServer ollama` for a URN (the type's last part and the name)."""
-    return f"{urn_type(urn).rsplit(':', 1)[-1]} {urn_name(urn)}" if urn else "the stack"
+    if not urn:
+        return "the stack"
+    if urn_type(urn).startswith("pulumi:providers:"):
+        return f"provider {urn_name(urn)}"
+    return f"{urn_type(urn).rsplit(':', 1)[-1]} {urn_name(urn)}"
 
 
 def state_of(step: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -164,10 +169,14 @@ def policy_section(events: list[Mapping[str, Any]]) -> list[str]:
     if not (violations or passed or failed):
         return ["No policy pack ran in this preview (no policy events)."
                 if not loaded else "The policy pack loaded but reported no results."]
-    lines = ["| policy | level | passed | failed |", "|---|---|---|---|"]
-    levels = {v["policyName"]: v.get("enforcementLevel", "") for v in violations}
-    for name in sorted(set(passed) | set(failed) | set(levels)):
-        mark = "❌" if failed[name] or name in levels else "✅"
+    lines = ["Resource policies count the resources they checked, stack policies the stack once.",
+             "", "| policy | level | passed | failed |", "|---|---|---|---|"]
+    levels = {name: "advisory" if name in pack.ADVISORY else "mandatory"
+              for name in pack.DESCRIPTIONS}
+    levels.update({v["policyName"]: v.get("enforcementLevel", "") for v in violations})
+    violated = {v["policyName"] for v in violations}
+    for name in sorted(set(passed) | set(failed) | violated):
+        mark = "❌" if failed[name] or name in violated else "✅"
         lines.append(f"| {mark} {name} | {levels.get(name, '')} | {passed[name]} | "
                      f"{failed[name]} |")
     for v in violations:
@@ -220,6 +229,7 @@ def show_value(value: Any) -> str:
     if rules.is_unknown(value):
         return "(known after up)"
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = text.replace("|", "\\|")  # a table cell
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -240,7 +250,8 @@ def outputs_section(steps: list[Mapping[str, Any]]) -> list[str]:
 
 def diagram_section(steps: list[Mapping[str, Any]]) -> list[str]:
     """Components (non-custom resources) under the stack, with their children's operations."""
-    components = [s for s in steps if not state_of(s).get("custom", True)
+    # `custom` is left out of streamed events when false (apitype.StepEventStateMetadata).
+    components = [s for s in steps if not state_of(s).get("custom", False)
                   and urn_type(s["urn"]) != ROOT_TYPE]
     ops: dict[str, Counter] = defaultdict(Counter)
     for step in steps:
@@ -249,9 +260,9 @@ def diagram_section(steps: list[Mapping[str, Any]]) -> list[str]:
     lines = ["```mermaid", "flowchart LR", '  stack(["stack"])']
     ids = {c["urn"]: f"c{i}" for i, c in enumerate(sorted(components, key=lambda s: s["urn"]))}
     for comp in sorted(components, key=lambda s: s["urn"]):
-        changes = ", ".join(f"{n} {op}" for op, n in sorted(ops[comp["urn"]].items()))
-        label = f"{short(comp['urn'])}" + (f"<br/>{changes}" if changes else "")
-        lines.append(f'  {ids[comp["urn"]]}["{label} ({comp["op"]})"]')
+        inside = ", ".join(f"{n} {op}" for op, n in sorted(ops[comp["urn"]].items()))
+        label = f"{short(comp['urn'])}<br/>{comp['op']}; inside: {inside or 'no change'}"
+        lines.append(f'  {ids[comp["urn"]]}["{label}"]')
         parent = parent_of(comp)
         lines.append(f"  {ids.get(parent, 'stack')} --> {ids[comp['urn']]}")
     lines.append("```")
@@ -287,7 +298,7 @@ def digest_from_events(events: list[Mapping[str, Any]]) -> dict[str, Any]:
             diag = event["diagnosticEvent"]
             if diag.get("severity") != "debug" and not diag.get("ephemeral"):
                 diagnostics.append({"urn": diag.get("urn", ""), "severity": diag["severity"],
-                                    "message": diag.get("prefix", "") + diag["message"]})
+                                    "message": diag["message"]})
         elif event.get("summaryEvent"):
             summary = event["summaryEvent"].get("resourceChanges") or {}
     return {"steps": list(steps.values()), "diagnostics": diagnostics, "changeSummary": summary}
@@ -320,7 +331,7 @@ def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]
     parts += ["## Outputs", "", *outputs_section(steps), ""]
     parts += ["## Components", "", *diagram_section(steps), ""]
     parts += ["## Diagnostics (errors and warnings)", "", *diagnostics_section(preview), ""]
-    return "\n".join(parts)
+    return "\n".join(parts).rstrip("\n") + "\n"
 
 
 # --------------------------------------------------------------------------- running a preview

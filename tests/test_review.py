@@ -49,6 +49,7 @@ def digest() -> dict:
             {"op": "same", "urn": STACK, "newState": state(STACK, "pulumi:pulumi:Stack", {}, "",
                                                             False, outputs={
                 "namespace": "wabc123-default", "nextSteps": {"login": "open http://x"},
+                "pipe": "a | b",
                 "secretThing": {SECRET_MARK: SECRET_SIG, "plaintext": "[secret]"}})},
             {"op": "create", "urn": OLLAMA, "newState": state(OLLAMA, "icc:ollama:OllamaServer",
                                                               {}, custom=False)},
@@ -124,8 +125,8 @@ def test_summary_counts_come_from_the_steps_and_match_the_engine():
 def test_policy_results_table_and_messages():
     section = review.render(digest(), EVENTS).split("## Policy results")[1].split("##")[0]
     assert "| ❌ images-pinned | mandatory | 0 | 1 |" in section
-    assert "| ✅ gpu-tolerates-v100 |  | 1 | 0 |" in section
-    assert "| ✅ quota-fits |  | 1 | 0 |" in section
+    assert "| ✅ gpu-tolerates-v100 | mandatory | 1 | 0 |" in section
+    assert "| ✅ quota-fits | mandatory | 1 | 0 |" in section
     assert ("- **images-pinned** (mandatory) `StatefulSet open-webui`: Every image is pinned. "
             "StatefulSet open-webui: uses the floating tag :latest") in section
     assert "No policy pack ran" in review.render(digest(), [])
@@ -149,14 +150,19 @@ def test_outputs_hide_secrets_and_flatten_one_level():
     section = review.render(digest()).split("## Outputs")[1].split("## Components")[0]
     assert "| namespace | `wabc123-default` |" in section
     assert "| nextSteps.login | `open http://x` |" in section
+    assert "| pipe | `a \\| b` |" in section
     assert "| secretThing | `[secret]` |" in section
 
 
 def test_mermaid_diagram_lists_components_with_their_changes():
     section = review.render(digest()).split("## Components")[1].split("## Diagnostics")[0]
     assert section.strip().startswith("```mermaid\nflowchart LR")
-    assert '["OllamaServer ollama<br/>1 update (create)"]' in section
+    assert '["OllamaServer ollama<br/>create; inside: 1 update"]' in section
     assert "stack --> c0" in section
+    # Streamed events leave `custom` out when it is false: still a component.
+    streamed = digest()
+    del streamed["steps"][1]["newState"]["custom"]
+    assert '["OllamaServer ollama<br/>create; inside: 1 update"]' in review.render(streamed)
 
 
 def test_only_errors_and_warnings_are_listed():

@@ -1,16 +1,21 @@
 """The policy pack and `make review` with the real Pulumi CLI 3.259.0 (scripts/e2e-tools.sh).
 
-How the pack is launched here: the CLI runs a `runtime: python` pack through the Python language
-host's RunPlugin. The host of this tier is the stand-in from sdk/v3 v3.79.0 (the 3.259.0 host is not
-served by the Go module proxy), and it reads the pack's path from RunPluginRequest.program, a field
-the 3.259.0 engine no longer fills (it sends `info` instead). `test_pack_folder_needs_a_newer_language_host`
-pins that exact failure. The CLI only falls back to the old `pulumi-analyzer-policy-python` plugin
-when no Python language host exists at all, which cannot be arranged while the same host must run
-the program. So every other test launches the unchanged pack as a binary analyzer (3.259.0 runs an
-executable given to --policy-pack directly, pkg/resource/plugin/analyzer_plugin.go
-NewPolicyAnalyzer): a two-line launcher, written into the test's temp folder, that starts
-`python -u -m pulumi.policy <engine> policy/` exactly as the back-compat plugin does. The engine,
-the analyzer protocol, the pack's config and the enforcement are the real ones.
+Previews only, so no control plane: the real CLI, the tier's Python language host and the
+Kubernetes provider (which previews without reaching a cluster) run the unchanged program.
+
+How the pack is launched: the CLI runs a `runtime: python` pack folder through the language
+host's RunPlugin. This tier's host is the stand-in from sdk/v3 v3.79.0 (the proxy does not serve
+the 3.259.0 host); it runs `python <RunPluginRequest.program>`, a field the 3.259.0 engine no
+longer fills (it sends `info` instead), so Python runs `''`: the project folder's own
+__main__.py, which exits, and the engine reports that the pack "failed to start".
+`test_pack_folder_needs_a_newer_language_host` pins exactly that. The old
+`pulumi-analyzer-policy-python` plugin is only used when no Python language host is found
+(pkg/resource/plugin/analyzer_plugin.go NewPolicyAnalyzer), which cannot be arranged while the
+same host must run the program. So the other tests give --policy-pack an executable instead,
+which 3.259.0 runs directly as an analyzer plugin (same function): a two-line launcher in the
+test's temp folder that starts `python -u -m pulumi.policy <engine> policy/`, the command the
+back-compat plugin runs. The engine, the analyzer protocol, the pack's config from
+scripts/policy_config.py and the enforcement are the real ones.
 
 The docker stack is not previewed here: this tier builds no Docker provider plugin. The pack is
 checked against it under mocks (tests/test_policy.py).
@@ -26,8 +31,18 @@ from pathlib import Path
 
 import pytest
 
-from e2e_support import ICC_NAMESPACE, ROOT, create_stack, project_copy, run
-from test_engine import stack_settings
+from e2e_support import (
+    ICC_NAMESPACE,
+    REQUIRED_TOOLS,
+    ROOT,
+    create_stack,
+    install_plugins,
+    missing_tools,
+    project_copy,
+    pulumi_env,
+    run,
+    tools_bin,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,30 +50,60 @@ PACK = ROOT / "policy"
 sys.path.insert(0, str(ROOT / "scripts"))
 import review  # noqa: E402
 
+# Previews only: the engine, the language host and the Kubernetes provider, no control plane. The
+# provider previews without reaching a cluster (no kubeconfig here), as on a laptop offline.
+ENGINE_TOOLS = REQUIRED_TOOLS[:4]
+
 
 @pytest.fixture(scope="module")
-def launcher(e2e_tmp: Path) -> Path:
+def policy_env(tmp_path_factory) -> dict[str, str]:
+    bin_dir = tools_bin()
+    missing = missing_tools(bin_dir, ENGINE_TOOLS)
+    if missing:
+        pytest.skip(f"real-engine tools not built in {bin_dir} (missing: {', '.join(missing)}); "
+                    f"run scripts/e2e-tools.sh")
+    tmp = tmp_path_factory.mktemp("policy")
+    home, state = tmp / "pulumi-home", tmp / "state"
+    home.mkdir()
+    state.mkdir()
+    env = pulumi_env(bin_dir, home, state)
+    env["HOME"] = str(tmp)  # no ~/.kube/config: the provider previews offline
+    install_plugins(bin_dir, env)
+    env.update({"E2E_STATE_DIR": str(state), "E2E_BIN": str(bin_dir), "E2E_TMP": str(tmp)})
+    return env
+
+
+@pytest.fixture(scope="module")
+def launcher(policy_env) -> Path:
     """The pack as an executable analyzer (see the module docstring)."""
-    path = e2e_tmp / "icc-ollama-policy-analyzer"
+    path = Path(policy_env["E2E_TMP"]) / "icc-ollama-policy-analyzer"
     path.write_text(f"#!/bin/sh\nexec '{ROOT / '.venv' / 'bin' / 'python'}' -u -m pulumi.policy "
                     f"\"$1\" '{PACK}'\n")
     path.chmod(0o755)
     return path
 
 
-def new_stack(name: str, target: str, cluster, engine_env, e2e_tmp: Path, **overrides):
-    state = Path(engine_env["E2E_STATE_DIR"])
-    workdir = project_copy(e2e_tmp / f"project-{name}", state)
-    settings = {**stack_settings(target, cluster), **overrides}
-    return create_stack(name, workdir, engine_env, cluster.bin_dir, settings)
+def new_stack(name: str, target: str, env: dict[str, str], **overrides):
+    tmp = Path(env["E2E_TMP"])
+    workdir = project_copy(tmp / f"project-{name}", Path(env["E2E_STATE_DIR"]))
+    settings = {"target": target, "ollama": {"models": ["llama3.2:1b"]},
+                # The charts come from Helm repositories, unreachable offline (as in test_engine).
+                "monitoring": {"enabled": False}}
+    if target == "icc":
+        settings.update({"namespace": ICC_NAMESPACE, "createNamespace": False})
+    settings.update(overrides)
+    return create_stack(name, workdir, env, Path(env["E2E_BIN"]), settings)
 
 
-def pack_config(stack, out: Path) -> Path:
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack.name,
-                          "--project-dir", str(stack.workdir), "--out", str(out)],
-                         env=stack.env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    return Path(run.stdout.strip())
+def pack_config(stack) -> Path:
+    """scripts/policy_config.py against the real `pulumi config --json` of the stack."""
+    out = stack.workdir / "policy-config.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack.name,
+                           "--project-dir", str(stack.workdir), "--out", str(out)],
+                          env=stack.env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out)
+    return out
 
 
 def preview(stack, pack: Path, config: Path, stream: bool = True):
@@ -73,35 +118,47 @@ def preview(stack, pack: Path, config: Path, stream: bool = True):
 def policy_summaries(events) -> tuple[set[str], set[str]]:
     passed, failed = set(), set()
     for event in events:
-        summary = event.get("policyAnalyzeSummaryEvent") or event.get("policyAnalyzeStackSummaryEvent")
+        summary = (event.get("policyAnalyzeSummaryEvent")
+                   or event.get("policyAnalyzeStackSummaryEvent"))
         if summary:
             passed.update(summary.get("passed") or [])
             failed.update(summary.get("failed") or [])
     return passed, failed
 
 
+def run_review(stack, launcher: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "review.py"), stack.name,
+                           "--project-dir", str(stack.workdir), "--policy-pack", str(launcher),
+                           "--out", str(out)], env=stack.env, capture_output=True, text=True)
+
+
+def keep_sample(report: Path, name: str) -> None:
+    """E2E_REVIEW_SAMPLES=docs keeps the report there (how docs/review-sample-*.md are made)."""
+    folder = os.environ.get("E2E_REVIEW_SAMPLES")
+    if folder:
+        shutil.copy(report, Path(folder) / name)
+
+
 @pytest.mark.parametrize("target", ["icc", "minikube"])
-def test_preview_passes_the_pack(target, cluster, engine_env, e2e_tmp, launcher):
-    stack = new_stack(f"e2e-policy-{target}", target, cluster, engine_env, e2e_tmp)
-    config = pack_config(stack, e2e_tmp / f"policy-{target}.json")
+def test_preview_passes_the_pack(target, policy_env, launcher):
+    stack = new_stack(f"e2e-policy-{target}", target, policy_env)
+    config = pack_config(stack)
     proc, events = preview(stack, launcher, config)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
     assert violations == []
     passed, failed = policy_summaries(events)
     # Every policy ran somewhere and passed (resource policies per resource, stack ones once).
-    import pack as pack_module  # policy/pack.py, on sys.path through review.py's import of rules
-
     assert failed == set()
-    assert passed == {p.name for p in pack_module.policies()}
+    assert passed == {p.name for p in review.pack.policies()}
     assert review.digest_from_events(events)["changeSummary"].get("create", 0) > 5
 
 
-def test_violating_setting_fails_with_the_policy_message(cluster, engine_env, e2e_tmp, launcher):
+def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
     # The GPU stays on, the V100 toleration is dropped: the program accepts it, the pack does not.
-    stack = new_stack("e2e-policy-icc-bad", "icc", cluster, engine_env, e2e_tmp,
+    stack = new_stack("e2e-policy-icc-bad", "icc", policy_env,
                       ollama={"models": ["llama3.2:1b"], "tolerations": []})
-    config = pack_config(stack, e2e_tmp / "policy-bad.json")
+    config = pack_config(stack)
     proc, events = preview(stack, launcher, config)
     assert proc.returncode != 0
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
@@ -113,41 +170,48 @@ def test_violating_setting_fails_with_the_policy_message(cluster, engine_env, e2
     text = stack.pulumi("preview", "--policy-pack", str(launcher), "--policy-pack-config",
                         str(config), check=False).stdout
     assert "gpu-tolerates-v100" in text and "does not tolerate the V100 taint" in text, text
+    # The review puts it at the top and exits with the preview's code.
+    out = stack.workdir / "review.md"
+    proc = run_review(stack, launcher, out)
+    assert proc.returncode != 0 and str(out) in proc.stdout
+    top = out.read_text().split("## Summary")[0]
+    assert "**Mandatory policy violations: `pulumi up` would stop.**" in top
+    assert "| ❌ gpu-tolerates-v100 | mandatory | 16 | 1 |" in out.read_text()
+    keep_sample(out, "review-sample-icc-violation.md")
 
 
-def test_review_numbers_match_the_preview(cluster, engine_env, e2e_tmp, launcher):
-    stack = new_stack("e2e-review-icc", "icc", cluster, engine_env, e2e_tmp)
-    config = pack_config(stack, e2e_tmp / "policy-review.json")
+def test_review_numbers_match_the_preview(policy_env, launcher):
+    stack = new_stack("e2e-review-icc", "icc", policy_env)
+    config = pack_config(stack)
     proc, digest = preview(stack, launcher, config, stream=False)  # the plain digest
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = e2e_tmp / "review-icc.md"
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "review.py"), stack.name,
-                          "--project-dir", str(stack.workdir), "--policy-pack", str(launcher),
-                          "--out", str(out)], env=stack.env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert str(out) in run.stdout
+    out = stack.workdir / "review.md"
+    proc = run_review(stack, launcher, out)
+    assert proc.returncode == 0, proc.stderr
+    assert str(out) in proc.stdout
     report = out.read_text()
     summary = report.split("## Summary")[1].split("##")[0]
-    header, _, values = [line for line in summary.splitlines() if line.startswith("|")]
-    shown = dict(zip(header.strip("|").split(" | "), map(int, values.strip("| ").split(" | "))))
+    header, _, values = [[cell.strip() for cell in line.strip("|").split("|")]
+                         for line in summary.splitlines() if line.startswith("|")]
+    shown = dict(zip(header, map(int, values)))
     engine = digest["changeSummary"]
     assert {op: n for op, n in shown.items() if n} == {op: n for op, n in engine.items() if n}
     assert "differ" not in summary
     assert "| ✅ gpu-tolerates-v100 |" in report and "❌" not in report
     assert f"`{ICC_NAMESPACE}`" in report or "known after" in report
-    sample = os.environ.get("E2E_REVIEW_SAMPLE")
-    if sample:  # docs/review-sample-icc.md is made this way (see README)
-        shutil.copy(out, sample)
+    keep_sample(out, "review-sample-icc.md")
 
 
-def test_pack_folder_needs_a_newer_language_host(cluster, engine_env, e2e_tmp):
+def test_pack_folder_needs_a_newer_language_host(policy_env):
     """`--policy-pack policy` (what `make preview` passes) with this tier's v3.79.0 stand-in host:
     its RunPlugin runs `python <request.program>`, and 3.259.0 leaves `program` empty, so Python
     is started with an empty script path in the project folder and the pack never answers."""
-    stack = new_stack("e2e-policy-folder", "icc", cluster, engine_env, e2e_tmp)
-    config = pack_config(stack, e2e_tmp / "policy-folder.json")
+    stack = new_stack("e2e-policy-folder", "icc", policy_env)
+    config = pack_config(stack)
     proc = stack.pulumi("preview", "--policy-pack", str(PACK), "--policy-pack-config",
                         str(config), check=False)
     assert proc.returncode != 0
     text = proc.stdout + proc.stderr
     assert f'policy pack "{PACK}" failed to start: could not read plugin [{PACK}]' in text, text
+    # What started instead: `python ''` in the project folder ran the project's own __main__.py.
+    assert f'File "{stack.workdir}/__main__.py"' in text, text
