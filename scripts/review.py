@@ -179,6 +179,7 @@ def policy_section(events: list[Mapping[str, Any]]) -> list[str]:
         mark = "❌" if failed[name] or name in violated else "✅"
         lines.append(f"| {mark} {name} | {levels.get(name, '')} | {passed[name]} | "
                      f"{failed[name]} |")
+    lines.append("")
     for v in violations:
         where = f" `{short(v['resourceUrn'])}`" if v.get("resourceUrn") else ""
         message = " ".join(v.get("message", "").split())
@@ -248,7 +249,7 @@ def outputs_section(steps: list[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def diagram_section(steps: list[Mapping[str, Any]]) -> list[str]:
+def diagram_section(steps: list[Mapping[str, Any]], stack: str = "") -> list[str]:
     """Components (non-custom resources) under the stack, with their children's operations."""
     # `custom` is left out of streamed events when false (apitype.StepEventStateMetadata).
     components = [s for s in steps if not state_of(s).get("custom", False)
@@ -257,7 +258,8 @@ def diagram_section(steps: list[Mapping[str, Any]]) -> list[str]:
     for step in steps:
         if step["op"] != "same":
             ops[parent_of(step)][step["op"]] += 1
-    lines = ["```mermaid", "flowchart LR", '  stack(["stack"])']
+    name = f"stack {stack}".strip()
+    lines = ["```mermaid", "flowchart LR", f'  stack(["{name}"])']
     ids = {c["urn"]: f"c{i}" for i, c in enumerate(sorted(components, key=lambda s: s["urn"]))}
     for comp in sorted(components, key=lambda s: s["urn"]):
         inside = ", ".join(f"{n} {op}" for op, n in sorted(ops[comp["urn"]].items()))
@@ -329,7 +331,7 @@ def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]
     parts += ["## Changes by component", "", *components_section(steps)]
     parts += ["## Images", "", *images_section(steps), ""]
     parts += ["## Outputs", "", *outputs_section(steps), ""]
-    parts += ["## Components", "", *diagram_section(steps), ""]
+    parts += ["## Components", "", *diagram_section(steps, stack), ""]
     parts += ["## Diagnostics (errors and warnings)", "", *diagnostics_section(preview), ""]
     return "\n".join(parts).rstrip("\n") + "\n"
 
