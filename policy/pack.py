@@ -35,7 +35,7 @@ PACK_NAME = "icc-ollama-rules"
 FACT_KEYS = ("target", "namespace", "keepDataOnDestroy", "quota")
 FACTS_SCHEMA = PolicyConfigSchema(properties={
     "target": {"type": "string", "enum": ["icc", "minikube", "docker"]},
-    "namespace": {"type": ["string", "null"]},
+    "namespace": {"type": "string"},
     "keepDataOnDestroy": {"type": "boolean"},
     "quota": {"type": "object"},
 })
@@ -156,6 +156,7 @@ def policies() -> list[pulumi_policy.policy.Policy]:
 
 
 def pack_config(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The --policy-pack-config document: the same facts for every policy."""
-    chosen = {key: facts[key] for key in FACT_KEYS if key in facts}
+    """The --policy-pack-config document: the same facts for every policy (unset ones left out,
+    e.g. the namespace of a docker stack)."""
+    chosen = {key: facts[key] for key in FACT_KEYS if facts.get(key) is not None}
     return {policy.name: dict(chosen) for policy in policies()}

@@ -447,5 +447,6 @@ def test_policy_config_writes_the_file_and_prints_its_path(monkeypatch, capsys, 
     out = tmp_path / "c.json"
     assert policy_config.main(["docker", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
-    assert json.loads(out.read_text())["images-pinned"]["target"] == "docker"
+    facts = json.loads(out.read_text())["images-pinned"]
+    assert facts["target"] == "docker" and "namespace" not in facts
     assert "s" * 64 not in out.read_text()
