@@ -238,3 +238,54 @@ def test_up_sh_runs_the_pack_with_the_stack_facts(action, command, tmp_path):
     facts = json.loads(config.read_text())["icc-namespace-only"]
     assert facts == {"target": "icc", "namespace": "wabc123-default", "keepDataOnDestroy": True,
                      "quota": {"requests": {}, "limits": {}}}
+
+
+# --------------------------------------------------------------------------- recorded previews
+
+DATA = ROOT / "tests" / "data"  # streamed events of real previews (tests/e2e, E2E_RECORD)
+
+
+def recorded(name: str) -> list:
+    return review.parse_output((DATA / name).read_text())
+
+
+def summary_row(report: str) -> dict[str, int]:
+    summary = report.split("## Summary")[1].split("##")[0]
+    header, _, values = [[cell.strip() for cell in line.strip("|").split("|")]
+                         for line in summary.splitlines() if line.startswith("|")]
+    return {op: int(n) for op, n in zip(header, values) if int(n)}
+
+
+@pytest.mark.parametrize("name", ["preview-icc.jsonl", "preview-minikube.jsonl"])
+def test_recorded_clean_previews(name):
+    events = recorded(name)
+    report = review.render(events, stack="icc")
+    engine = next(e["summaryEvent"] for e in events if e.get("summaryEvent"))["resourceChanges"]
+    assert summary_row(report) == {op: n for op, n in engine.items() if n}
+    assert "❌" not in report and "Data at risk" not in report and "Data not kept" not in report
+    policies = report.split("## Policy results")[1].split("##")[0]
+    assert policies.count("✅") == len(review.pack.DESCRIPTIONS)
+    assert "`ollama/ollama:0.32.15` | pinned" in report
+    assert "flowchart LR" in report and "OllamaServer ollama<br/>create; inside:" in report
+
+
+def test_recorded_minikube_namespace_is_kept_on_destroy():
+    namespace = [e["resourcePreEvent"]["metadata"] for e in recorded("preview-minikube.jsonl")
+                 if e.get("resourcePreEvent", {}).get("metadata", {}).get("type")
+                 == "kubernetes:core/v1:Namespace"]
+    assert namespace and namespace[0]["new"]["retainOnDelete"] is True
+    # Without it, the review names the namespace as data lost on destroy.
+    events = recorded("preview-minikube.jsonl")
+    for event in events:
+        meta = (event.get("resourcePreEvent") or event.get("resOutputsEvent") or {}).get("metadata")
+        if meta and meta["type"] == "kubernetes:core/v1:Namespace":
+            meta["new"]["retainOnDelete"] = False
+    assert "`Namespace namespace` holds every claim in the namespace" in review.render(events)
+
+
+def test_recorded_violation_is_at_the_top():
+    report = review.render(recorded("preview-icc-violation.jsonl"))
+    top = report.split("## Summary")[0]
+    assert "Mandatory policy violations" in top
+    assert "| ❌ gpu-tolerates-v100 | mandatory | 16 | 1 |" in report
+    assert "- **gpu-tolerates-v100** (mandatory) `StatefulSet ollama`:" in report

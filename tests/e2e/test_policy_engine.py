@@ -23,6 +23,7 @@ checked against it under mocks (tests/test_policy.py).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -132,6 +133,14 @@ def run_review(stack, launcher: Path, out: Path) -> subprocess.CompletedProcess:
                            "--out", str(out)], env=stack.env, capture_output=True, text=True)
 
 
+def keep_recording(events: list, name: str) -> None:
+    """E2E_RECORD=tests/data keeps the streamed events (debug lines dropped) for the unit tests."""
+    folder = os.environ.get("E2E_RECORD")
+    if folder:
+        kept = [e for e in events if (e.get("diagnosticEvent") or {}).get("severity") != "debug"]
+        (Path(folder) / name).write_text("".join(json.dumps(e) + "\n" for e in kept))
+
+
 def keep_sample(report: Path, name: str) -> None:
     """E2E_REVIEW_SAMPLES=docs keeps the report there (how docs/review-sample-*.md are made)."""
     folder = os.environ.get("E2E_REVIEW_SAMPLES")
@@ -145,6 +154,7 @@ def test_preview_passes_the_pack(target, policy_env, launcher):
     config = pack_config(stack)
     proc, events = preview(stack, launcher, config)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    keep_recording(events, f"preview-{target}.jsonl")
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
     assert violations == []
     passed, failed = policy_summaries(events)
@@ -161,6 +171,7 @@ def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
     config = pack_config(stack)
     proc, events = preview(stack, launcher, config)
     assert proc.returncode != 0
+    keep_recording(events, "preview-icc-violation.jsonl")
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
     assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == [
         ("gpu-tolerates-v100", "mandatory")], violations
