@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from pathlib import Path
 
 import pytest
 from google.protobuf import json_format, struct_pb2
