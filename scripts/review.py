@@ -288,6 +288,10 @@ def digest_from_events(events: list[Mapping[str, Any]]) -> dict[str, Any]:
     for event in events:
         if event.get("resourcePreEvent"):
             meta = event["resourcePreEvent"]["metadata"]
+            if not meta.get("logical"):
+                # A replacement's create-replacement/delete-replaced halves: the digest and the
+                # change summary count only the logical `replace` (engine/update.go, Logical()).
+                continue
             steps[meta["urn"]] = {"op": meta["op"], "urn": meta["urn"],
                                   "oldState": meta.get("old"), "newState": meta.get("new"),
                                   "diffReasons": meta.get("diffs") or [],

@@ -175,9 +175,13 @@ def as_events(preview: dict, policy_events: list) -> list:
     events = [{"sequence": 0, "preludeEvent": {"config": {}}}]
     for step in preview["steps"]:
         meta = {"op": step["op"], "urn": step["urn"], "type": review.urn_type(step["urn"]),
-                "old": step.get("oldState"), "new": step.get("newState"),
+                "old": step.get("oldState"), "new": step.get("newState"), "logical": True,
                 "keys": step.get("replaceReasons"), "diffs": step.get("diffReasons")}
         events.append({"resourcePreEvent": {"metadata": meta, "planning": True}})
+        if step["op"] == "replace":  # the engine's two non-logical halves of a replacement
+            for half in ("create-replacement", "delete-replaced"):
+                events.append({"resourcePreEvent": {"metadata": {
+                    **meta, "op": half, "logical": False}, "planning": True}})
         events.append({"resOutputsEvent": {"metadata": meta, "planning": True}})
     events += [{"diagnosticEvent": {"prefix": "", **d, "color": "never"}}
                for d in preview["diagnostics"]]
