@@ -35,6 +35,7 @@ import pytest
 from e2e_support import (
     ICC_NAMESPACE,
     REQUIRED_TOOLS,
+    LegacyTokenReferences,
     ROOT,
     create_stack,
     install_plugins,
@@ -201,13 +202,10 @@ def test_review_numbers_match_the_preview(policy_env, launcher):
     assert proc.returncode == 0, proc.stderr
     assert str(out) in proc.stdout
     report = out.read_text()
-    summary = report.split("## Summary")[1].split("##")[0]
-    header, _, values = [[cell.strip() for cell in line.strip("|").split("|")]
-                         for line in summary.splitlines() if line.startswith("|")]
-    shown = dict(zip(header, map(int, values)))
+    shown = summary_row(report)
     engine = digest["changeSummary"]
     assert {op: n for op, n in shown.items() if n} == {op: n for op, n in engine.items() if n}
-    assert "differ" not in summary
+    assert "differ" not in report.split("## Summary")[1].split("##")[0]
     assert "| ✅ gpu-tolerates-v100 |" in report and "❌" not in report
     assert f"`{ICC_NAMESPACE}`" in report or "known after" in report
     keep_sample(out, "review-sample-icc.md")
@@ -226,3 +224,58 @@ def test_pack_folder_needs_a_newer_language_host(policy_env):
     assert f'policy pack "{PACK}" failed to start: could not read plugin [{PACK}]' in text, text
     # What started instead: `python ''` in the project folder ran the project's own __main__.py.
     assert f'File "{stack.workdir}/__main__.py"' in text, text
+
+
+REVIEW_NAMESPACE = "icc-review-e2e"  # a namespace of its own: test_engine's stacks keep theirs
+
+
+def bound_volumes(namespace: str, claims: dict[str, str]) -> list[dict]:
+    """Pre-bound PVs for the claims the StatefulSets will make (no provisioner here, see
+    e2e_support.storage_objects)."""
+    return [{"apiVersion": "v1", "kind": "PersistentVolume",
+             "metadata": {"name": f"pv-{namespace}-{claim}"},
+             "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+                      "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "standard",
+                      "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
+                      "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                   "namespace": namespace, "name": claim}}}
+            for claim, size in claims.items()]
+
+
+def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp, launcher):
+    """After a real `up`, a new claim size replaces the Ollama StatefulSet: the report's first
+    section names it, with the claims it holds and why they are kept."""
+    cluster.apply(bound_volumes(REVIEW_NAMESPACE, {"models-ollama-0": "10Gi",
+                                                   "data-open-webui-0": "2Gi"}))
+    settings = {"target": "minikube", "namespace": REVIEW_NAMESPACE,
+                "kubeconfig": cluster.kubeconfig.read_text(), "kubeContext": cluster.context,
+                "ollama": {"models": ["llama3.2:1b"], "replicas": 1},
+                "monitoring": {"enabled": False}}
+    workdir = project_copy(e2e_tmp / "project-review-data", Path(engine_env["E2E_STATE_DIR"]))
+    stack = create_stack("e2e-review-data", workdir, engine_env, cluster.bin_dir, settings)
+    with LegacyTokenReferences(cluster, (REVIEW_NAMESPACE,)):
+        stack.pulumi("up", "--yes", "--skip-preview")
+        try:
+            stack.config("ollama.storage.size", "12Gi", path=True)
+            out = stack.workdir / "review.md"
+            proc = run_review(stack, launcher, out)
+            assert proc.returncode == 0, proc.stderr
+            report = out.read_text()
+            top = report.split("## Summary")[0]
+            assert "## ⚠ Data at risk" in top, report
+            assert "**replace** `StatefulSet ollama`" in top, top
+            assert "holds claim template models (12Gi)" not in top  # the old state is shown
+            assert "holds claim template models (10Gi)" in top, top
+            assert "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)" \
+                in top, top
+            assert summary_row(report)["replace"] == 1
+            keep_sample(out, "review-sample-minikube-replace.md")
+        finally:
+            stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+
+
+def summary_row(report: str) -> dict[str, int]:
+    summary = report.split("## Summary")[1].split("##")[0]
+    header, _, values = [[cell.strip() for cell in line.strip("|").split("|")]
+                         for line in summary.splitlines() if line.startswith("|")]
+    return dict(zip(header, map(int, values)))
