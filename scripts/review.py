@@ -179,7 +179,7 @@ def policy_section(events: list[Mapping[str, Any]]) -> list[str]:
         mark = "❌" if failed[name] or name in violated else "✅"
         lines.append(f"| {mark} {name} | {levels.get(name, '')} | {passed[name]} | "
                      f"{failed[name]} |")
-    lines.append("")
+    lines += [""] if violations else []
     for v in violations:
         where = f" `{short(v['resourceUrn'])}`" if v.get("resourceUrn") else ""
         message = " ".join(v.get("message", "").split())
