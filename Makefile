@@ -3,7 +3,7 @@ STACK ?= minikube
 VENV  := .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: install up preview destroy config config-get config-set config-rm output
+.PHONY: install up preview review destroy config config-get config-set config-rm output
 .PHONY: test e2e bench clean
 
 $(VENV)/.installed: requirements.txt
@@ -17,8 +17,11 @@ install: $(VENV)/.installed
 up: install            ## create the stack if needed and run `pulumi up`
 	scripts/up.sh $(STACK) up
 
-preview: install       ## show what `pulumi up` would change; changes nothing, not even files
+preview: install       ## show what `pulumi up` would change, with the ICC policy pack; changes nothing
 	scripts/up.sh $(STACK) preview
+
+review: install        ## a Markdown report of the preview for a merge request (path printed)
+	scripts/up.sh $(STACK) review
 
 destroy: install       ## remove the deployment; data claims stay unless keepDataOnDestroy=false
 	scripts/up.sh $(STACK) destroy

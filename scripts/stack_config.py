@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 PROJECT = "icc-ollama"
-# Mirrors TARGET_DEFAULTS in components/settings.py (tests/test_up_script.py checks that it does).
+# Mirrors TARGET_DEFAULTS in settings/targets.py (tests/test_up_script.py checks that it does).
 MONITORING_BY_DEFAULT = {"icc": False, "minikube": True, "docker": False}
 
 

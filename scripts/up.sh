@@ -6,7 +6,7 @@
 # run merges the two into a temporary file for --config-file, so nothing of yours reaches git.
 # `preview` changes nothing: it works on copies, and on a throw-away stack if yours is not made yet.
 set -euo pipefail
-actions="up|preview|destroy|config|config-get|config-set|config-rm|output"
+actions="up|preview|review|destroy|config|config-get|config-set|config-rm|output"
 usage="usage: scripts/up.sh <stack> <$actions> [args]"
 stack="${1:?$usage}"
 action="${2:-up}"
@@ -154,19 +154,29 @@ open_copy() {  # for preview: a copy of the user's values, or a throw-away stack
 use_home
 case "$action" in
   up) open_stack; ensure_secrets ;;
-  preview) open_copy; ensure_secrets ;;
+  preview|review) open_copy; ensure_secrets ;;
   destroy|config|config-get|config-set|config-rm) open_stack; merge ;;
   output) ;;  # reads the state only
   *) echo "$usage" >&2; exit 2 ;;
 esac
+# The ICC rules (policy/) run in every preview and up; their facts come from the validated
+# settings, written to the scratch folder (a preview leaves nothing behind).
+if [ "$action" = up ] || [ "$action" = preview ] || [ "$action" = review ]; then
+  pack="$work/policy-config.json"
+  "$py" scripts/policy_config.py "$stack" --config-file "$merged" --out "$pack" >/dev/null
+fi
 # What only the Docker Engine knows (version, CPUs) is checked before anything is created.
 if [ "$stack" = docker ] && { [ "$action" = up ] || [ "$action" = preview ]; }; then
   "$py" scripts/docker_preflight.py "$stack" --config-file "$merged"
 fi
 
 case "$action" in
-  up) pulumi up --stack "$stack" --config-file "$merged" "$@" ;;
-  preview) pulumi preview --stack "$stack" --config-file "$merged" --diff "$@" ;;
+  up) pulumi up --stack "$stack" --config-file "$merged" \
+        --policy-pack policy --policy-pack-config "$pack" "$@" ;;
+  preview) pulumi preview --stack "$stack" --config-file "$merged" --diff \
+        --policy-pack policy --policy-pack-config "$pack" "$@" ;;
+  review) "$py" scripts/review.py "$stack" --config-file "$merged" \
+        --policy-pack-config "$pack" "$@" ;;
   destroy) pulumi destroy --stack "$stack" --config-file "$merged" "$@" ;;
   config) pulumi config --stack "$stack" --config-file "$merged" "$@" ;;
   config-get) pulumi config get --path --stack "$stack" --config-file "$merged" "$@" ;;

@@ -7,7 +7,7 @@ chart's own documentation (a Kubernetes object such as `resources`, Prometheus o
 configuration passed through, a map of names we choose). test_monitoring.py fails on any
 rendered key that is neither, so a typo such as `server/retension` cannot slip into a chart.
 
-Bump a chart version in components/settings.py only after re-reading its values.yaml and this
+Bump a chart version in settings/monitoring.py only after re-reading its values.yaml and this
 list; a test compares the versions.
 """
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import stack_config  # noqa: E402
 
-from components.settings import TARGET_DEFAULTS  # noqa: E402
+from settings.targets import TARGET_DEFAULTS  # noqa: E402
 
 GENERATED = ("icc-ollama:webuiSecretKey", "icc-ollama:webuiAdminPassword")
 GRAFANA = "icc-ollama:grafanaAdminPassword"

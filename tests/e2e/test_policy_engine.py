@@ -1,0 +1,281 @@
+"""The policy pack and `make review` with the real Pulumi CLI 3.259.0 (scripts/e2e-tools.sh).
+
+Previews only, so no control plane: the real CLI, the tier's Python language host and the
+Kubernetes provider (which previews without reaching a cluster) run the unchanged program.
+
+How the pack is launched: the CLI runs a `runtime: python` pack folder through the language
+host's RunPlugin. This tier's host is the stand-in from sdk/v3 v3.79.0 (the proxy does not serve
+the 3.259.0 host); it runs `python <RunPluginRequest.program>`, a field the 3.259.0 engine no
+longer fills (it sends `info` instead), so Python runs `''`: the project folder's own
+__main__.py, which exits, and the engine reports that the pack "failed to start".
+`test_pack_folder_needs_a_newer_language_host` pins exactly that. The old
+`pulumi-analyzer-policy-python` plugin is only used when no Python language host is found
+(pkg/resource/plugin/analyzer_plugin.go NewPolicyAnalyzer), which cannot be arranged while the
+same host must run the program. So the other tests give --policy-pack an executable instead,
+which 3.259.0 runs directly as an analyzer plugin (same function): a two-line launcher in the
+test's temp folder that starts `python -u -m pulumi.policy <engine> policy/`, the command the
+back-compat plugin runs. The engine, the analyzer protocol, the pack's config from
+scripts/policy_config.py and the enforcement are the real ones.
+
+The docker stack is not previewed here: this tier builds no Docker provider plugin. The pack is
+checked against it under mocks (tests/test_policy.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from e2e_support import (
+    ICC_NAMESPACE,
+    REQUIRED_TOOLS,
+    LegacyTokenReferences,
+    ROOT,
+    create_stack,
+    install_plugins,
+    missing_tools,
+    project_copy,
+    pulumi_env,
+    run,
+    tools_bin,
+)
+
+pytestmark = pytest.mark.e2e
+
+PACK = ROOT / "policy"
+sys.path.insert(0, str(ROOT / "scripts"))
+import review  # noqa: E402
+
+# Previews only: the engine, the language host and the Kubernetes provider, no control plane. The
+# provider previews without reaching a cluster (no kubeconfig here), as on a laptop offline.
+ENGINE_TOOLS = REQUIRED_TOOLS[:4]
+
+
+@pytest.fixture(scope="module")
+def policy_env(tmp_path_factory) -> dict[str, str]:
+    bin_dir = tools_bin()
+    missing = missing_tools(bin_dir, ENGINE_TOOLS)
+    if missing:
+        pytest.skip(f"real-engine tools not built in {bin_dir} (missing: {', '.join(missing)}); "
+                    f"run scripts/e2e-tools.sh")
+    tmp = tmp_path_factory.mktemp("policy")
+    home, state = tmp / "pulumi-home", tmp / "state"
+    home.mkdir()
+    state.mkdir()
+    env = pulumi_env(bin_dir, home, state)
+    env["HOME"] = str(tmp)  # no ~/.kube/config: the provider previews offline
+    install_plugins(bin_dir, env)
+    env.update({"E2E_STATE_DIR": str(state), "E2E_BIN": str(bin_dir), "E2E_TMP": str(tmp)})
+    return env
+
+
+@pytest.fixture(scope="module")
+def launcher(policy_env) -> Path:
+    """The pack as an executable analyzer (see the module docstring)."""
+    path = Path(policy_env["E2E_TMP"]) / "icc-ollama-policy-analyzer"
+    path.write_text(f"#!/bin/sh\nexec '{ROOT / '.venv' / 'bin' / 'python'}' -u -m pulumi.policy "
+                    f"\"$1\" '{PACK}'\n")
+    path.chmod(0o755)
+    return path
+
+
+def new_stack(name: str, target: str, env: dict[str, str], **overrides):
+    tmp = Path(env["E2E_TMP"])
+    workdir = project_copy(tmp / f"project-{name}", Path(env["E2E_STATE_DIR"]))
+    settings = {"target": target, "ollama": {"models": ["llama3.2:1b"]},
+                # The charts come from Helm repositories, unreachable offline (as in test_engine).
+                "monitoring": {"enabled": False}}
+    if target == "icc":
+        settings.update({"namespace": ICC_NAMESPACE, "createNamespace": False})
+    settings.update(overrides)
+    return create_stack(name, workdir, env, Path(env["E2E_BIN"]), settings)
+
+
+def pack_config(stack) -> Path:
+    """scripts/policy_config.py against the real `pulumi config --json` of the stack."""
+    out = stack.workdir / "policy-config.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack.name,
+                           "--project-dir", str(stack.workdir), "--out", str(out)],
+                          env=stack.env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out)
+    return out
+
+
+def preview(stack, pack: Path, config: Path, stream: bool = True):
+    """`pulumi preview --json` with the pack: engine events (streamed) or the plain digest."""
+    env = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true" if stream else ""}
+    proc = run([str(stack.bin_dir / "pulumi"), "preview", "--json", "--non-interactive",
+                "--stack", stack.name, "--policy-pack", str(pack), "--policy-pack-config",
+                str(config)], env=env, cwd=stack.workdir, check=False)
+    return proc, review.parse_output(proc.stdout) if proc.stdout.strip() else []
+
+
+def policy_summaries(events) -> tuple[set[str], set[str]]:
+    passed, failed = set(), set()
+    for event in events:
+        summary = (event.get("policyAnalyzeSummaryEvent")
+                   or event.get("policyAnalyzeStackSummaryEvent"))
+        if summary:
+            passed.update(summary.get("passed") or [])
+            failed.update(summary.get("failed") or [])
+    return passed, failed
+
+
+def run_review(stack, launcher: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "review.py"), stack.name,
+                           "--project-dir", str(stack.workdir), "--policy-pack", str(launcher),
+                           "--out", str(out)], env=stack.env, capture_output=True, text=True)
+
+
+def keep_recording(events: list, name: str) -> None:
+    """E2E_RECORD=tests/data keeps the streamed events (debug lines dropped) for the unit tests."""
+    folder = os.environ.get("E2E_RECORD")
+    if folder:
+        kept = [e for e in events if (e.get("diagnosticEvent") or {}).get("severity") != "debug"]
+        (Path(folder) / name).write_text("".join(json.dumps(e) + "\n" for e in kept))
+
+
+def keep_sample(report: Path, name: str) -> None:
+    """E2E_REVIEW_SAMPLES=docs keeps the report there (how docs/review-sample-*.md are made)."""
+    folder = os.environ.get("E2E_REVIEW_SAMPLES")
+    if folder:
+        shutil.copy(report, Path(folder) / name)
+
+
+@pytest.mark.parametrize("target", ["icc", "minikube"])
+def test_preview_passes_the_pack(target, policy_env, launcher):
+    stack = new_stack(f"e2e-policy-{target}", target, policy_env)
+    config = pack_config(stack)
+    proc, events = preview(stack, launcher, config)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    keep_recording(events, f"preview-{target}.jsonl")
+    violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
+    assert violations == []
+    passed, failed = policy_summaries(events)
+    # Every policy ran somewhere and passed (resource policies per resource, stack ones once).
+    assert failed == set()
+    assert passed == {p.name for p in review.pack.policies()}
+    assert review.digest_from_events(events)["changeSummary"].get("create", 0) > 5
+
+
+def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
+    # The GPU stays on, the V100 toleration is dropped: the program accepts it, the pack does not.
+    stack = new_stack("e2e-policy-icc-bad", "icc", policy_env,
+                      ollama={"models": ["llama3.2:1b"], "tolerations": []})
+    config = pack_config(stack)
+    proc, events = preview(stack, launcher, config)
+    assert proc.returncode != 0
+    keep_recording(events, "preview-icc-violation.jsonl")
+    violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
+    assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == [
+        ("gpu-tolerates-v100", "mandatory")], violations
+    assert "does not tolerate the V100 taint gpu-tesla-v100:NoSchedule" in violations[0]["message"]
+    assert violations[0]["resourceUrn"].endswith("kubernetes:apps/v1:StatefulSet::ollama")
+    # Without --json the same words reach the person at the terminal.
+    text = stack.pulumi("preview", "--policy-pack", str(launcher), "--policy-pack-config",
+                        str(config), check=False).stdout
+    assert "gpu-tolerates-v100" in text and "does not tolerate the V100 taint" in text, text
+    # The review puts it at the top and exits with the preview's code.
+    out = stack.workdir / "review.md"
+    proc = run_review(stack, launcher, out)
+    assert proc.returncode != 0 and str(out) in proc.stdout
+    top = out.read_text().split("## Summary")[0]
+    assert "**Mandatory policy violations: `pulumi up` would stop.**" in top
+    assert "| ❌ gpu-tolerates-v100 | mandatory | 16 | 1 |" in out.read_text()
+    keep_sample(out, "review-sample-icc-violation.md")
+
+
+def test_review_numbers_match_the_preview(policy_env, launcher):
+    stack = new_stack("e2e-review-icc", "icc", policy_env)
+    config = pack_config(stack)
+    proc, digest = preview(stack, launcher, config, stream=False)  # the plain digest
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = stack.workdir / "review.md"
+    proc = run_review(stack, launcher, out)
+    assert proc.returncode == 0, proc.stderr
+    assert str(out) in proc.stdout
+    report = out.read_text()
+    shown = summary_row(report)
+    engine = digest["changeSummary"]
+    assert {op: n for op, n in shown.items() if n} == {op: n for op, n in engine.items() if n}
+    assert "differ" not in report.split("## Summary")[1].split("##")[0]
+    assert "| ✅ gpu-tolerates-v100 |" in report and "❌" not in report
+    assert f"`{ICC_NAMESPACE}`" in report or "known after" in report
+    keep_sample(out, "review-sample-icc.md")
+
+
+def test_pack_folder_needs_a_newer_language_host(policy_env):
+    """`--policy-pack policy` (what `make preview` passes) with this tier's v3.79.0 stand-in host:
+    its RunPlugin runs `python <request.program>`, and 3.259.0 leaves `program` empty, so Python
+    is started with an empty script path in the project folder and the pack never answers."""
+    stack = new_stack("e2e-policy-folder", "icc", policy_env)
+    config = pack_config(stack)
+    proc = stack.pulumi("preview", "--policy-pack", str(PACK), "--policy-pack-config",
+                        str(config), check=False)
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    assert f'policy pack "{PACK}" failed to start: could not read plugin [{PACK}]' in text, text
+    # What started instead: `python ''` in the project folder ran the project's own __main__.py.
+    assert f'File "{stack.workdir}/__main__.py"' in text, text
+
+
+REVIEW_NAMESPACE = "icc-review-e2e"  # a namespace of its own: test_engine's stacks keep theirs
+
+
+def bound_volumes(namespace: str, claims: dict[str, str]) -> list[dict]:
+    """Pre-bound PVs for the claims the StatefulSets will make (no provisioner here, see
+    e2e_support.storage_objects)."""
+    return [{"apiVersion": "v1", "kind": "PersistentVolume",
+             "metadata": {"name": f"pv-{namespace}-{claim}"},
+             "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+                      "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "standard",
+                      "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
+                      "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                                   "namespace": namespace, "name": claim}}}
+            for claim, size in claims.items()]
+
+
+def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp, launcher):
+    """After a real `up`, a new claim size replaces the Ollama StatefulSet: the report's first
+    section names it, with the claims it holds and why they are kept."""
+    cluster.apply(bound_volumes(REVIEW_NAMESPACE, {"models-ollama-0": "10Gi",
+                                                   "data-open-webui-0": "2Gi"}))
+    settings = {"target": "minikube", "namespace": REVIEW_NAMESPACE,
+                "kubeconfig": cluster.kubeconfig.read_text(), "kubeContext": cluster.context,
+                "ollama": {"models": ["llama3.2:1b"], "replicas": 1},
+                "monitoring": {"enabled": False}}
+    workdir = project_copy(e2e_tmp / "project-review-data", Path(engine_env["E2E_STATE_DIR"]))
+    stack = create_stack("e2e-review-data", workdir, engine_env, cluster.bin_dir, settings)
+    with LegacyTokenReferences(cluster, (REVIEW_NAMESPACE,)):
+        stack.pulumi("up", "--yes", "--skip-preview")
+        try:
+            stack.config("ollama.storage.size", "12Gi", path=True)
+            out = stack.workdir / "review.md"
+            proc = run_review(stack, launcher, out)
+            assert proc.returncode == 0, proc.stderr
+            report = out.read_text()
+            top = report.split("## Summary")[0]
+            assert "## ⚠ Data at risk" in top, report
+            assert "**replace** `StatefulSet ollama`" in top, top
+            assert "holds claim template models (12Gi)" not in top  # the old state is shown
+            assert "holds claim template models (10Gi)" in top, top
+            assert "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)" \
+                in top, top
+            assert summary_row(report)["replace"] == 1
+            keep_sample(out, "review-sample-minikube-replace.md")
+        finally:
+            stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+
+
+def summary_row(report: str) -> dict[str, int]:
+    summary = report.split("## Summary")[1].split("##")[0]
+    header, _, values = [[cell.strip() for cell in line.strip("|").split("|")]
+                         for line in summary.splitlines() if line.startswith("|")]
+    return dict(zip(header, map(int, values)))
