@@ -29,7 +29,7 @@ from components.quantity import parse_quantity
 
 PROJECT = "icc-ollama"
 TARGETS = ("icc", "minikube", "docker")
-SECRET_KEYS = ("webuiSecretKey", "openaiApiKey", "grafanaAdminPassword")
+SECRET_KEYS = ("webuiSecretKey", "webuiAdminPassword", "openaiApiKey", "grafanaAdminPassword")
 
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -72,7 +72,23 @@ def _check_dns_label(value: str) -> str:
     return value
 
 
+# What Ollama accepts for OLLAMA_KEEP_ALIVE (v0.32.15 envconfig/config.go:129-145): a Go
+# duration (time.ParseDuration: 5m, 1h30m, 0.5h, -1m) or integer seconds (300; negative =
+# forever). Anything else, such as 1d or "30 min", silently becomes 5m there.
+_GO_DURATION = re.compile(r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$")
+_INTEGER = re.compile(r"^[-+]?[0-9]+$")
+
+
+def _check_keep_alive(value: str) -> str:
+    if not (_GO_DURATION.match(value) or _INTEGER.match(value)):
+        raise ValueError("must be a Go duration such as 30m, 1h or 24h (no 'd' unit), or whole "
+                         "seconds such as 300; -1 keeps models loaded for ever (Ollama would "
+                         "silently use 5m instead)")
+    return value
+
+
 Quantity = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_check_quantity)]
+KeepAlive = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_check_keep_alive)]
 PinnedImage = Annotated[str, AfterValidator(_check_pinned_image)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 
@@ -164,7 +180,7 @@ class Ollama(_Model):
     resources: Resources
     storage: Storage
     models: tuple[str, ...] = ("llama3.2:1b",)
-    keep_alive: str = "5m"
+    keep_alive: KeepAlive = "5m"
     num_parallel: int = Field(default=1, ge=1, le=64)
     max_loaded_models: int = Field(default=1, ge=0, le=16)
     # A first pull of a large model can take long; Pulumi waits this long for Ready.
@@ -190,17 +206,51 @@ class OpenAi(_Model):
         return self
 
 
+def _check_login_email(value: str) -> str:
+    # Open WebUI's own rule (open_webui/utils/misc.py:767-771 in 0.11.0): name@localhost, or
+    # something@domain.tld. It stores and compares e-mails in lower case.
+    if value != value.lower() or re.search(r"\s", value):
+        raise ValueError(f"use lower case and no spaces: {value.lower().strip()}")
+    if not (value.endswith("@localhost") or re.fullmatch(r"[^@]+@[^@]+\.[^@]+", value)):
+        raise ValueError("must be an e-mail address such as admin@localhost or "
+                         "chat-admin@haw-hamburg.de")
+    return value
+
+
+LoginEmail = Annotated[str, AfterValidator(_check_login_email)]
+# The keys `webui.signup` replaced; named so an old stack config gets a migration hint.
+_RETIRED_WEBUI_KEYS = {"enableSignup": "webui.signup", "defaultUserRole": "webui.signup"}
+
+
 class WebUi(_Model):
     image: PinnedImage = "ghcr.io/open-webui/open-webui:v0.11.0"
     resources: Resources
     storage: Storage
     auth: bool = True
-    enable_signup: bool = True
-    default_user_role: Literal["pending", "user", "admin"] = "pending"
+    # Who gets an account besides the admin: `approval` (anyone may sign up and waits as
+    # pending until the admin approves), `open` (sign-up gives a working account at once),
+    # `closed` (only the admin adds accounts, Admin Panel > Users).
+    signup: Literal["approval", "open", "closed"] = "approval"
+    # The admin account created at the first start (password: the secret webuiAdminPassword).
+    admin_email: LoginEmail = "admin@localhost"
+    # all: every signed-in user may chat with every model Ollama holds (ollama.models).
+    # granted: models stay admin-only until the admin grants access per model.
+    model_access: Literal["all", "granted"] = "all"
     # False: the stack config is the truth and wins over settings saved in the UI at each start.
     persistent_config: bool = False
     openai: OpenAi = OpenAi()
     local_port: int = Field(default=8080, ge=1024, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data: Any) -> Any:
+        for old, new in _RETIRED_WEBUI_KEYS.items():
+            if isinstance(data, Mapping) and old in data:
+                raise _KeyError(old, None,
+                                f"replaced by {new} (approval | open | closed); remove it with "
+                                f"`pulumi config rm --path webui.{old}` and set e.g. "
+                                f"`pulumi config set --path {new} approval`", relative=True)
+        return data
 
 
 class NetworkPolicies(_Model):
@@ -478,6 +528,7 @@ class Settings(_Model):
     quota: Quota = Quota()
     monitoring: Monitoring = Monitoring()
     webui_secret_key: SecretStr
+    webui_admin_password: Optional[SecretStr] = None
     openai_api_key: Optional[SecretStr] = None
     grafana_admin_password: Optional[SecretStr] = None
 
@@ -510,6 +561,7 @@ class Settings(_Model):
         if len(self.webui_secret_key.get_secret_value()) < 32:
             raise _KeyError("webuiSecretKey", "(secret)",
                             "use at least 32 characters, e.g. `openssl rand -hex 32`")
+        _admin_password_rules(self)
         if self.webui.openai.enabled and self.openai_api_key is None:
             raise _KeyError("openaiApiKey", None,
                             "webui.openai.enabled is true; set the key with "
@@ -529,6 +581,23 @@ class Settings(_Model):
     @property
     def kubernetes(self) -> bool:
         return self.target in ("icc", "minikube")
+
+
+def _admin_password_rules(settings: "Settings") -> None:
+    if not settings.webui.auth:
+        return
+    password = settings.webui_admin_password
+    if password is None:
+        raise _KeyError("webuiAdminPassword", None,
+                        "the Open WebUI admin account is created at the first start with this "
+                        "password; set it with `openssl rand -base64 24 | pulumi config set "
+                        "--secret webuiAdminPassword` (`make up` generates it)")
+    text = password.get_secret_value()
+    if len(text) < 12 or text.lower() in _WEAK_PASSWORDS:
+        raise _KeyError("webuiAdminPassword", "(secret)",
+                        "use at least 12 characters and no default such as admin, e.g. "
+                        "`openssl rand -base64 24 | pulumi config set --secret "
+                        "webuiAdminPassword`")
 
 
 def _docker_rules(settings: "Settings") -> None:
