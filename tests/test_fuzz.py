@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from components.settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, TEST_SECRETS, run_program
+from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, run_program
 
 QUANTITIES = ["1", "500m", "2Gi", "512Mi", "0.5", 3, 1.5, "lots", "", "-1", "1 Gi", None]
 IMAGES = ["ollama/ollama:0.32.15", "ollama/ollama:latest", "ollama/ollama", "x@sha256:" + "a" * 64,
@@ -51,7 +51,8 @@ webui = st.fixed_dictionaries({}, optional={
     "image": st.sampled_from(IMAGES),
     "resources": resources,
     "storage": storage,
-    "defaultUserRole": st.sampled_from(["pending", "user", "root"]),
+    "signup": st.sampled_from(["approval", "open", "pending"]),
+    "adminEmail": st.sampled_from(["admin@localhost", "admin", "Admin@x.de"]),
     "openai": st.fixed_dictionaries({}, optional={
         "enabled": st.booleans(), "baseUrl": st.sampled_from(["https://x.org/v1", "ftp://x"])})})
 chart_source = st.fixed_dictionaries({}, optional={
@@ -77,6 +78,7 @@ raw_settings = st.fixed_dictionaries(
               "keepDataOnDestroy": st.sampled_from([True, False, "maybe"]),
               "ollama": ollama, "webui": webui,
               "webuiSecretKey": st.sampled_from([TEST_SECRET_KEY, "short"]),
+              "webuiAdminPassword": st.sampled_from([TEST_ADMIN_PASSWORD, "short"]),
               "monitoring": monitoring,
               "grafanaAdminPassword": st.sampled_from(["grafana-test-password", "admin"]),
               "colour": st.just("blue")})
@@ -102,8 +104,9 @@ valid_ollama = st.fixed_dictionaries({}, optional={
     "keepAlive": st.sampled_from(["5m", "-1", "24h"]),
     "numParallel": st.integers(1, 8)})
 valid_webui = st.fixed_dictionaries({}, optional={
-    "auth": st.booleans(), "enableSignup": st.booleans(),
-    "defaultUserRole": st.sampled_from(["pending", "user"]),
+    "auth": st.booleans(), "signup": st.sampled_from(["approval", "open", "closed"]),
+    "modelAccess": st.sampled_from(["all", "granted"]),
+    "adminEmail": st.sampled_from(["admin@localhost", "chat@haw-hamburg.de"]),
     "storage": st.fixed_dictionaries({"size": st.sampled_from(["1Gi", "8Gi"])})})
 valid_monitoring = st.fixed_dictionaries({}, optional={
     "enabled": st.booleans(),
@@ -147,7 +150,7 @@ def test_any_input_is_either_valid_or_a_clear_settings_error(raw):
         parse_settings(as_cli_strings(raw), frozenset(TEST_SECRETS))
     except SettingsError as error:
         assert names_keys(str(error)), str(error)
-        assert TEST_SECRET_KEY not in str(error)
+        assert TEST_SECRET_KEY not in str(error) and TEST_ADMIN_PASSWORD not in str(error)
 
 
 @pytest.mark.slow
