@@ -36,7 +36,7 @@ SEED_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
 # (`bash start.sh` in /app/backend) without the password in its environment. Not left to the
 # server's own headless-admin path on purpose: after creating the admin that path also sets
 # `ui.enable_signup = False` (open_webui/main.py:349-352), and with ENABLE_PERSISTENT_CONFIG=false
-# that lives in memory only (models/config.py:188-198): sign-up would be closed until the first
+# that lives in memory only (models/config.py:196-206): sign-up would be closed until the first
 # restart and open after it. create_admin_user does nothing once a user exists
 # (utils/auth.py:525-538), so this runs at every start and changes nothing after the first.
 ADMIN_BOOTSTRAP = """\
@@ -60,7 +60,7 @@ START_WITH_ADMIN = ["bash", "-c",
                     "create-admin", ADMIN_BOOTSTRAP]
 
 # What each `webui.signup` means: Open WebUI's ENABLE_SIGNUP and DEFAULT_USER_ROLE
-# (config.py:1623, 1699; a new account gets ui.default_user_role, routers/auths.py:846-853).
+# (config.py:1623, 1699; a new account gets ui.default_user_role, routers/auths.py:849-855).
 SIGNUP_ENV = {
     "approval": {"ENABLE_SIGNUP": "true", "DEFAULT_USER_ROLE": "pending"},
     "open": {"ENABLE_SIGNUP": "true", "DEFAULT_USER_ROLE": "user"},
@@ -224,7 +224,7 @@ class OpenWebUI(pulumi.ComponentResource):
         return env
 
     def _seed_static(self) -> dict:
-        """Copies the image's static directory into the emptyDir mounted over it (see STATIC_DIR)."""
+        """Copies the image's static directory into the emptyDir mounted over it (STATIC_DIR)."""
         return {
             "name": "seed-static",
             "image": self._args.webui.image,
@@ -249,7 +249,7 @@ class OpenWebUI(pulumi.ComponentResource):
             # The first start migrates the database and may download embedding models.
             "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
             # /ready answers 200 only once start-up finished and the database answers
-            # (open_webui/main.py:2773-2800); /health answers as soon as the process listens.
+            # (open_webui/main.py:2773-2811); /health (:2768) answers once the process listens.
             "readinessProbe": kube.http_probe("/ready", PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/health", PORT, period=20, failures=6),
         }

@@ -15,8 +15,8 @@ from components import docker_stack
 from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
 from components.settings import SettingsError, parse_settings
 from components.webui import OpenWebUIArgs, webui_env
-from harness import (TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id, run_program, run_stack,
-                     stack_config, unwrap_secrets)
+from harness import (TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id,
+                     run_program, run_stack, stack_config, unwrap_secrets)
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"

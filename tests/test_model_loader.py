@@ -21,7 +21,8 @@ case "$1" in
     count=$(cat "$store/.attempts" 2>/dev/null || echo 0)
     echo $((count + 1)) > "$store/.attempts"
     # Like the real CLI: progress redrawn with escape codes on stderr, terminal or not.
-    printf '\033[?25lpulling manifest \033[K\n\033[?25h\033[A\033[1Gpulling 74701a8c35f6: 42%%\033[K' >&2
+    printf '\033[?25lpulling manifest \033[K\n\033[?25h' >&2
+    printf '\033[A\033[1Gpulling 74701a8c35f6: 42%%\033[K' >&2
     if [ "$count" -lt "${FAKE_FAILURES:-0}" ]; then printf '\nError: pull failed\n' >&2; exit 1; fi
     # The stream may just end (server restarted mid-pull): exit 0, no model.
     if [ "$count" -lt "$((${FAKE_FAILURES:-0} + ${FAKE_STREAM_ENDS:-0}))" ]; then exit 0; fi

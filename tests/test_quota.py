@@ -9,7 +9,8 @@ from hypothesis import given, strategies as st
 from components.quantity import format_amount, parse_quantity
 from components.quota import PodBudget, budget_overrun, pod_budget, release_pods
 from components.settings import SettingsError, parse_settings
-from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
+from harness import (TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program,
+                     stack_config)
 from test_fuzz import as_cli_strings, names_keys
 
 SECRET = frozenset(TEST_SECRETS)

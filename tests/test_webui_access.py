@@ -1,5 +1,6 @@
 """Who gets into Open WebUI, what they see, and how it runs: the same on every target and after
-every restart (issue 10). The upstream behaviour each setting answers is cited in components/webui.py.
+every restart (issue 10). The upstream behaviour behind each setting is cited in
+components/webui.py.
 """
 
 import os
@@ -11,7 +12,7 @@ import pytest
 from components import webui as webui_module
 from components.settings import SettingsError, parse_settings
 from components.webui import ADMIN_BOOTSTRAP, START_WITH_ADMIN
-from harness import (TEST_ADMIN_PASSWORD, TEST_SECRETS, run_program, run_stack, stack_config,
+from harness import (TEST_ADMIN_PASSWORD, TEST_SECRETS, run_stack, stack_config,
                      unwrap_secrets)
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
@@ -141,7 +142,8 @@ async def create_admin_user(email, password, name="Admin"):
     if os.environ.get("FAKE_CREATE_FAILS") != "1":
         open(os.environ["FAKE_DB"], "w").write(email)
 '''
-FAKE_START = 'echo "server started; password in env: ${WEBUI_ADMIN_PASSWORD:-no}" >> "$FAKE_CALLS"\n'
+FAKE_START = ('echo "server started; password in env: ${WEBUI_ADMIN_PASSWORD:-no}" '
+              '>> "$FAKE_CALLS"\n')
 
 
 @pytest.fixture
