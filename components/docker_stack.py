@@ -245,8 +245,9 @@ class LocalDockerStack(pulumi.ComponentResource):
             ports=self._published(WEBUI_PORT, settings.webui_port),
             labels=container_labels(WEBUI, "frontend"),
             restart="unless-stopped",
+            # /ready, as the Kubernetes readiness probe: start-up done and the database answers.
             healthcheck=healthcheck(
-                ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/health"],
+                ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/ready"],
                 start_period="5m"),
             wait=True,
             wait_timeout=WEBUI_WAIT_SECONDS,

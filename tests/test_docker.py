@@ -254,7 +254,7 @@ def test_gpu_is_requested_for_ollama_only(monkeypatch):
 def test_servers_are_health_checked_and_waited_for(local):
     webui, ollama = container(local, "open-webui"), container(local, "ollama")
     assert webui["healthcheck"]["tests"] == ["CMD", "curl", "--silent", "--fail",
-                                             "http://localhost:8080/health"]
+                                             "http://localhost:8080/ready"]
     assert ollama["healthcheck"]["tests"] == ["CMD", "ollama", "list"]  # the image has no curl
     for c in (webui, ollama):
         assert c["wait"] is True and c["waitTimeout"] >= 300
