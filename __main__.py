@@ -11,6 +11,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
+from pydantic import SecretStr
 
 from components.docker_stack import LocalDockerStack, LocalDockerStackArgs
 from components.ingress import WebIngress, WebIngressArgs, public_url
@@ -68,13 +69,22 @@ def monitoring_commands(settings: Settings, monitoring: Optional[mon.Monitoring]
     }
 
 
+def admin_password_command() -> str:
+    return f"make config-get STACK={pulumi.get_stack()} KEY=webuiAdminPassword"
+
+
+def secret_input(value: Optional[SecretStr]) -> Optional[pulumi.Output[str]]:
+    return pulumi.Output.secret(value.get_secret_value()) if value is not None else None
+
+
 def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> dict[str, str]:
     kubectl = kubectl_prefix(settings)
     port = settings.webui.local_port
     return {
         "openWebUI": (f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
                       f"svc/{webui.service_name} {port}:8080"),
-        "login": login_hint(settings.webui, f"http://localhost:{port}"),
+        "login": login_hint(settings.webui, f"http://localhost:{port}",
+                            admin_password_command()),
         "ollamaApi": f"{kubectl} port-forward svc/{ollama.service_name} 11434:11434",
         "modelLoaderLogs": f"{kubectl} logs -f {ollama.service_name}-0 -c model-loader",
         "pullModel": (f"{kubectl} exec {ollama.service_name}-0 -c ollama -- ollama pull <model>  "
@@ -141,7 +151,9 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         ollama_urls=tuple(ollama.webui_urls),
         public_url=public_url(settings.ingress) if settings.ingress.enabled else None,
         secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
+        admin_password=secret_input(settings.webui_admin_password),
         openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+        rag_ollama_url=ollama.url,
         keep_data=settings.keep_data_on_destroy), opts)
     monitoring = monitoring_stack(settings, ollama, opts)
     if settings.network_policies.enabled:
@@ -166,7 +178,9 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
     stack = LocalDockerStack("local", LocalDockerStackArgs(
         docker=settings.docker, ollama=settings.ollama, webui=settings.webui,
         secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
+        admin_password=secret_input(settings.webui_admin_password),
         openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+        admin_password_command=admin_password_command(),
         keep_data=settings.keep_data_on_destroy), pulumi.ResourceOptions(providers=[provider]))
     return {
         "target": settings.target,

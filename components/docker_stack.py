@@ -25,7 +25,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import kube
-from components.ollama import PORT as OLLAMA_PORT, SCRIPT, SCRIPT_DIR, ollama_env
+from components.ollama import LOADER_ENV, PORT as OLLAMA_PORT, SCRIPT, SCRIPT_DIR, ollama_env
 from settings.base import Resources
 from settings.docker import Docker
 from settings.ollama import Gpu, Ollama
@@ -33,7 +33,8 @@ from settings.quantity import parse_quantity
 from settings.sidecars import LOADER_RESOURCES
 from settings.webui import WebUi
 from components.webui import DATA_DIR as WEBUI_DATA_DIR, PORT as WEBUI_PORT
-from components.webui import login_hint, webui_env, webui_secret_env
+from components.webui import browser_origins, login_hint, start_command, webui_env
+from components.webui import webui_secret_env
 
 # The same names as the Kubernetes workloads, so logs, docs and commands read the same everywhere.
 OLLAMA = "ollama"
@@ -68,7 +69,9 @@ class LocalDockerStackArgs:
     ollama: Ollama
     webui: WebUi
     secret_key: pulumi.Input[str]
+    admin_password: Optional[pulumi.Input[str]] = None
     openai_api_key: Optional[pulumi.Input[str]] = None
+    admin_password_command: str = "pulumi config get webuiAdminPassword"
     keep_data: bool = True
 
 
@@ -282,7 +285,8 @@ class LocalDockerStack(pulumi.ComponentResource):
         """
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
         env = {"OLLAMA_HOST": f"{OLLAMA}:{OLLAMA_PORT}",
-               "OLLAMA_MODELS_WANTED": ollama_env(self._args.ollama)["OLLAMA_MODELS_WANTED"]}
+               "OLLAMA_MODELS_WANTED": ollama_env(self._args.ollama)["OLLAMA_MODELS_WANTED"],
+               **LOADER_ENV}
         loader_limits = LOADER_RESOURCES["limits"]
         return docker.Container(
             f"{name}-model-loader",
@@ -313,12 +317,16 @@ class LocalDockerStack(pulumi.ComponentResource):
         args, settings = self._args, self._args.docker
         volume = self._volume(f"{name}-webui-data", WEBUI_VOLUME, WEBUI, "frontend")
         self.webui_image = self._image(f"{name}-webui-image", args.webui.image)
-        plain = webui_env(args.webui, (self.ollama_url,), public_url=None)
+        origins = browser_origins(settings.webui_port, self.webui_url)
+        plain = webui_env(args.webui, (self.ollama_url,), None, origins)
+        admin_password = args.admin_password if args.webui.auth else None
         return docker.Container(
             f"{name}-open-webui",
             name=WEBUI,
             image=self.webui_image.image_id,
-            envs=secret_env_list(plain, webui_secret_env(args.secret_key, args.openai_api_key)),
+            command=start_command(args.webui),
+            envs=secret_env_list(plain, webui_secret_env(args.secret_key, args.openai_api_key,
+                                                         admin_password)),
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name,
                                                 container_path=WEBUI_DATA_DIR)],
             networks_advanced=self._network(),
@@ -327,8 +335,9 @@ class LocalDockerStack(pulumi.ComponentResource):
             ports=self._published(WEBUI_PORT, settings.webui_port),
             labels=container_labels(WEBUI, "frontend"),
             restart="unless-stopped",
+            # /ready, as the Kubernetes readiness probe: start-up done and the database answers.
             healthcheck=healthcheck(
-                ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/health"],
+                ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/ready"],
                 start_period_seconds=300),
             wait=True,
             wait_timeout=WEBUI_WAIT_SECONDS,
@@ -340,7 +349,9 @@ class LocalDockerStack(pulumi.ComponentResource):
     def _next_steps(self) -> dict[str, str]:
         settings, ollama = self._args.docker, self._args.ollama
         model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
-        steps = {"openWebUI": self.webui_url, "login": login_hint(self._args.webui, self.webui_url)}
+        steps = {"openWebUI": self.webui_url,
+                 "login": login_hint(self._args.webui, self.webui_url,
+                                     self._args.admin_password_command)}
         if settings.run_ollama:
             steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
             if ollama.models:

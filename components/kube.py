@@ -81,10 +81,12 @@ def container_security(read_only_root: bool = True) -> dict:
     }
 
 
-def pod_security(run_as_user: int | None) -> dict:
-    """Pod-level context; `None` keeps the image's root user (see the caller's reason)."""
+def pod_security(run_as_user: int | None, run_as_group: int | None = None) -> dict:
+    """Pod-level context; `None` keeps the image's root user (see the caller's reason). The group
+    defaults to the user's; images made for arbitrary uids want group 0 (their files' group)."""
     context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
     if run_as_user is not None:
-        context.update({"runAsNonRoot": True, "runAsUser": run_as_user, "runAsGroup": run_as_user,
-                        "fsGroup": run_as_user, "fsGroupChangePolicy": "OnRootMismatch"})
+        group = run_as_user if run_as_group is None else run_as_group
+        context.update({"runAsNonRoot": True, "runAsUser": run_as_user, "runAsGroup": group,
+                        "fsGroup": group, "fsGroupChangePolicy": "OnRootMismatch"})
     return context

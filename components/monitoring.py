@@ -50,6 +50,7 @@ from components import kube
 from components.network import AllowRule
 from settings.monitoring import Monitoring as MonitoringSettings, is_chart_path
 from settings.sidecars import EXPORTER_RESOURCES, KSM_RESOURCES, RELOADER_RESOURCES
+from settings.quantity import parse_quantity
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTER_SCRIPT = ROOT / "payloads" / "ollama-exporter.py"
@@ -58,6 +59,7 @@ EXPORTER_PORT = 9101
 EXPORTER_USER = 65534  # nobody: the exporter writes nothing
 PROMETHEUS_PORT = 9090  # the server container; the Service listens on 80
 PROMETHEUS_USER = 65534  # the chart's default
+PROMETHEUS_EMPTY_DIR = "4Gi"  # the server's emptyDir sizeLimit when it has no claim
 GRAFANA_PORT = 3000
 GRAFANA_USER = 472  # the grafana image's user
 KSM_PORT = 8080
@@ -173,7 +175,10 @@ def prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
         server["persistentVolume"] = volume
     else:
         server["persistentVolume"] = {"enabled": False}
-        server["emptyDir"] = {"sizeLimit": "4Gi"}
+        server["emptyDir"] = {"sizeLimit": PROMETHEUS_EMPTY_DIR}
+    # Prometheus deletes old blocks at this size; without it, an emptyDir outgrowing its
+    # sizeLimit gets the pod evicted (every metric lost) and a full claim stops it.
+    server["retentionSize"] = retention_size(prometheus.storage_size or PROMETHEUS_EMPTY_DIR)
     if namespaced:
         server["automountServiceAccountToken"] = False  # static targets: no API access
     values: dict[str, Any] = {
@@ -191,7 +196,20 @@ def prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     if not namespaced:
         values["kube-state-metrics"]["resources"] = KSM_RESOURCES
+        # ClusterRoles and their bindings are named after the release by default
+        # ("prometheus-server", "prometheus-kube-state-metrics"): with the namespace in the name,
+        # two stacks, or another Prometheus release, on one cluster cannot take over each other's.
+        # Only these names change; Services and pod labels (used by the NetworkPolicies) stay.
+        server["clusterRoleNameOverride"] = f"{args.namespace}-{prometheus_service(args)}"
+        values["kube-state-metrics"]["fullnameOverride"] = (
+            f"{args.namespace}-{args.prometheus_release}-kube-state-metrics")
     return values
+
+
+def retention_size(volume: str) -> str:
+    """Three quarters of the volume in Prometheus' units (MB = 2^20 bytes): the rest is room for
+    the write-ahead log and compaction, which the size limit does not bound exactly."""
+    return f"{int(parse_quantity(volume) * 3 / 4 / 2**20)}MB"
 
 
 def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
@@ -212,7 +230,11 @@ def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
         "containerSecurityContext": kube.container_security(read_only_root=True),
         "extraEmptyDirMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "grafana.ini": {"analytics": {"check_for_updates": False, "reporting_enabled": False},
-                        "users": {"allow_sign_up": False}},
+                        "users": {"allow_sign_up": False},
+                        # Bundled plugins (the Prometheus data source among them) sit on the
+                        # read-only root; an update attempt fails and leaves the data source
+                        # unloaded (grafana/grafana#132528, grafana-community/helm-charts#787).
+                        "plugins": {"preinstall_auto_update": False}},
         "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": [{
             "name": "Prometheus", "type": "prometheus", "uid": DATASOURCE_UID,
             "url": prometheus_url(args), "access": "proxy", "isDefault": True,

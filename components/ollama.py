@@ -39,6 +39,10 @@ CUDA_ENV = {
     "LD_LIBRARY_PATH": "/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
     "NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
 }
+# The loader uses the Ollama image, which sets NVIDIA_VISIBLE_DEVICES=all (Ollama v0.32.15
+# Dockerfile:316): on a node whose default runtime is nvidia it would see every GPU without
+# requesting one. It needs none.
+LOADER_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
 
 
 def ollama_env(settings: Ollama) -> dict[str, str]:
@@ -222,7 +226,8 @@ class OllamaServer(pulumi.ComponentResource):
             "command": ["/bin/sh", script],
             "env": [{"name": "HOME", "value": "/tmp"},
                     {"name": "OLLAMA_HOST", "value": f"127.0.0.1:{PORT}"},
-                    {"name": "OLLAMA_MODELS_WANTED", "value": " ".join(settings.models)}],
+                    {"name": "OLLAMA_MODELS_WANTED", "value": " ".join(settings.models)},
+                    *({"name": key, "value": value} for key, value in LOADER_ENV.items())],
             "resources": LOADER_RESOURCES,
             "volumeMounts": [scripts_mount, tmp_mount],
             "securityContext": kube.container_security(read_only_root=True),

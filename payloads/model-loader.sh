@@ -32,17 +32,43 @@ until ollama list >/dev/null 2>&1; do
   sleep 2
 done
 
+# `ollama pull` redraws its progress bars with terminal escape codes on stderr every 100 ms,
+# whether or not stderr is a terminal (Ollama v0.32.15 progress/progress.go:111-156), so they go to
+# a file and the log gets one line per pull: the last thing ollama printed, escapes removed.
+progress_file="${TMPDIR:-/tmp}/model-loader-progress.$$"
+
+last_progress_line() {
+  awk '{ gsub(/\033\[[0-9;?]*[A-Za-z]/, "\n"); print }' "$progress_file" 2>/dev/null |
+    grep -v '^[[:space:]]*$' | tail -n 1
+}
+
+pull_once() {
+  ollama pull "$1" >"$progress_file" 2>&1
+  status=$?
+  outcome=$(last_progress_line)
+  rm -f "$progress_file"
+  return "$status"
+}
+
+# `ollama pull` exits 0 when the server's stream simply ends, e.g. because the server restarted
+# mid-pull (Ollama v0.32.15 api/client.go:216-258): only the model being present counts.
 pull_with_retry() {
   attempt=1
   delay=5
-  until ollama pull "$1"; do
-    log "pull of $1 failed (attempt $attempt); retrying in ${delay}s"
+  while :; do
+    if pull_once "$1"; then
+      present "$1" && break
+      reason="ended without the model (the stream stopped early; last output: ${outcome:-none})"
+    else
+      reason="failed: ${outcome:-no output}"
+    fi
+    log "pull of $1 $reason (attempt $attempt); retrying in ${delay}s"
     sleep "$delay"
     attempt=$((attempt + 1))
     delay=$((delay * 2))
     [ "$delay" -gt "${MAX_BACKOFF_SECONDS:-300}" ] && delay="${MAX_BACKOFF_SECONDS:-300}"
   done
-  log "pulled $1 after $attempt attempt(s)"
+  log "pulled $1 after $attempt attempt(s): ${outcome:-done}"
 }
 
 while :; do
@@ -50,7 +76,7 @@ while :; do
     if present "$model"; then
       continue
     fi
-    log "pulling $model"
+    log "pulling $model (progress is not logged; a large model takes minutes)"
     pull_with_retry "$model"
   done
   log "all models present: $models"

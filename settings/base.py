@@ -22,6 +22,8 @@ GI = 2**30
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _FLOATING_TAGS = {"latest", "main", "dev", "nightly"}
+# Well-known defaults (the seed's Grafana used admin/admin); refused even if long enough.
+WEAK_PASSWORDS = {"admin", "password", "changeme", "prom-operator", "grafana"}
 
 
 class KeyedError(ValueError):

@@ -110,10 +110,6 @@ def _check_exposure(settings: "Settings") -> None:
                          "passwords and chats would cross the network unencrypted; keep TLS "
                          "on, or opt in with `pulumi config set --path ingress.allowPlainHttp "
                          "true`")
-    if settings.webui.enable_signup and settings.webui.default_user_role == "admin":
-        raise KeyedError("webui.defaultUserRole", "admin",
-                         f"with sign-up open on {ingress.host}, anyone who signs up would become "
-                         f"an admin; use pending (the admin approves new accounts) or user")
 
 
 def _check_ollama_route(ingress: Ingress) -> None:

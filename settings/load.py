@@ -19,7 +19,7 @@ from settings.stack import Settings
 from settings.targets import TARGET_DEFAULTS, TARGETS, deep_merge
 
 PROJECT = "icc-ollama"
-SECRET_KEYS = ("webuiSecretKey", "openaiApiKey", "grafanaAdminPassword")
+SECRET_KEYS = ("webuiSecretKey", "webuiAdminPassword", "openaiApiKey", "grafanaAdminPassword")
 
 
 class SettingsError(Exception):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from settings.base import (DnsLabel, KeyedError, Model, PinnedImage, ResourceAmounts, Resources,
+from settings.base import (WEAK_PASSWORDS, DnsLabel, KeyedError, Model, PinnedImage, ResourceAmounts, Resources,
                            StorageSize, empty_is_none, number_as_text)
 
 if TYPE_CHECKING:
@@ -19,8 +19,6 @@ GRAFANA_REPO = "https://grafana-community.github.io/helm-charts"
 _CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 _HOST_PORT = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:[0-9]{1,5}$")
-# Grafana's well-known defaults (the seed used admin/admin); refused even if long enough.
-_WEAK_PASSWORDS = {"admin", "password", "changeme", "prom-operator", "grafana"}
 
 
 def is_chart_path(chart: str) -> bool:
@@ -144,7 +142,7 @@ def _check_grafana_password(settings: "Settings") -> None:
                          "it with `pulumi config set --secret grafanaAdminPassword <value>` "
                          "(e.g. from `openssl rand -base64 24`)")
     text = password.get_secret_value()
-    if len(text) < 12 or text.lower() in _WEAK_PASSWORDS:
+    if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
         raise KeyedError("grafanaAdminPassword", "(secret)",
                          "use at least 12 characters and no default such as admin; set it "
                          "with `pulumi config set --secret grafanaAdminPassword <value>` (e.g. "

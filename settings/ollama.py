@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from settings.base import (GI, DnsLabel, ExtendedResource, KeyedError, LabelKey, LabelValue, Model,
-                           PinnedImage, Resources, Storage, check_label_key)
+                           PinnedImage, Resources, Storage, check_label_key, number_as_text)
 from settings.quantity import parse_quantity
 
 
@@ -25,7 +25,23 @@ def _check_toleration_key(key: str) -> str:
     return check_label_key(key)
 
 
+# What Ollama accepts for OLLAMA_KEEP_ALIVE (v0.32.15 envconfig/config.go:129-145): a Go
+# duration (time.ParseDuration: 5m, 1h30m, 0.5h, -1m) or integer seconds (300; negative =
+# forever). Anything else, such as 1d or "30 min", silently becomes 5m there.
+_GO_DURATION = re.compile(r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$")
+_INTEGER = re.compile(r"^[-+]?[0-9]+$")
+
+
+def _check_keep_alive(value: str) -> str:
+    if not (_GO_DURATION.match(value) or _INTEGER.match(value)):
+        raise ValueError("must be a Go duration such as 30m, 1h or 24h (no 'd' unit), or whole "
+                         "seconds such as 300; -1 keeps models loaded for ever (Ollama would "
+                         "silently use 5m instead)")
+    return value
+
+
 ModelName = Annotated[str, AfterValidator(_check_model_name)]
+KeepAlive = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_keep_alive)]
 TolerationKey = Annotated[str, AfterValidator(_check_toleration_key)]
 
 
@@ -81,7 +97,7 @@ class Ollama(Model):
     resources: Resources
     storage: Storage
     models: tuple[ModelName, ...] = ("llama3.2:1b",)
-    keep_alive: str = "5m"
+    keep_alive: KeepAlive = "5m"
     num_parallel: int = Field(default=1, ge=1, le=64)
     max_loaded_models: int = Field(default=1, ge=0, le=16)
     # A first pull of a large model can take long; Pulumi waits this long for Ready.

@@ -9,7 +9,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import SecretStr, model_validator
 
-from settings.base import DnsLabel, KeyedError, Model
+from settings.base import WEAK_PASSWORDS, DnsLabel, KeyedError, Model
 from settings.docker import Docker, check_docker_target
 from settings.ingress import Ingress, check_ingress
 from settings.monitoring import Monitoring, check_monitoring
@@ -39,6 +39,7 @@ class Settings(Model):
     node_capacity: NodeCapacity = NodeCapacity()
     monitoring: Monitoring = Monitoring()
     webui_secret_key: SecretStr
+    webui_admin_password: Optional[SecretStr] = None
     openai_api_key: Optional[SecretStr] = None
     grafana_admin_password: Optional[SecretStr] = None
 
@@ -65,6 +66,7 @@ class Settings(Model):
         if len(self.webui_secret_key.get_secret_value()) < 32:
             raise KeyedError("webuiSecretKey", "(secret)",
                              "use at least 32 characters, e.g. `openssl rand -hex 32`")
+        _check_admin_password(self)
         if self.webui.openai.enabled and self.openai_api_key is None:
             raise KeyedError("openaiApiKey", None,
                              "webui.openai.enabled is true; set the key with "
@@ -104,6 +106,22 @@ def _check_kubeconfig(kubeconfig: Optional[str]) -> None:
         raise KeyedError("kubeconfig", kubeconfig,
                          "no such file; give the path of the kubeconfig from the ICC login "
                          "portal (e.g. ~/.kube/icc.yaml) or unset it to use ~/.kube/config")
+
+
+def _check_admin_password(settings: Settings) -> None:
+    if not settings.webui.auth:
+        return
+    password = settings.webui_admin_password
+    if password is None:
+        raise KeyedError("webuiAdminPassword", None,
+                         "the Open WebUI admin account is created at the first start with this "
+                         "password; set it with `pulumi config set --secret webuiAdminPassword "
+                         "<value>` (`make up` generates it)")
+    text = password.get_secret_value()
+    if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
+        raise KeyedError("webuiAdminPassword", "(secret)",
+                         "use at least 12 characters and no default such as admin; set it with "
+                         "`pulumi config set --secret webuiAdminPassword <value>`")
 
 
 def _check_autoscaling(settings: Settings) -> None:

@@ -65,6 +65,14 @@ PROMETHEUS = ChartKeys(
         "server/persistentVolume/size",
         "server/persistentVolume/storageClass",  # documented as a comment (`# storageClass: "-"`)
         "server/emptyDir/sizeLimit",
+        # "Prometheus' data retention size. Supported units: B, KB, MB, GB, TB, PB, EB."
+        "server/retentionSize",
+        # "If set it will override prometheus.server.fullname value for ClusterRole and
+        # ClusterRoleBinding" (templates/clusterrole.yaml, clusterrolebinding.yaml).
+        "server/clusterRoleNameOverride",
+        # kube-state-metrics 8.4.0 values.yaml `fullnameOverride: ""`: the name of its
+        # ClusterRole, ClusterRoleBinding, Service and Deployment.
+        "kube-state-metrics/fullnameOverride",
         "alertmanager/enabled",
         "prometheus-pushgateway/enabled",
         "prometheus-node-exporter/enabled",
@@ -111,7 +119,10 @@ GRAFANA = ChartKeys(
         "resources",
         "securityContext",
         "containerSecurityContext",
-        "grafana.ini",  # "values in map will be converted to ini format"
+        # "values in map will be converted to ini format"; the sections are Grafana's own
+        # (conf/defaults.ini), e.g. [plugins] preinstall_auto_update (Grafana 12.1+,
+        # pkg/setting/setting_plugins.go), set false because the root filesystem is read-only.
+        "grafana.ini",
         "datasources",  # provisioning files by name
         "dashboardProviders",  # provisioning files by name
         "dashboardsConfigMaps",  # provider name -> ConfigMap name

@@ -20,7 +20,8 @@ from typing import Any, Optional
 import yaml
 
 PROJECT = "icc-ollama"
-VALUE_FLAGS = {"--stack", "-s", "--config-file", "--secrets-provider"}
+VALUE_FLAGS = {"--stack", "-s", "--config-file", "--secrets-provider", "--policy-pack",
+               "--policy-pack-config"}
 
 
 class Fail(Exception):
@@ -223,6 +224,12 @@ def config_cmd(words: list[str], flags: dict[str, Any]) -> None:
     path = config_path(stack, flags)
     document = load_config(path)
     config, by_path = document["config"], "path" in flags
+    if not words and "json" in flags:  # as the CLI prints it: secrets without their value
+        listing = {key: {"secret": True} if key in secure_keys(config) else
+                   {"value": value if isinstance(value, str) else json.dumps(value),
+                    "secret": False} for key, value in config.items()}
+        print(json.dumps(listing))
+        return
     if not words:
         for key in sorted(config):
             print(key, "[secret]" if key in secure_keys(config) else json.dumps(config[key]))
@@ -267,6 +274,8 @@ def operation(verb: str, flags: dict[str, Any], record: dict[str, Any]) -> None:
     config = document["config"]
     record["config"] = sorted(config)
     record["secrets"] = secure_keys(config)
+    if "policy-pack-config" in flags:  # the pack's facts, read while the file still exists
+        record["policyFacts"] = json.loads(Path(flags["policy-pack-config"]).read_text())
     if record["secrets"]:
         if document.get("encryptionsalt") != state["salt"]:
             raise Fail("failed to decrypt: the config file's salt is not the stack's")

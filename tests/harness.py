@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "icc-ollama"
 TEST_SECRET_KEY = "t" * 64  # a test value; never a real key
 TEST_GRAFANA_PASSWORD = "grafana-test-" + "g" * 16  # likewise
+TEST_ADMIN_PASSWORD = "admin-test-" + "a" * 16  # likewise
 # What a stack made by `make up` holds as secrets (monitoring on Minikube needs the password).
-TEST_SECRETS = {"webuiSecretKey": TEST_SECRET_KEY, "grafanaAdminPassword": TEST_GRAFANA_PASSWORD}
+TEST_SECRETS = {"webuiSecretKey": TEST_SECRET_KEY, "grafanaAdminPassword": TEST_GRAFANA_PASSWORD,
+                "webuiAdminPassword": TEST_ADMIN_PASSWORD}
 # Wire-level marker the SDK puts around a secret value (rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_MARK = "4dabf18193072939515e22adb298388d"
@@ -173,7 +175,8 @@ def capturing_exports(exported: dict[str, Any]):
 
 
 def run_program(config: dict[str, Any],
-                secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword"),
+                secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword",
+                                                "webuiAdminPassword"),
                 stack: str = "test", monkeypatch=None,
                 run: Optional[ProgramRun] = None) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.

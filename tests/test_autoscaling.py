@@ -7,7 +7,7 @@ import pytest
 
 from components.autoscaling import BEHAVIOR, statefulset_options
 from settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
+from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from test_schemas import KUBERNETES_VERSIONS, validate_all
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -105,6 +105,7 @@ def test_icc_gpu_hpa_is_bounded_by_the_quota(monkeypatch):
     with pytest.raises(SettingsError, match="ollama.autoscaling.maxReplicas \\(given: 3\\)"):
         parse_settings({"target": "icc", "namespace": "wabc123-default",
                         "webuiSecretKey": TEST_SECRET_KEY, "quota": '{"gpu": 2}',
+                        "webuiAdminPassword": TEST_ADMIN_PASSWORD,
                         "ollama": '{"autoscaling": {"enabled": true, "maxReplicas": 3}}'}, SECRET)
 
 
@@ -132,4 +133,5 @@ def test_docker_target_refuses_autoscaling_and_ingress():
                         {"ollama": '{"autoscaling": {"enabled": true}}'}),
                        ("ingress.enabled", {"ingress": '{"enabled": true}'})):
         with pytest.raises(SettingsError, match=f"icc-ollama:{key} .*only the Kubernetes targets"):
-            parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY, **block}, SECRET)
+            parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
+                            "webuiAdminPassword": TEST_ADMIN_PASSWORD, **block}, SECRET)

@@ -20,15 +20,15 @@ from settings import SettingsError, parse_settings
 from settings.docker import is_loopback
 from settings.quantity import parse_quantity
 from components.webui import OpenWebUIArgs, webui_env
-from harness import (TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id, run_program, run_stack,
-                     stack_config, unwrap_secrets)
+from harness import (TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id,
+                     run_program, run_stack, stack_config, unwrap_secrets)
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
 IMAGE = "docker:index/remoteImage:RemoteImage"
 REMOTE = {"runOllama": False, "ollamaUrl": "http://host.docker.internal:11434"}
 OPENAI_KEY = "sk-test-docker-0123456789abcdef"
-SECRET = frozenset({"webuiSecretKey"})
+SECRET = frozenset({"webuiSecretKey", "webuiAdminPassword"})
 
 
 @pytest.fixture
@@ -42,8 +42,8 @@ def remote(monkeypatch):
 
 
 def settings(**extra):
-    return parse_settings({**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY, **extra},
-                          SECRET)
+    return parse_settings({**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
+                           "webuiAdminPassword": TEST_ADMIN_PASSWORD, **extra}, SECRET)
 
 
 def container(run, name):
@@ -193,26 +193,32 @@ def test_webui_uses_the_given_url_in_remote_mode(remote):
 def test_env_is_the_shared_kubernetes_wiring(local):
     pinned = settings()
     env = envs(container(local, "open-webui"))
-    shared = webui_env(pinned.webui, ("http://ollama:11434",), None)
-    assert {k: v for k, v in env.items() if k != "WEBUI_SECRET_KEY"} == shared
+    origins = ("http://localhost:3000", "http://127.0.0.1:3000")
+    shared = webui_env(pinned.webui, ("http://ollama:11434",), None, origins)
+    secret = {"WEBUI_SECRET_KEY", "WEBUI_ADMIN_PASSWORD"}
+    assert {k: v for k, v in env.items() if k not in secret} == shared
     assert envs(container(local, "ollama")) == ollama_env(pinned.ollama)
 
 
 @pytest.mark.parametrize("docker", [{}, REMOTE])
 def test_envs_are_secret_and_no_secret_is_plain_anywhere(docker, monkeypatch):
     config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
+              "webuiAdminPassword": TEST_ADMIN_PASSWORD,
               "openaiApiKey": OPENAI_KEY, "webui": {"openai": {"enabled": True}}, "docker": docker}
-    run = run_program(config, secret_keys=("webuiSecretKey", "openaiApiKey"), stack="docker",
-                      monkeypatch=monkeypatch)
+    run = run_program(config, secret_keys=("webuiSecretKey", "webuiAdminPassword", "openaiApiKey"),
+                      stack="docker", monkeypatch=monkeypatch)
     webui = container(run, "open-webui")
     assert is_secret(webui["envs"])
     env = envs(webui)
     assert env["WEBUI_SECRET_KEY"] == TEST_SECRET_KEY  # the stack's key: stable across updates
     assert env["OPENAI_API_KEY"] == OPENAI_KEY
+    assert env["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
     for resource in run.resources:
         scrubbed = repr(_without_secrets(resource.inputs))
-        assert TEST_SECRET_KEY not in scrubbed and OPENAI_KEY not in scrubbed, resource.name
-    assert TEST_SECRET_KEY not in repr(run.exports) and OPENAI_KEY not in repr(run.exports)
+        for value in (TEST_SECRET_KEY, OPENAI_KEY, TEST_ADMIN_PASSWORD):
+            assert value not in scrubbed, resource.name
+    for value in (TEST_SECRET_KEY, OPENAI_KEY, TEST_ADMIN_PASSWORD):
+        assert value not in repr(run.exports)
 
 
 def _without_secrets(value):
@@ -244,7 +250,7 @@ def test_gpu_is_requested_for_ollama_only(monkeypatch):
 def test_servers_are_health_checked_and_waited_for(local):
     webui, ollama = container(local, "open-webui"), container(local, "ollama")
     assert webui["healthcheck"]["tests"] == ["CMD", "curl", "--silent", "--fail",
-                                             "http://localhost:8080/health"]
+                                             "http://localhost:8080/ready"]
     assert ollama["healthcheck"]["tests"] == ["CMD", "ollama", "list"]  # the image has no curl
     for c in (webui, ollama):
         assert c["wait"] is True and c["waitTimeout"] >= 300
@@ -293,6 +299,7 @@ def test_cpu_limits_the_provider_would_misread_are_refused(quantity, shown):
 def test_a_misread_cpu_limit_is_one_clear_error_before_any_resource(monkeypatch):
     run = ProgramRun()
     config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
+              "webuiAdminPassword": TEST_ADMIN_PASSWORD,
               "ollama": {"resources": {"requests": {"cpu": "10m"}, "limits": {"cpu": "50m"}}}}
     with pytest.raises(pulumi.RunError) as caught:
         run_program(config, stack="docker", monkeypatch=monkeypatch, run=run)
@@ -311,7 +318,9 @@ def test_loader_runs_the_kubernetes_model_loader_script(local):
     # The Ollama image's ENTRYPOINT is /bin/ollama: the shell must replace it, not follow it.
     assert loader["entrypoints"] == ["/bin/sh"]
     assert loader["command"] == [upload["file"]]
-    assert envs(loader) == {"OLLAMA_HOST": "ollama:11434", "OLLAMA_MODELS_WANTED": "llama3.2:1b"}
+    # No GPU for the loader: the Ollama image's NVIDIA_VISIBLE_DEVICES=all is overridden.
+    assert envs(loader) == {"OLLAMA_HOST": "ollama:11434", "OLLAMA_MODELS_WANTED": "llama3.2:1b",
+                            "NVIDIA_VISIBLE_DEVICES": "void"}
 
 
 def test_no_loader_without_models(monkeypatch):
@@ -346,7 +355,8 @@ def test_url_host_is_reachable_from_a_browser(address, host):
 # --- settings ------------------------------------------------------------------------------------
 
 def test_docker_needs_no_namespace_and_has_safe_defaults():
-    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY}, SECRET)
+    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
+                             "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRET)
     docker = parsed.docker
     assert docker.host == "unix:///var/run/docker.sock" and docker.bind_address == "127.0.0.1"
     assert (docker.run_ollama, docker.webui_port, docker.ollama_port) == (True, 3000, 11434)
@@ -393,7 +403,8 @@ INVALID_DOCKER = [
 @pytest.mark.parametrize("raw, key, words", INVALID_DOCKER,
                          ids=[f"{c[1]}-{i}" for i, c in enumerate(INVALID_DOCKER)])
 def test_invalid_docker_settings_name_their_key_and_fix(raw, key, words):
-    raw = {"target": "docker", "webuiSecretKey": TEST_SECRET_KEY, **raw}
+    raw = {"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
+           "webuiAdminPassword": TEST_ADMIN_PASSWORD, **raw}
     with pytest.raises(SettingsError) as caught:
         parse_settings(raw, SECRET)
     message = str(caught.value)
@@ -442,7 +453,8 @@ docker_raw = st.fixed_dictionaries({"target": st.sampled_from(["docker", "icc", 
 @hypothesis_settings(max_examples=150, deadline=None)
 @given(docker_raw)
 def test_any_docker_block_is_valid_or_one_clear_error(raw):
-    raw = {**raw, "namespace": "wabc123-default", "webuiSecretKey": TEST_SECRET_KEY}
+    raw = {**raw, "namespace": "wabc123-default", "webuiSecretKey": TEST_SECRET_KEY,
+           "webuiAdminPassword": TEST_ADMIN_PASSWORD}
     raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
     try:
         parsed = parse_settings(raw, SECRET)
@@ -552,5 +564,6 @@ def test_up_waits_for_the_loader_to_run(local):
 
 
 def test_default_ollama_cpu_limit_fits_a_two_cpu_host():
-    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY}, SECRET)
+    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
+                             "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRET)
     assert docker_stack.cpus(parsed.ollama.resources.limits.cpu) == "2.0"

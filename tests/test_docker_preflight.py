@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from settings import parse_settings
-from harness import ROOT, TEST_SECRET_KEY
+from harness import ROOT, TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
 spec = importlib.util.spec_from_file_location("docker_preflight",
                                               ROOT / "scripts" / "docker_preflight.py")
@@ -25,8 +25,9 @@ DEBIAN_12 = preflight.EngineFacts(version="20.10.24", api_version="1.41", cpus=2
 
 def settings(**raw):
     return parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
+                           "webuiAdminPassword": TEST_ADMIN_PASSWORD,
                            **{k: json.dumps(v) for k, v in raw.items()}},
-                          frozenset({"webuiSecretKey"}))
+                          frozenset({"webuiSecretKey", "webuiAdminPassword"}))
 
 
 def limit(cpu):
@@ -87,6 +88,7 @@ def test_stack_settings_read_pulumi_config_json_without_secrets(monkeypatch):
              "icc-ollama:ollama": {"value": json.dumps(limit("8")), "secret": False,
                                    "objectValue": limit("8")},
              "icc-ollama:webuiSecretKey": {"secret": True},
+             "icc-ollama:webuiAdminPassword": {"secret": True},
              "other:key": {"value": "x", "secret": False}}
     calls = []
 
@@ -95,8 +97,9 @@ def test_stack_settings_read_pulumi_config_json_without_secrets(monkeypatch):
         return subprocess.CompletedProcess(command, 0, stdout=json.dumps(shown))
 
     monkeypatch.setattr(preflight.subprocess, "run", fake_run)
-    parsed = preflight.stack_settings("docker")
-    assert calls == [["pulumi", "config", "--json", "--stack", "docker"]]
+    parsed = preflight.stack_settings("docker", ["--config-file", "/tmp/merged.yaml"])
+    assert calls == [["pulumi", "config", "--json", "--stack", "docker",
+                      "--config-file", "/tmp/merged.yaml"]]
     assert parsed.ollama.resources.limits.cpu == "8"
     assert parsed.webui_secret_key.get_secret_value() == preflight.SECRET_STAND_IN
 
@@ -104,15 +107,16 @@ def test_stack_settings_read_pulumi_config_json_without_secrets(monkeypatch):
 def test_settings_pulumi_would_refuse_are_left_to_pulumi(monkeypatch):
     shown = {"icc-ollama:target": {"value": "docker", "secret": False},
              "icc-ollama:docker": {"value": json.dumps({"webuiPort": 0}), "secret": False},
-             "icc-ollama:webuiSecretKey": {"secret": True}}
+             "icc-ollama:webuiSecretKey": {"secret": True},
+             "icc-ollama:webuiAdminPassword": {"secret": True}}
     monkeypatch.setattr(preflight.subprocess, "run", lambda command, **kwargs:
                         subprocess.CompletedProcess(command, 0, stdout=json.dumps(shown)))
-    assert preflight.stack_settings("docker") is None
+    assert preflight.stack_settings("docker", []) is None
     assert preflight.main(["docker_preflight.py", "docker"]) == 0
 
 
 def test_an_unreachable_engine_is_one_clear_line(monkeypatch, capsys):
-    monkeypatch.setattr(preflight, "stack_settings", lambda stack: settings(
+    monkeypatch.setattr(preflight, "stack_settings", lambda stack, config_args: settings(
         docker={"host": "unix:///nonexistent/docker.sock"}))
     assert preflight.main(["docker_preflight.py", "docker"]) == 1
     err = capsys.readouterr().err

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from settings import SettingsError, parse_settings
 from settings.quantity import parse_quantity
-from harness import TEST_SECRET_KEY, TEST_SECRETS, run_program
+from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, run_program
 
 # Bytes without a unit ("16", 50) and milli-bytes ("512m") included: they must never pass as memory.
 QUANTITIES = ["1", "500m", "2Gi", "512Mi", "0.5", 3, 1.5, "lots", "", "-1", "1 Gi", None, "512m",
@@ -54,7 +54,8 @@ webui = st.fixed_dictionaries({}, optional={
     "image": st.sampled_from(IMAGES),
     "resources": resources,
     "storage": storage,
-    "defaultUserRole": st.sampled_from(["pending", "user", "root"]),
+    "signup": st.sampled_from(["approval", "open", "pending"]),
+    "adminEmail": st.sampled_from(["admin@localhost", "admin", "Admin@x.de"]),
     "openai": st.fixed_dictionaries({}, optional={
         "enabled": st.booleans(), "baseUrl": st.sampled_from(["https://x.org/v1", "ftp://x"])})})
 chart_source = st.fixed_dictionaries({}, optional={
@@ -80,6 +81,7 @@ raw_settings = st.fixed_dictionaries(
               "keepDataOnDestroy": st.sampled_from([True, False, "maybe"]),
               "ollama": ollama, "webui": webui,
               "webuiSecretKey": st.sampled_from([TEST_SECRET_KEY, "short"]),
+              "webuiAdminPassword": st.sampled_from([TEST_ADMIN_PASSWORD, "short"]),
               "monitoring": monitoring,
               "grafanaAdminPassword": st.sampled_from(["grafana-test-password", "admin"]),
               "colour": st.just("blue")})
@@ -105,8 +107,9 @@ valid_ollama = st.fixed_dictionaries({}, optional={
     "keepAlive": st.sampled_from(["5m", "-1", "24h"]),
     "numParallel": st.integers(1, 8)})
 valid_webui = st.fixed_dictionaries({}, optional={
-    "auth": st.booleans(), "enableSignup": st.booleans(),
-    "defaultUserRole": st.sampled_from(["pending", "user"]),
+    "auth": st.booleans(), "signup": st.sampled_from(["approval", "open", "closed"]),
+    "modelAccess": st.sampled_from(["all", "granted"]),
+    "adminEmail": st.sampled_from(["admin@localhost", "chat@haw-hamburg.de"]),
     "storage": st.fixed_dictionaries({"size": st.sampled_from(["1Gi", "8Gi"])})})
 valid_monitoring = st.fixed_dictionaries({}, optional={
     "enabled": st.booleans(),
@@ -142,7 +145,7 @@ def test_any_input_is_either_valid_or_a_clear_settings_error(raw):
     try:
         settings = parse_settings(as_cli_strings(raw), frozenset(TEST_SECRETS))
     except SettingsError as error:
-        assert TEST_SECRET_KEY not in str(error)
+        assert TEST_SECRET_KEY not in str(error) and TEST_ADMIN_PASSWORD not in str(error)
         return
     # Whatever passes can be scheduled: memory and storage in bytes with a unit, above a floor.
     for path, amount in byte_amounts(settings):

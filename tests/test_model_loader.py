@@ -10,7 +10,8 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "model-loader.sh"
 
 # A stand-in for the ollama CLI: models live as files in $FAKE_STORE; `pull` fails as many
-# times as $FAKE_FAILURES says before it succeeds.
+# times as $FAKE_FAILURES says, then exits 0 without the model $FAKE_STREAM_ENDS times, then
+# succeeds.
 FAKE_OLLAMA = """#!/bin/sh
 store="$FAKE_STORE"
 case "$1" in
@@ -19,8 +20,13 @@ case "$1" in
   pull)
     count=$(cat "$store/.attempts" 2>/dev/null || echo 0)
     echo $((count + 1)) > "$store/.attempts"
-    if [ "$count" -lt "${FAKE_FAILURES:-0}" ]; then echo "pull failed" >&2; exit 1; fi
-    echo "pulling manifest"; touch "$store/$2" ;;
+    # Like the real CLI: progress redrawn with escape codes on stderr, terminal or not.
+    printf '\033[?25lpulling manifest \033[K\n\033[?25h' >&2
+    printf '\033[A\033[1Gpulling 74701a8c35f6: 42%%\033[K' >&2
+    if [ "$count" -lt "${FAKE_FAILURES:-0}" ]; then printf '\nError: pull failed\n' >&2; exit 1; fi
+    # The stream may just end (server restarted mid-pull): exit 0, no model.
+    if [ "$count" -lt "$((${FAKE_FAILURES:-0} + ${FAKE_STREAM_ENDS:-0}))" ]; then exit 0; fi
+    printf '\033[A\033[1Gsuccess \033[K\n' >&2; touch "$store/$2" ;;
   *) exit 2 ;;
 esac
 """
@@ -62,7 +68,8 @@ def test_failed_pulls_are_retried_with_growing_backoff_and_logged(fake_env):
     env, store = fake_env
     result = run({**env, "FAKE_FAILURES": "3"}, )
     assert result.returncode == 0, result.stderr
-    assert "pull of llama3.2:1b failed (attempt 1); retrying in 5s" in result.stdout
+    assert ("pull of llama3.2:1b failed: Error: pull failed (attempt 1); retrying in 5s"
+            in result.stdout)
     assert "pulled llama3.2:1b after 4 attempt(s)" in result.stdout
     assert (store / ".sleeps").read_text().split("\n")[:3] == ["slept 5", "slept 10", "slept 20"]
     assert run(env, "check").returncode == 0
@@ -76,3 +83,22 @@ def test_present_models_are_not_pulled_again(fake_env):
     assert result.returncode == 0
     assert "pulling" not in result.stdout
     assert not (store / ".attempts").exists()
+
+
+def test_a_pull_that_ends_without_the_model_is_retried(fake_env):
+    # `ollama pull` exits 0 when the stream just ends (Ollama api/client.go:216-258).
+    env, store = fake_env
+    result = run({**env, "FAKE_STREAM_ENDS": "2", "OLLAMA_MODELS_WANTED": "phi3"})
+    assert result.returncode == 0, result.stderr
+    assert "pull of phi3 ended without the model" in result.stdout
+    assert "(attempt 2); retrying in 10s" in result.stdout
+    assert "pulled phi3 after 3 attempt(s): success" in result.stdout
+    assert run({**env, "OLLAMA_MODELS_WANTED": "phi3"}, "check").returncode == 0
+
+
+def test_logs_carry_no_progress_escape_codes(fake_env):
+    env, _ = fake_env
+    result = run({**env, "FAKE_FAILURES": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "\033" not in result.stdout + result.stderr
+    assert "pulled llama3.2:1b after 2 attempt(s): success" in result.stdout

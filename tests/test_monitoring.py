@@ -359,3 +359,48 @@ def test_namespace_scoped_objects_match_the_kubernetes_schema(icc_monitored, ver
     assert {"Deployment", "Secret", "ConfigMap", "Service", "ServiceAccount"} <= {
         o["kind"] for o in objects if o["metadata"]["name"].startswith(("ollama-exporter", "grafana"))}
     validate_all(objects, version)
+
+
+# --- issue 10: bounded metrics, no plugin updates on a read-only root, no name collisions --------
+
+@pytest.mark.parametrize("overrides, volume", [({}, "4Gi"),
+                                               ({"storageSize": "10Gi"}, "10Gi")])
+def test_prometheus_deletes_old_data_before_its_volume_is_full(overrides, volume, monkeypatch):
+    monitoring = {"prometheus": overrides} if overrides else {}
+    run = run_stack("minikube", monkeypatch, monitoring=monitoring)
+    server = values(run, "prometheus")["server"]
+    assert server.get("emptyDir", {}).get("sizeLimit", volume) == volume
+    size = server["retentionSize"]
+    assert size.endswith("MB")  # Prometheus' units are powers of two: MB = 2^20 bytes
+    assert Decimal(size[:-2]) * 2**20 < kube_bytes(volume) * Decimal("0.8")
+
+
+def kube_bytes(quantity: str) -> Decimal:
+    from settings.quantity import parse_quantity
+    return parse_quantity(quantity)
+
+
+@pytest.mark.parametrize("stack", ["minikube", "icc_monitored"])
+def test_grafana_does_not_update_bundled_plugins_on_its_read_only_root(stack, request):
+    ini = values(request.getfixturevalue(stack), "grafana")["grafana.ini"]
+    assert ini["plugins"]["preinstall_auto_update"] is False
+
+
+def test_cluster_scoped_names_carry_the_namespace(monkeypatch):
+    names = []
+    for namespace in ("icc-ollama", "icc-ollama-2"):
+        prometheus = values(run_stack("minikube", monkeypatch, namespace=namespace), "prometheus")
+        role = prometheus["server"]["clusterRoleNameOverride"]
+        ksm = prometheus["kube-state-metrics"]["fullnameOverride"]
+        assert namespace in role and namespace in ksm
+        assert prometheus["server"]["fullnameOverride"] == "prometheus-server"  # the Service
+        names += [role, ksm]
+    # Two stacks, and the chart's own defaults of another release, never share a name.
+    assert len(set(names)) == 4
+    assert not {"prometheus-server", "prometheus-kube-state-metrics"} & set(names)
+
+
+def test_namespace_scope_renders_no_cluster_names(icc_monitored):
+    prometheus = values(icc_monitored, "prometheus")
+    assert "clusterRoleNameOverride" not in prometheus["server"]
+    assert "fullnameOverride" not in prometheus["kube-state-metrics"]

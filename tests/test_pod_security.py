@@ -9,9 +9,7 @@ import pytest
 from components import webui
 
 # container name -> rules it may break, and why (the reason is also a comment in its component).
-EXCEPTIONS = {
-    "open-webui": {"runAsNonRoot", "readOnlyRootFilesystem"},  # stock image writes below /app as root
-}
+EXCEPTIONS: dict[str, set[str]] = {}
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 FLOATING = (":latest", ":main", ":dev", ":nightly")
 
@@ -48,7 +46,7 @@ def test_containers_meet_restricted_or_are_documented_exceptions(stack, request)
             seen.add(container["name"])
             allowed = EXCEPTIONS.get(container["name"], set())
             assert broken_rules(pod, container) == allowed, f"{workload}/{container['name']}"
-    assert seen >= {"ollama", "model-loader", "open-webui"}
+    assert seen >= {"ollama", "model-loader", "open-webui", "seed-static"}
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
@@ -86,8 +84,10 @@ def test_images_are_pinned(stack, request):
                                            and not image.endswith(FLOATING)), image
 
 
-def test_the_documented_exception_is_the_root_image_choice():
-    assert webui.RUN_AS_USER is None  # change EXCEPTIONS when a non-root image is adopted
+def test_open_webui_is_no_longer_an_exception():
+    # Open WebUI 0.11.0 runs as any uid in group 0; its writable directories are volumes.
+    assert webui.RUN_AS_USER == 1000 and webui.RUN_AS_GROUP == 0
+    assert "open-webui" not in EXCEPTIONS
 
 
 def test_the_rule_check_catches_a_privileged_container():

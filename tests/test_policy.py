@@ -392,7 +392,8 @@ def test_the_pack_sees_secrets_as_secrets(servicer, monkeypatch):
     assert analyze(servicer, run) == []
     webui.inputs = copy.deepcopy(webui.inputs)
     webui.inputs["envs"] = webui.inputs["envs"]["value"]
-    assert [d.policyName for d in analyze(servicer, run)] == ["no-plain-secrets"]
+    # One finding per secret in the plain list: WEBUI_SECRET_KEY and WEBUI_ADMIN_PASSWORD.
+    assert [d.policyName for d in analyze(servicer, run)] == ["no-plain-secrets"] * 2
 
 
 def test_without_facts_the_pack_says_so(servicer, monkeypatch):
@@ -413,7 +414,7 @@ def test_unknown_values_do_not_break_a_rule(servicer):
 # --------------------------------------------------------------------------- the pack's config
 
 
-def listing(config: dict, secrets=("webuiSecretKey",)) -> dict:
+def listing(config: dict, secrets=("webuiSecretKey", "webuiAdminPassword")) -> dict:
     """What `pulumi config --json` prints (secret values elided, as without --show-secrets)."""
     out = {f"icc-ollama:{k}": {"value": v if isinstance(v, str) else json.dumps(v),
                                "secret": False} for k, v in config.items()}
@@ -434,7 +435,7 @@ def test_policy_config_carries_the_validated_facts():
 
 def test_policy_config_stops_with_the_programs_message(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(policy_config, "read_listing",
-                        lambda stack, project_dir: listing({"target": "icc", "namespace": "nope"}))
+                        lambda stack, project_dir, config_file=None: listing({"target": "icc", "namespace": "nope"}))
     assert policy_config.main(["icc", "--out", str(tmp_path / "c.json")]) == 1
     assert "icc-ollama:namespace" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists()
@@ -442,7 +443,7 @@ def test_policy_config_stops_with_the_programs_message(monkeypatch, capsys, tmp_
 
 def test_policy_config_writes_the_file_and_prints_its_path(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(policy_config, "read_listing",
-                        lambda stack, project_dir: listing({"target": "docker"}))
+                        lambda stack, project_dir, config_file=None: listing({"target": "docker"}))
     out = tmp_path / "c.json"
     assert policy_config.main(["docker", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)

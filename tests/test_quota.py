@@ -9,7 +9,8 @@ from hypothesis import given, strategies as st
 from settings.quantity import format_amount, parse_quantity
 from settings.quota import PodBudget, budget_overrun, pod_budget, release_pods
 from settings import SettingsError, parse_settings
-from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
+from harness import (TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program,
+                     stack_config)
 from test_fuzz import as_cli_strings
 
 SECRET = frozenset(TEST_SECRETS)
@@ -17,7 +18,8 @@ GI = 1024 ** 3
 
 
 def icc(**extra):
-    raw = {"target": "icc", "namespace": "wabc123-default", "webuiSecretKey": TEST_SECRET_KEY}
+    raw = {"target": "icc", "namespace": "wabc123-default", "webuiSecretKey": TEST_SECRET_KEY,
+           "webuiAdminPassword": TEST_ADMIN_PASSWORD}
     return parse_settings({**raw, **extra}, SECRET)
 
 
@@ -151,11 +153,12 @@ def test_other_components_can_add_their_pods():
 def test_quota_belongs_to_kubernetes_targets():
     with pytest.raises(SettingsError, match="icc-ollama:quota: a namespace quota"):
         parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
-                        "quota": '{"gpu": 1}'}, SECRET)
+                        "webuiAdminPassword": TEST_ADMIN_PASSWORD, "quota": '{"gpu": 1}'}, SECRET)
 
 
 def test_overrun_stops_the_program_before_any_resource(monkeypatch):
     config = {**stack_config("icc"), "webuiSecretKey": TEST_SECRET_KEY,
+              "webuiAdminPassword": TEST_ADMIN_PASSWORD,
               "namespace": "wabc123-default", "quota": {"gpu": 0}}
     run = ProgramRun()
     with pytest.raises(pulumi.RunError, match="icc-ollama:ollama.replicas"):
@@ -191,7 +194,7 @@ _new_blocks = st.fixed_dictionaries({"target": _targets}, optional={
 
 @given(_new_blocks)
 def test_ingress_autoscaling_and_quota_inputs_fail_only_with_key_errors(raw):
-    raw = {**raw, "webuiSecretKey": TEST_SECRET_KEY}
+    raw = {**raw, "webuiSecretKey": TEST_SECRET_KEY, "webuiAdminPassword": TEST_ADMIN_PASSWORD}
     if raw["target"] == "icc":
         raw["namespace"] = "wabc123-default"
     try:

@@ -48,8 +48,9 @@ REFUSED = [
      "turn auth on"),
     ({**MINIKUBE, "ingress": '{"enabled": true}', "webui": '{"auth": false}'}, "webui.auth",
      "turn auth on"),
+    # Sign-up never makes admins: the old key that could is refused with its replacement.
     ({**ICC, "ingress": ICC_INGRESS + "}", "webui": '{"defaultUserRole": "admin"}'},
-     "webui.defaultUserRole", "would become an admin"),
+     "webui.defaultUserRole", "replaced by webui.signup"),
     # The common slip: a dotted key set without --path.
     ({**MINIKUBE, "monitoring.enabled": "false"}, "monitoring.enabled",
      "pulumi config rm 'monitoring.enabled'` and then `pulumi config set --path "

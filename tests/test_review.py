@@ -4,8 +4,6 @@ output (`pulumi preview --json` digest + `--event-log` events), and the `make pr
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
@@ -206,41 +204,6 @@ def test_main_renders_saved_output_and_prints_the_path(tmp_path, capsys):
     saved.write_text(json.dumps(digest()))  # a plain digest: no policy results
     assert review.main(["icc", "--from-json", str(saved), "--out", str(out)]) == 0
     assert "No policy pack ran" in out.read_text()
-
-
-# --------------------------------------------------------------------------- make preview / up
-
-FAKE_PULUMI = """#!/bin/sh
-echo "$*" >> "$CALLS"
-case "$1 $2" in
-  "config --json") printf '%s' "$LISTING" ;;
-esac
-exit 0
-"""
-
-
-@pytest.mark.parametrize("action,command", [("preview", "preview --stack icc --diff"),
-                                            ("up", "up --stack icc")])
-def test_up_sh_runs_the_pack_with_the_stack_facts(action, command, tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
-    (bin_dir / "pulumi").chmod(0o755)
-    listing = {"icc-ollama:target": {"value": "icc", "secret": False},
-               "icc-ollama:namespace": {"value": "wabc123-default", "secret": False},
-               "icc-ollama:webuiSecretKey": {"secret": True}}
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-           "CALLS": str(tmp_path / "calls"),
-           "LISTING": json.dumps(listing), "ICC_OLLAMA_HOME": str(tmp_path / "home"),
-           "PULUMI_CONFIG_PASSPHRASE": "test"}
-    subprocess.run(["bash", str(ROOT / "scripts" / "up.sh"), "icc", action], env=env, check=True,
-                   cwd=ROOT, capture_output=True, text=True)
-    calls = (tmp_path / "calls").read_text().splitlines()
-    config = tmp_path / "home" / "policy-config-icc.json"
-    assert f"{command} --policy-pack policy --policy-pack-config {config}" in calls
-    facts = json.loads(config.read_text())["icc-namespace-only"]
-    assert facts == {"target": "icc", "namespace": "wabc123-default", "keepDataOnDestroy": True,
-                     "quota": {"requests": {}, "limits": {}}}
 
 
 # --------------------------------------------------------------------------- recorded previews

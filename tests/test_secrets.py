@@ -10,8 +10,9 @@ from harness import ROOT, TEST_SECRET_KEY, is_secret, run_program, stack_config
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
 GRAFANA_PASSWORD = "grafana-test-password-4711"
+ADMIN_PASSWORD = "webui-admin-test-password-0815"
 SECRETS = {"webuiSecretKey": TEST_SECRET_KEY, "openaiApiKey": OPENAI_KEY,
-           "grafanaAdminPassword": GRAFANA_PASSWORD}
+           "grafanaAdminPassword": GRAFANA_PASSWORD, "webuiAdminPassword": ADMIN_PASSWORD}
 DEFAULT_PASSWORDS = {"admin", "password", "changeme", "prom-operator", "0p3n-w3bu!", "secret"}
 SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api[-_]?key)$")
 

@@ -109,8 +109,16 @@ INVALID = [
     ({"target": "minikube", "ollama": '{"models": ["llama3 8b"]}'},
      "icc-ollama:ollama.models[0]", "not an Ollama model name"),
     ({"target": "minikube", "ollama": '{"replicas": 2'}, "icc-ollama:ollama", "must be a block of settings"),
-    ({"target": "minikube", "webui": '{"defaultUserRole": "root"}'},
-     "icc-ollama:webui.defaultUserRole", "'pending', 'user' or 'admin'"),
+    ({"target": "minikube", "webui": '{"signup": "pending"}'},
+     "icc-ollama:webui.signup", "'approval', 'open' or 'closed'"),
+    ({"target": "minikube", "webui": '{"defaultUserRole": "user"}'},
+     "icc-ollama:webui.defaultUserRole", "replaced by webui.signup"),
+    ({"target": "minikube", "webui": '{"adminEmail": "admin"}'},
+     "icc-ollama:webui.adminEmail", "admin@localhost"),
+    ({"target": "minikube", "ollama": '{"keepAlive": "1d"}'},
+     "icc-ollama:ollama.keepAlive", "no 'd' unit"),
+    ({"target": "minikube", "webuiAdminPassword": "admin"}, "icc-ollama:webuiAdminPassword",
+     "at least 12 characters"),
     ({"target": "minikube", "webui": '{"openai": {"enabled": true}}'},
      "icc-ollama:openaiApiKey", "pulumi config set --secret openaiApiKey"),
     ({"target": "minikube", "webui": '{"openai": {"baseUrl": "api.openai.com"}}'},
@@ -230,3 +238,22 @@ def test_every_committed_stack_file_is_valid():
     for stack, extra in (("icc", {"namespace": "wabc123-default"}), ("minikube", {})):
         raw = {**stack_config(stack), **TEST_SECRETS, **extra}
         assert parse_settings(raw, SECRET).target == stack
+
+
+# Accept/reject decisions of Go's time.ParseDuration or strconv.ParseInt, the two parses of
+# Ollama v0.32.15 envconfig/config.go:129-145, as Go 1.26 returned them for these inputs.
+KEEP_ALIVE_ACCEPTED = ["5m", "1h30m", "0.5h", ".5h", "-1", "300", "0", "-1m", "+5m", "1.s",
+                       "-0", "1µs", "5m0s", 300, -1]
+KEEP_ALIVE_REJECTED = ["1d", "30 min", "1.", "5M", "m", "1h1", ".s", "1e3", "0x10", "1_000",
+                       " 5m", "-", "1.5", ""]
+
+
+@pytest.mark.parametrize("value", KEEP_ALIVE_ACCEPTED)
+def test_keep_alive_accepts_what_ollama_parses(value):
+    assert settings_for("minikube", ollama={"keepAlive": value}).ollama.keep_alive == str(value)
+
+
+@pytest.mark.parametrize("value", KEEP_ALIVE_REJECTED)
+def test_keep_alive_refuses_what_ollama_would_silently_replace_by_5m(value):
+    with pytest.raises(SettingsError, match=r"icc-ollama:ollama.keepAlive .*Go duration"):
+        settings_for("minikube", ollama={"keepAlive": value})

@@ -137,7 +137,7 @@ def test_probes_suit_slow_gpu_start_and_model_pulls(stack, request):
     assert ollama["readinessProbe"]["exec"]["command"][-1] == "check"
     assert ollama["livenessProbe"]["httpGet"] == {"path": "/", "port": 11434}
     webui = container(run, "open-webui", "open-webui")
-    assert webui["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert webui["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
@@ -149,6 +149,9 @@ def test_model_loader_sidecar_preloads_configured_models(stack, request):
     assert wanted and "llama3.2:1b" in wanted
     script = run.one("kubernetes:core/v1:ConfigMap", "ollama-scripts").inputs["data"]
     assert "pull_with_retry" in script["model-loader.sh"]
+    # It requests no GPU, so it must not see the node's GPUs through the image's default.
+    assert env_of(loader)["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert "nvidia.com/gpu" not in loader["resources"]["limits"]
 
 
 def test_no_models_means_no_sidecar_and_an_http_readiness(monkeypatch):
@@ -166,7 +169,7 @@ def test_exports_give_the_next_commands(stack, request):
     steps = run.exports["nextSteps"]
     assert f"-n {namespace} port-forward svc/open-webui 8080:8080" in steps["openWebUI"]
     assert steps["openWebUI"].startswith("KUBECTL_PORT_FORWARD_WEBSOCKETS=true")
-    assert "first account" in steps["login"]
+    assert "webuiAdminPassword" in steps["login"]
     assert run.exports["ollamaUrl"] == f"http://ollama.{namespace}.svc.cluster.local:11434"
     assert TEST_SECRET_KEY not in str(run.exports)
 

@@ -46,6 +46,11 @@ def test_fresh_clone_stays_clean_after_preview_and_up(clone):
     [previewed] = clone.calls("preview")
     assert set(GENERATED) | {GRAFANA} <= set(previewed["secrets"])
     assert "icc-ollama:target" in previewed["config"], "shared defaults were not merged"
+    # The ICC rules run in every preview and up, with the facts of the validated settings.
+    assert previewed["argv"][previewed["argv"].index("--policy-pack") + 1] == "policy"
+    assert previewed["policyFacts"]["no-gpu-on-minikube"] == {
+        "target": "minikube", "namespace": "icc-ollama", "keepDataOnDestroy": True,
+        "quota": {"requests": {}, "limits": {}}}
 
     up = clone.make("up", "STACK=minikube")
     assert clone.status() == ""
@@ -57,6 +62,7 @@ def test_fresh_clone_stays_clean_after_preview_and_up(clone):
     assert set(GENERATED) | {GRAFANA} <= set(own["config"])
     [deployed] = clone.calls("up")
     assert set(GENERATED) | {GRAFANA} <= set(deployed["secrets"])
+    assert deployed["policyFacts"] == previewed["policyFacts"]
     assert not deployed["argv"][deployed["argv"].index("--config-file") + 1].startswith(
         str(clone.dir)), "the config file given to pulumi up must live outside the repository"
 

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS_SCRIPT = ROOT / "scripts" / "e2e-tools.sh"
 PASSPHRASE = "e2e-test-passphrase"  # a test value; protects only throw-away test stacks
 TEST_SECRET_KEY = "e" * 48           # a test value (>= 32 characters), never a real key
+TEST_ADMIN_PASSWORD = "e2e-admin-" + "p" * 12  # likewise (>= 12 characters)
 K8S_SDK_VERSION = "4.32.0"           # pulumi-kubernetes in requirements.txt
 ICC_NAMESPACE = "we2e-default"
 MINIKUBE_NAMESPACE = "icc-ollama"
@@ -336,4 +337,5 @@ def create_stack(name: str, workdir: Path, env: dict[str, str], bin_dir: Path,
         {f"icc-ollama:{key}": value for key, value in config.items()})
     stack_file.write_text(yaml.safe_dump(current, sort_keys=False))
     stack.config("webuiSecretKey", TEST_SECRET_KEY, secret=True)
+    stack.config("webuiAdminPassword", TEST_ADMIN_PASSWORD, secret=True)
     return stack

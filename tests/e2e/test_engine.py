@@ -90,7 +90,7 @@ def assert_live_objects(cluster, target: str, namespace: str) -> None:
         ips = endpoint_ips(cluster, namespace, service)
         assert len(ips) == count, f"service {service}: ready endpoints {ips}"
     secret = cluster.get("secret", namespace, "open-webui-secret")
-    assert "WEBUI_SECRET_KEY" in secret["data"]
+    assert {"WEBUI_SECRET_KEY", "WEBUI_ADMIN_PASSWORD"} <= set(secret["data"])
     claims = {c["metadata"]["name"]: c for c in cluster.get("pvc", namespace)["items"]}
     wanted = {f"models-ollama-{i}" for i in range(replicas)} | {"data-open-webui-0"}
     assert wanted <= set(claims), sorted(claims)
