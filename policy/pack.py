@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional
 
 import pulumi_policy
 import pulumi_policy.policy as pulumi_policy_internals
+import rules
+import wire
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -27,9 +29,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-
-import rules
-from rules import Facts, Resource
+from wire import Facts, Resource
 
 PACK_NAME = "icc-ollama-rules"
 FACT_KEYS = ("target", "namespace", "keepDataOnDestroy", "quota")
@@ -78,9 +78,9 @@ def _keep(value: Any) -> Any:
     if isinstance(value, list):
         return [_keep(v) for v in value]
     if isinstance(value, dict):
-        if value.get(rules.SIG_KEY) == rules.SECRET_SIG:
-            return {rules.SIG_KEY: rules.SECRET_SIG, "value": _keep(value.get("value"))}
-        if rules.SIG_KEY in value:  # assets and archives: the library's decoding
+        if value.get(wire.SIG_KEY) == wire.SECRET_SIG:
+            return {wire.SIG_KEY: wire.SECRET_SIG, "value": _keep(value.get("value"))}
+        if wire.SIG_KEY in value:  # assets and archives: the library's decoding
             return _ORIGINAL_DESERIALIZE({"v": value})["v"]
         return {key: _keep(v) for key, v in value.items()}
     return value
@@ -103,7 +103,7 @@ def facts_of(config: Optional[Mapping[str, Any]]) -> Facts:
 def provider_namespace(provider: Any) -> Optional[str]:
     if provider is None or provider.resource_type != "pulumi:providers:kubernetes":
         return None
-    return rules.get(provider.props, "namespace")
+    return wire.get(provider.props, "namespace")
 
 
 def as_resource(type_: str, name: str, props: Mapping[str, Any], urn: str,

@@ -18,7 +18,7 @@ from harness import ROOT, SECRET_MARK, SECRET_SIG, ProgramRun, run_stack
 sys.path.insert(0, str(ROOT / "policy"))
 import pack  # noqa: E402
 import rules  # noqa: E402
-from rules import Facts, Resource  # noqa: E402
+from wire import Facts, Resource  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import policy_config  # noqa: E402

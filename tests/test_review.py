@@ -12,6 +12,8 @@ from harness import ROOT, SECRET_MARK, SECRET_SIG
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import review  # noqa: E402
+import review_report  # noqa: E402
+import review_steps  # noqa: E402
 
 STACK = "urn:pulumi:icc::icc-ollama::pulumi:pulumi:Stack::icc-ollama-icc"
 OLLAMA = "urn:pulumi:icc::icc-ollama::icc:ollama:OllamaServer::ollama"
@@ -79,7 +81,7 @@ EVENTS = [
 
 
 def test_data_loss_is_flagged_first():
-    report = review.render(digest(), EVENTS, "icc")
+    report = review_report.render(digest(), EVENTS, "icc")
     first = report.split("## Summary")[0]
     assert "## ⚠ Data at risk" in first
     assert ("**replace** `StatefulSet open-webui` (replace because: "
@@ -93,7 +95,7 @@ def test_kept_claims_are_said_to_be_kept():
     preview = digest()
     preview["steps"][3]["oldState"] = state("x", "kubernetes:apps/v1:StatefulSet",
                                             statefulset("a/b:1.0", "Retain"))
-    report = review.render(preview, [], "icc")
+    report = review_report.render(preview, [], "icc")
     assert "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)" in report
 
 
@@ -102,35 +104,35 @@ def test_docker_volume_without_retain_on_delete_is_flagged():
     preview = {"steps": [{"op": "create", "urn": urn, "newState": state(
         urn, "docker:index/volume:Volume", {"name": "ollama-models"})}],
         "changeSummary": {"create": 1}}
-    assert "## ⚠ Data not kept on destroy" in review.render(preview)
+    assert "## ⚠ Data not kept on destroy" in review_report.render(preview)
     preview["steps"][0]["newState"]["retainOnDelete"] = True
-    assert "Data not kept" not in review.render(preview)
+    assert "Data not kept" not in review_report.render(preview)
 
 
 def test_summary_counts_come_from_the_steps_and_match_the_engine():
-    assert review.counts(digest()) == {"create": 1, "update": 1, "replace": 1, "delete": 0,
+    assert review_report.counts(digest()) == {"create": 1, "update": 1, "replace": 1, "delete": 0,
                                        "same": 9}
-    report = review.render(digest(), EVENTS)
+    report = review_report.render(digest(), EVENTS)
     assert ("| create | update | replace | delete | same |\n|---|---|---|---|---|\n"
             "| 1 | 1 | 1 | 0 | 9 |") in report
     assert "differ" not in report
     broken = digest()
     broken["changeSummary"]["create"] = 2
-    assert "Steps and the engine's change summary differ" in review.render(broken)
+    assert "Steps and the engine's change summary differ" in review_report.render(broken)
 
 
 def test_policy_results_table_and_messages():
-    section = review.render(digest(), EVENTS).split("## Policy results")[1].split("##")[0]
+    section = review_report.render(digest(), EVENTS).split("## Policy results")[1].split("##")[0]
     assert "| ❌ images-pinned | mandatory | 0 | 1 |" in section
     assert "| ✅ gpu-tolerates-v100 | mandatory | 1 | 0 |" in section
     assert "| ✅ quota-fits | mandatory | 1 | 0 |" in section
     assert ("- **images-pinned** (mandatory) `StatefulSet open-webui`: Every image is pinned. "
             "StatefulSet open-webui: uses the floating tag :latest") in section
-    assert "No policy pack ran" in review.render(digest(), [])
+    assert "No policy pack ran" in review_report.render(digest(), [])
 
 
 def test_changes_are_grouped_by_component():
-    section = review.render(digest()).split("## Changes by component")[1].split("## Images")[0]
+    section = review_report.render(digest()).split("## Changes by component")[1].split("## Images")[0]
     assert "**Top level**\n\n- create `OllamaServer ollama`" in section
     assert "**`OllamaServer ollama`**\n\n- update `StatefulSet ollama` (spec)" in section
     assert ("**`OpenWebUI open-webui`**\n\n- replace `StatefulSet open-webui` "
@@ -138,13 +140,13 @@ def test_changes_are_grouped_by_component():
 
 
 def test_images_show_versions_and_floating_tags():
-    section = review.render(digest()).split("## Images")[1].split("## Outputs")[0]
+    section = review_report.render(digest()).split("## Images")[1].split("## Outputs")[0]
     assert "`ollama/ollama:0.32.14 → ollama/ollama:0.32.15` | pinned" in section
     assert "`x/y:latest` | **floating**" in section
 
 
 def test_outputs_hide_secrets_and_flatten_one_level():
-    section = review.render(digest()).split("## Outputs")[1].split("## Components")[0]
+    section = review_report.render(digest()).split("## Outputs")[1].split("## Components")[0]
     assert "| namespace | `wabc123-default` |" in section
     assert "| nextSteps.login | `open http://x` |" in section
     assert "| pipe | `a \\| b` |" in section
@@ -152,18 +154,18 @@ def test_outputs_hide_secrets_and_flatten_one_level():
 
 
 def test_mermaid_diagram_lists_components_with_their_changes():
-    section = review.render(digest()).split("## Components")[1].split("## Diagnostics")[0]
+    section = review_report.render(digest()).split("## Components")[1].split("## Diagnostics")[0]
     assert section.strip().startswith("```mermaid\nflowchart LR")
     assert '["OllamaServer ollama<br/>create; inside: 1 update"]' in section
     assert "stack --> c0" in section
     # Streamed events leave `custom` out when it is false: still a component.
     streamed = digest()
     del streamed["steps"][1]["newState"]["custom"]
-    assert '["OllamaServer ollama<br/>create; inside: 1 update"]' in review.render(streamed)
+    assert '["OllamaServer ollama<br/>create; inside: 1 update"]' in review_report.render(streamed)
 
 
 def test_only_errors_and_warnings_are_listed():
-    section = review.render(digest()).split("## Diagnostics")[1]
+    section = review_report.render(digest()).split("## Diagnostics")[1]
     assert "- error `StatefulSet open-webui`: error: something refused" in section
     assert "just info" not in section
 
@@ -172,7 +174,7 @@ def as_events(preview: dict, policy_events: list) -> list:
     """The same preview as the CLI streams it (PULUMI_ENABLE_STREAMING_JSON_PREVIEW)."""
     events = [{"sequence": 0, "preludeEvent": {"config": {}}}]
     for step in preview["steps"]:
-        meta = {"op": step["op"], "urn": step["urn"], "type": review.urn_type(step["urn"]),
+        meta = {"op": step["op"], "urn": step["urn"], "type": review_steps.urn_type(step["urn"]),
                 "old": step.get("oldState"), "new": step.get("newState"), "logical": True,
                 "keys": step.get("replaceReasons"), "diffs": step.get("diffReasons")}
         events.append({"resourcePreEvent": {"metadata": meta, "planning": True}})
@@ -190,8 +192,8 @@ def as_events(preview: dict, policy_events: list) -> list:
 
 
 def test_streamed_events_render_like_the_digest_with_its_policy_events():
-    assert review.render(as_events(digest(), EVENTS), stack="icc") == \
-        review.render(digest(), EVENTS, "icc")
+    assert review_report.render(as_events(digest(), EVENTS), stack="icc") == \
+        review_report.render(digest(), EVENTS, "icc")
 
 
 def test_main_renders_saved_output_and_prints_the_path(tmp_path, capsys):
@@ -200,7 +202,7 @@ def test_main_renders_saved_output_and_prints_the_path(tmp_path, capsys):
     out = tmp_path / "r.md"
     assert review.main(["icc", "--from-json", str(saved), "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
-    assert out.read_text() == review.render(digest(), EVENTS, "icc")
+    assert out.read_text() == review_report.render(digest(), EVENTS, "icc")
     saved.write_text(json.dumps(digest()))  # a plain digest: no policy results
     assert review.main(["icc", "--from-json", str(saved), "--out", str(out)]) == 0
     assert "No policy pack ran" in out.read_text()
@@ -225,7 +227,7 @@ def summary_row(report: str) -> dict[str, int]:
 @pytest.mark.parametrize("name", ["preview-icc.jsonl", "preview-minikube.jsonl"])
 def test_recorded_clean_previews(name):
     events = recorded(name)
-    report = review.render(events, stack="icc")
+    report = review_report.render(events, stack="icc")
     engine = next(e["summaryEvent"] for e in events if e.get("summaryEvent"))["resourceChanges"]
     assert summary_row(report) == {op: n for op, n in engine.items() if n}
     assert "❌" not in report and "Data at risk" not in report and "Data not kept" not in report
@@ -246,11 +248,11 @@ def test_recorded_minikube_namespace_is_kept_on_destroy():
         meta = (event.get("resourcePreEvent") or event.get("resOutputsEvent") or {}).get("metadata")
         if meta and meta["type"] == "kubernetes:core/v1:Namespace":
             meta["new"]["retainOnDelete"] = False
-    assert "`Namespace namespace` holds every claim in the namespace" in review.render(events)
+    assert "`Namespace namespace` holds every claim in the namespace" in review_report.render(events)
 
 
 def test_recorded_violation_is_at_the_top():
-    report = review.render(recorded("preview-icc-violation.jsonl"))
+    report = review_report.render(recorded("preview-icc-violation.jsonl"))
     top = report.split("## Summary")[0]
     assert "Mandatory policy violations" in top
     assert "| ❌ gpu-tolerates-v100 | mandatory | 16 | 1 |" in report

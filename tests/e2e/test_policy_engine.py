@@ -51,6 +51,7 @@ pytestmark = pytest.mark.e2e
 PACK = ROOT / "policy"
 sys.path.insert(0, str(ROOT / "scripts"))
 import review  # noqa: E402
+import review_steps  # noqa: E402
 
 # Previews only: the engine, the language host and the Kubernetes provider, no control plane. The
 # provider previews without reaching a cluster (no kubeconfig here), as on a laptop offline.
@@ -162,7 +163,7 @@ def test_preview_passes_the_pack(target, policy_env, launcher):
     # Every policy ran somewhere and passed (resource policies per resource, stack ones once).
     assert failed == set()
     assert passed == {p.name for p in review.pack.policies()}
-    assert review.digest_from_events(events)["changeSummary"].get("create", 0) > 5
+    assert review_steps.digest_from_events(events)["changeSummary"].get("create", 0) > 5
 
 
 def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
