@@ -232,7 +232,7 @@ def test_recorded_clean_previews(name):
     assert summary_row(report) == {op: n for op, n in engine.items() if n}
     assert "❌" not in report and "Data at risk" not in report and "Data not kept" not in report
     policies = report.split("## Policy results")[1].split("##")[0]
-    assert policies.count("✅") == len(review.pack.DESCRIPTIONS)
+    assert policies.count("✅") == len(review_report.pack.DESCRIPTIONS)
     assert "`ollama/ollama:0.32.15` | pinned" in report
     assert "flowchart LR" in report and "OllamaServer ollama<br/>create; inside:" in report
 

@@ -162,7 +162,7 @@ def test_preview_passes_the_pack(target, policy_env, launcher):
     passed, failed = policy_summaries(events)
     # Every policy ran somewhere and passed (resource policies per resource, stack ones once).
     assert failed == set()
-    assert passed == {p.name for p in review.pack.policies()}
+    assert passed == {p.name for p in review_report.pack.policies()}
     assert review_steps.digest_from_events(events)["changeSummary"].get("create", 0) > 5
 
 
