@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 
 .PHONY: install up preview review destroy config config-get config-set config-rm output
-.PHONY: test e2e bench clean
+.PHONY: test test-slow e2e bench clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -46,8 +46,14 @@ output: install        ## stack outputs, e.g. make output STACK=icc NAME=nextSte
 
 required = $(if $($(1)),$($(1)),$(error $(1)=… is required, e.g. make $@ STACK=$(STACK) $(1)=…))
 
-test: install          ## unit, schema and script tests (no cluster, no Pulumi CLI)
-	$(PY) -m pytest -m "not e2e"
+test: install          ## lint, types, then the fast tests (no cluster, no Pulumi CLI): ~30 s
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -m "not e2e and not slow" --durations=10
+
+test-slow: install     ## property runs over many stacks and the script tests with a fake CLI (CI)
+	$(PY) -m pytest -m "slow and not e2e" --durations=10
 
 e2e: install           ## real Pulumi engine against a local control plane (builds tools once)
 	scripts/e2e.sh
