@@ -8,6 +8,7 @@ and replacements exactly like the Ollama model claims.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 import pulumi
@@ -40,25 +41,8 @@ SEED_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
 # that lives in memory only (models/config.py:196-206): sign-up would be closed until the first
 # restart and open after it. create_admin_user does nothing once a user exists
 # (utils/auth.py:525-538), so this runs at every start and changes nothing after the first.
-ADMIN_BOOTSTRAP = """\
-import asyncio, os, sys
-from open_webui.models.users import Users
-from open_webui.utils.auth import create_admin_user
-
-async def main():
-    email, password = os.environ["WEBUI_ADMIN_EMAIL"], os.environ["WEBUI_ADMIN_PASSWORD"]
-    if await Users.has_users():
-        return
-    await create_admin_user(email, password, os.environ.get("WEBUI_ADMIN_NAME", "Admin"))
-    if not await Users.has_users():
-        sys.exit(f"icc-ollama: could not create the admin account {email}; see the log above")
-    print(f"icc-ollama: created the admin account {email}", flush=True)
-
-asyncio.run(main())
-"""
-START_WITH_ADMIN = ["bash", "-c",
-                    'python3 -c "$1" && unset WEBUI_ADMIN_PASSWORD && exec bash start.sh',
-                    "create-admin", ADMIN_BOOTSTRAP]
+ADMIN_SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "webui-admin.py"
+START_SHELL = 'python3 -c "$1" && unset WEBUI_ADMIN_PASSWORD && exec bash start.sh'
 
 # What each `webui.signup` means: Open WebUI's ENABLE_SIGNUP and DEFAULT_USER_ROLE
 # (config.py:1623, 1699; a new account gets ui.default_user_role, routers/auths.py:849-855).
@@ -141,7 +125,9 @@ def webui_secret_env(secret_key: pulumi.Input[str],
 
 def start_command(webui: WebUi) -> Optional[list[str]]:
     """The container command: the admin bootstrap first when there are logins, else the image's."""
-    return START_WITH_ADMIN if webui.auth else None
+    if not webui.auth:
+        return None
+    return ["bash", "-c", START_SHELL, "create-admin", ADMIN_SCRIPT.read_text()]
 
 
 def login_hint(webui: WebUi, url: str, password_command: str) -> str:

@@ -6,7 +6,6 @@ that breaks a rule fails here, and so does an exception that is no longer needed
 
 import pytest
 
-from components import webui
 
 # container name -> rules it may break, and why (the reason is also a comment in its component).
 EXCEPTIONS: dict[str, set[str]] = {}
@@ -84,10 +83,15 @@ def test_images_are_pinned(stack, request):
                                            and not image.endswith(FLOATING)), image
 
 
-def test_open_webui_is_no_longer_an_exception():
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_open_webui_runs_as_uid_1000_in_group_0_on_a_read_only_root(stack, request):
     # Open WebUI 0.11.0 runs as any uid in group 0; its writable directories are volumes.
-    assert webui.RUN_AS_USER == 1000 and webui.RUN_AS_GROUP == 0
-    assert "open-webui" not in EXCEPTIONS
+    pod = dict(pod_templates(request.getfixturevalue(stack)))["open-webui"]
+    assert {k: pod["securityContext"].get(k) for k in ("runAsNonRoot", "runAsUser",
+                                                        "runAsGroup")} == {
+        "runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 0}
+    for container in pod["containers"] + pod.get("initContainers", []):
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True, container["name"]
 
 
 def test_the_rule_check_catches_a_privileged_container():

@@ -19,7 +19,7 @@ import pytest
 
 from settings.base import Resources, Storage
 from settings.webui import OpenAi, WebUi
-from components.webui import (ADMIN_BOOTSTRAP, SIGNUP_ENV, browser_origins, webui_env,
+from components.webui import (ADMIN_SCRIPT, SIGNUP_ENV, browser_origins, webui_env,
                               webui_secret_env)
 from harness import run_stack
 
@@ -110,7 +110,7 @@ def test_the_admin_bootstrap_calls_what_the_pinned_open_webui_defines(package):
     # It does nothing while a user exists: running it at every start changes nothing later.
     assert re.search(r"if await Users\.has_users\(\):\s+log\.debug\([^)]*\)\s+return None", auth)
     assert "async def has_users(self" in users and re.search(r"^Users = ", users, re.M)
-    assert "from open_webui.models.users import Users" in ADMIN_BOOTSTRAP
+    assert "from open_webui.models.users import Users" in ADMIN_SCRIPT.read_text()
 
 
 def test_the_servers_own_admin_path_still_closes_signup(package):

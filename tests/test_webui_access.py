@@ -11,7 +11,7 @@ import pytest
 
 from components import webui as webui_module
 from settings import SettingsError, parse_settings
-from components.webui import ADMIN_BOOTSTRAP, START_WITH_ADMIN
+from components.webui import ADMIN_SCRIPT, start_command
 from harness import (TEST_ADMIN_PASSWORD, TEST_SECRETS, run_stack, stack_config,
                      unwrap_secrets)
 
@@ -38,6 +38,11 @@ def docker_webui(run) -> dict:
 
 def docker_env(run) -> dict:
     return dict(e.split("=", 1) for e in unwrap_secrets(docker_webui(run)["envs"]))
+
+
+def admin_start() -> list[str]:
+    """What Open WebUI starts with while auth is on (the admin bootstrap, then start.sh)."""
+    return start_command(parse("minikube").webui)
 
 
 def parse(target: str, **extra):
@@ -82,7 +87,7 @@ def test_admin_comes_from_config_and_its_password_from_the_secret(stack, request
                                                             "key": "WEBUI_ADMIN_PASSWORD"}}
     secret = run.one("kubernetes:core/v1:Secret", "open-webui-secret").inputs
     assert unwrap_secrets(secret["stringData"])["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
-    assert webui_container(run)["command"] == START_WITH_ADMIN
+    assert webui_container(run)["command"] == admin_start()
 
 
 def test_docker_creates_the_admin_the_same_way(monkeypatch):
@@ -90,7 +95,7 @@ def test_docker_creates_the_admin_the_same_way(monkeypatch):
     env = docker_env(run)
     assert env["WEBUI_ADMIN_EMAIL"] == "chat-admin@haw-hamburg.de"
     assert env["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
-    assert docker_webui(run)["command"] == START_WITH_ADMIN
+    assert docker_webui(run)["command"] == admin_start()
 
 
 def test_without_logins_there_is_no_admin_bootstrap(monkeypatch):
@@ -169,7 +174,7 @@ def image(tmp_path):
 
 def start(image, **extra) -> subprocess.CompletedProcess:
     backend, env, _ = image
-    return subprocess.run(START_WITH_ADMIN, cwd=backend, env={**env, **extra},
+    return subprocess.run(admin_start(), cwd=backend, env={**env, **extra},
                           capture_output=True, text=True, timeout=60)
 
 
@@ -192,8 +197,8 @@ def test_bootstrap_stops_the_start_when_no_admin_could_be_made(image):
 
 def test_bootstrap_uses_only_names_the_pinned_open_webui_defines():
     # The names the stand-ins above replace; the contract test checks them in the real package.
-    assert "from open_webui.models.users import Users" in ADMIN_BOOTSTRAP
-    assert "from open_webui.utils.auth import create_admin_user" in ADMIN_BOOTSTRAP
+    assert "from open_webui.models.users import Users" in ADMIN_SCRIPT.read_text()
+    assert "from open_webui.utils.auth import create_admin_user" in ADMIN_SCRIPT.read_text()
 
 
 # --- what a student sees ----------------------------------------------------------------------
