@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from components import monitoring as mon
+from components import monitoring as mon, monitoring_values as mon_values
 from test_exporter import exporter_module
 
-BOARDS = sorted(mon.DASHBOARDS.glob("*.json"))
+BOARDS = sorted(mon_values.DASHBOARDS.glob("*.json"))
 # Metrics from outside this repo, by source (names as those exporters publish them).
 EXTERNAL = {
     "up": "Prometheus itself",
@@ -90,7 +90,7 @@ def test_every_datasource_reference_resolves(path):
             if uid.startswith("${"):
                 assert uid[2:-1] in variables, panel["title"]
             else:
-                assert (ref["type"], uid) == ("prometheus", mon.DATASOURCE_UID), panel["title"]
+                assert (ref["type"], uid) == ("prometheus", mon_values.DATASOURCE_UID), panel["title"]
 
 
 @pytest.mark.parametrize("path", BOARDS, ids=lambda p: p.name)
@@ -113,7 +113,7 @@ def test_queries_use_only_metrics_that_exist_here(path):
 
 
 def test_cpu_panel_is_usage_rate_over_requests_per_ollama_pod():
-    board = load(mon.DASHBOARDS / "ollama.json")
+    board = load(mon_values.DASHBOARDS / "ollama.json")
     (expr,) = [e for _, e in queries(board) if "container_cpu_usage_seconds_total" in e]
     usage, requests = expr.split(" / ")
     assert usage.startswith("sum by (pod) (rate(container_cpu_usage_seconds_total{")
@@ -125,7 +125,7 @@ def test_cpu_panel_is_usage_rate_over_requests_per_ollama_pod():
 
 
 def test_namespace_is_a_constant_the_component_fills_in():
-    board = load(mon.DASHBOARDS / "ollama.json")
+    board = load(mon_values.DASHBOARDS / "ollama.json")
     (variable,) = board["templating"]["list"]
     assert (variable["name"], variable["type"]) == ("namespace", "constant")
     rendered = json.loads(mon.dashboards("wxyz1-default")["ollama.json"])

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from components.monitoring import EXPORTER_SCRIPT
+from components.monitoring_values import EXPORTER_SCRIPT
 
 GIB = 1024 ** 3
 TAGS = {"models": [{"name": "llama3.2:1b", "size": 1321098329},

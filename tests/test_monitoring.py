@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from chart_keys import CHARTS, GRAFANA, PROMETHEUS, leaf_paths
-from components import kube, monitoring as mon
+from components import kube, monitoring as mon, monitoring_values as mon_values
 from settings.quota import pod_budget, release_pods
 from settings import parse_settings
 from harness import TEST_GRAFANA_PASSWORD, TEST_SECRETS, is_secret, run_stack, stack_config
@@ -139,7 +139,7 @@ def test_icc_monitoring_is_namespace_scoped(icc_monitored):
                       "prometheus-pushgateway"):
         assert prometheus[sub_chart]["enabled"] is False, sub_chart
     jobs = prometheus["scrapeConfigs"]
-    for job in mon.DISCOVERY_JOBS:  # every default job that would use the Kubernetes API
+    for job in mon_values.DISCOVERY_JOBS:  # every default job that would use the Kubernetes API
         assert jobs[job] == {"enabled": False}, job
     assert not [key for key, _ in walk(prometheus) if key.endswith("_sd_configs")]
     assert jobs["ollama-exporter"]["static_configs"] == [{
