@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 import docker_read_back as read_back
-from components import docker_stack
+from components import docker_forms, docker_stack
 from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
 from settings import SettingsError, parse_settings
 from settings.docker import is_loopback
@@ -268,7 +268,7 @@ def test_limits_come_from_the_resource_settings(local):
 @pytest.mark.parametrize("quantity, mib", [("8Gi", 8192), ("512Mi", 512), ("1G", 954),
                                            ("1.5Gi", 1536), ("100M", 96)])
 def test_memory_quantities_become_mib(quantity, mib):
-    assert docker_stack.memory_mib(quantity) == mib
+    assert docker_forms.memory_mib(quantity) == mib
 
 
 # What terraform-provider-docker v4.5.0 (helpers.go:133) prints for NanoCPUs, checked with Go.
@@ -279,7 +279,7 @@ READ_BACK_CPUS = [("500m", "0.5"), ("2", "2.0"), ("1", "1.0"), ("10", "10."), ("
 
 @pytest.mark.parametrize("quantity, cpus", READ_BACK_CPUS)
 def test_cpu_quantities_become_docker_cpus_in_read_back_form(quantity, cpus):
-    assert docker_stack.cpus(quantity) == cpus
+    assert docker_forms.cpus(quantity) == cpus
 
 
 @pytest.mark.parametrize("quantity, cpus", READ_BACK_CPUS + [("10m", "0.0"), ("50m", "0.1")])
@@ -293,7 +293,7 @@ def test_the_read_back_model_prints_nano_cpus_as_the_provider(quantity, cpus):
                                                  ("0.0000000001", None)])
 def test_cpu_limits_the_provider_would_misread_are_refused(quantity, shown):
     with pytest.raises(ValueError, match=shown or "nine decimals"):
-        docker_stack.cpus(quantity)
+        docker_forms.cpus(quantity)
 
 
 def test_a_misread_cpu_limit_is_one_clear_error_before_any_resource(monkeypatch):
@@ -349,7 +349,7 @@ def test_exports_pull_through_the_host_in_remote_mode(remote):
                                            ("::", "127.0.0.1"), ("::1", "[::1]"),
                                            ("192.168.1.5", "192.168.1.5")])
 def test_url_host_is_reachable_from_a_browser(address, host):
-    assert docker_stack.url_host(address) == host
+    assert docker_forms.url_host(address) == host
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -494,7 +494,7 @@ def round_trip(inputs):
                                            (90, "1m30s"), (300, "5m0s"), (3600, "1h0m0s"),
                                            (9000, "2h30m0s")])
 def test_durations_are_written_as_go_prints_them(seconds, text):
-    assert docker_stack.go_duration(seconds) == text  # time.Duration.String(), checked with Go
+    assert docker_forms.go_duration(seconds) == text  # time.Duration.String(), checked with Go
     assert read_back.go_duration(seconds * 10**9) == text
     assert read_back.duration_ns(text) == seconds * 10**9
 
@@ -566,4 +566,4 @@ def test_up_waits_for_the_loader_to_run(local):
 def test_default_ollama_cpu_limit_fits_a_two_cpu_host():
     parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
                              "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRET)
-    assert docker_stack.cpus(parsed.ollama.resources.limits.cpu) == "2.0"
+    assert docker_forms.cpus(parsed.ollama.resources.limits.cpu) == "2.0"
