@@ -18,7 +18,8 @@ from components.ingress import WebIngress, WebIngressArgs, public_url
 from components import monitoring as mon
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
 from components.ollama import PORT as ollama_port, OllamaServer, OllamaServerArgs
-from components.webui import PORT as webui_port, OpenWebUI, OpenWebUIArgs, login_hint
+from components.webui import OpenWebUI, OpenWebUIArgs
+from components.webui_env import PORT as webui_port, login_hint
 from components import kube
 from settings import Settings, load_settings
 

@@ -35,9 +35,15 @@ from components.docker_forms import (
 )
 from components.ollama import LOADER_ENV, SCRIPT, SCRIPT_DIR, ollama_env
 from components.ollama import PORT as OLLAMA_PORT
-from components.webui import DATA_DIR as WEBUI_DATA_DIR
-from components.webui import PORT as WEBUI_PORT
-from components.webui import browser_origins, login_hint, start_command, webui_env, webui_secret_env
+from components.webui_env import DATA_DIR as WEBUI_DATA_DIR
+from components.webui_env import PORT as WEBUI_PORT
+from components.webui_env import (
+    browser_origins,
+    login_hint,
+    start_command,
+    webui_env,
+    webui_secret_env,
+)
 from settings.docker import Docker
 from settings.ollama import Ollama
 from settings.sidecars import LOADER_RESOURCES

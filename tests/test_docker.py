@@ -19,7 +19,8 @@ from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
 from settings import SettingsError, parse_settings
 from settings.docker import is_loopback
 from settings.quantity import parse_quantity
-from components.webui import OpenWebUIArgs, webui_env
+from components.webui import OpenWebUIArgs
+from components.webui_env import webui_env
 from harness import (TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id,
                      run_program, run_stack, stack_config, unwrap_secrets)
 

@@ -19,7 +19,7 @@ import pytest
 
 from settings.base import Resources, Storage
 from settings.webui import OpenAi, WebUi
-from components.webui import (ADMIN_SCRIPT, SIGNUP_ENV, browser_origins, webui_env,
+from components.webui_env import (ADMIN_SCRIPT, SIGNUP_ENV, browser_origins, webui_env,
                               webui_secret_env)
 from harness import run_stack
 
