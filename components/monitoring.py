@@ -41,13 +41,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube
 from components.settings import Monitoring as MonitoringSettings, is_chart_path
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTER_SCRIPT = Path(__file__).with_name("ollama-exporter.py")
@@ -230,6 +232,8 @@ def chart_source(chart) -> dict[str, Any]:
         return {"chart": chart.chart}
     source: dict[str, Any] = {"chart": chart.chart, "version": chart.version}
     if chart.repo and not chart.chart.startswith("oci://"):
+        import pulumi_kubernetes as k8s
+
         source["repository_opts"] = k8s.helm.v4.RepositoryOptsArgs(repo=chart.repo)
     return source
 
@@ -239,6 +243,8 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
+        import pulumi_kubernetes as k8s
+
         super().__init__("icc:monitoring:Monitoring", name, None, opts)
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
@@ -285,6 +291,8 @@ class Monitoring(pulumi.ComponentResource):
                 "labels": kube.with_managed_by(kube.labels(app, component))}
 
     def _exporter(self, name: str, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
+        import pulumi_kubernetes as k8s
+
         args = self._args
         selector = exporter_selector(args)
         meta = {"name": args.exporter_name, "namespace": args.namespace,
@@ -293,12 +301,12 @@ class Monitoring(pulumi.ComponentResource):
         script = k8s.core.v1.ConfigMap(
             f"{name}-exporter-script", metadata={**meta, "name": f"{args.exporter_name}-script"},
             data={EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()}, opts=opts)
-        self.exporter_service = k8s.core.v1.Service(
-            f"{name}-exporter-service", metadata=meta,
-            spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics",
-                             "protocol": "TCP"}]},
-            opts=opts)
+        self.exporter_service = kube.service(
+            f"{name}-exporter-service", meta,
+            {"type": "ClusterIP", "selector": selector,
+             "ports": [{"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics",
+                        "protocol": "TCP"}]},
+            opts)
         script_dir = "/opt/icc-ollama"
         container = {
             "name": "exporter",

@@ -8,13 +8,15 @@ and replacements exactly like the Ollama model claims.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube
 from components.settings import WebUi
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 PORT = 8080
 DATA_DIR = "/app/backend/data"
@@ -86,13 +88,11 @@ class OpenWebUI(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
         self.secret = self._secret(name, child)
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=self._meta(args.name),
-            spec={"type": "ClusterIP", "selector": self.selector,
-                  "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
-            opts=child,
-        )
+        self.service = kube.service(
+            f"{name}-service", self._meta(args.name),
+            {"type": "ClusterIP", "selector": self.selector,
+             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
+            child)
         self.statefulset = self._statefulset(name)
         self.register_outputs({"serviceName": self.service_name,
                                "statefulSetName": self.statefulset.metadata.name})
@@ -102,6 +102,8 @@ class OpenWebUI(pulumi.ComponentResource):
                 "labels": kube.with_managed_by(self.selector)}
 
     def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        import pulumi_kubernetes as k8s
+
         data = webui_secret_env(self._args.secret_key, self._args.openai_api_key)
         return k8s.core.v1.Secret(
             f"{name}-secret",
@@ -124,6 +126,8 @@ class OpenWebUI(pulumi.ComponentResource):
         return env
 
     def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
+        import pulumi_kubernetes as k8s
+
         webui = self._args.webui
         container = {
             "name": "open-webui",

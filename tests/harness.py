@@ -43,6 +43,8 @@ class ProgramRun:
     urns: list[str] = field(default_factory=list)
     # URN -> URNs it waits for (explicit depends_on and every Output it takes as input).
     dependencies: dict[str, set[str]] = field(default_factory=dict)
+    # URN -> (create, update) custom timeouts as sent to the engine ("" when not set).
+    timeouts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def urn_of(self, typ: str, name: str) -> str:
         """The URN encodes the parent chain: `...icc:ollama:OllamaServer$kubernetes:...::name`."""
@@ -136,6 +138,8 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         for deps in request.propertyDependencies.values():
             waits.update(deps.urns)
         self._run.dependencies[response.urn] = waits
+        timeouts = request.customTimeouts
+        self._run.timeouts[response.urn] = (timeouts.create, timeouts.update)
         return response
 
 
