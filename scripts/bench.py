@@ -156,16 +156,22 @@ class Timeline:
         return sorted(done, reverse=True)
 
     def phases(self) -> dict[str, float]:
-        """Engine start, the program until its first resource, resources, and finishing."""
-        pre = [at for at, e in self.events if "resourcePreEvent" in e]
-        outs = [at for at, e in self.events if "resOutputsEvent" in e or "resOpFailedEvent" in e]
-        first = self.events[0][0] if self.events else self.seconds
-        stack_urns = [at for at, e in self.events if "resourcePreEvent" in e
-                      and e["resourcePreEvent"]["metadata"].get("type") == "pulumi:pulumi:Stack"]
-        program = stack_urns[0] if stack_urns else (pre[0] if pre else first)
-        last = max(outs) if outs else program
-        return {"CLI to first event": first, "to the program's Stack": program - first,
-                "to the last resource": last - program, "to exit": self.seconds - last}
+        """Where the seconds went: engine start, Python start, the program's own start, the
+        resources (first registration to last outputs) and finishing (state, plugins)."""
+        def first(predicate, default: float) -> float:
+            return next((at for at, event in self.events if predicate(event)), default)
+
+        def is_stack(event: dict) -> bool:
+            return event["resourcePreEvent"]["metadata"].get("type") == "pulumi:pulumi:Stack"
+
+        start = self.events[0][0] if self.events else self.seconds
+        stack = first(lambda e: "resourcePreEvent" in e and is_stack(e), start)
+        resource = first(lambda e: "resourcePreEvent" in e and not is_stack(e), stack)
+        done = [at for at, e in self.events if "resOutputsEvent" in e or "resOpFailedEvent" in e]
+        last = max(done, default=resource)
+        return {"engine start": start, "python + pulumi start": stack - start,
+                "program start": resource - stack, "resources": last - resource,
+                "finish": self.seconds - last}
 
 
 def short_urn(urn: str) -> str:
