@@ -371,6 +371,9 @@ def main() -> int:
         # Unique per run: other sessions may run their own kwok clusters on this machine.
         cluster = start_cluster(bin_dir, tmp / "kwok", name=f"icc-ollama-bench-{os.getpid()}")
         try:
+            # The API server builds its OpenAPI document on the first request (seconds); a
+            # user's cluster has long done so. Warm it up, or the first row would pay for it.
+            cluster.kubectl("get", "--raw", "/openapi/v2", timeout=300)
             with LegacyTokenReferences(cluster, (ICC_NAMESPACE, MINIKUBE_NAMESPACE)):
                 for target in TARGETS:
                     figures = StackFigures(target)

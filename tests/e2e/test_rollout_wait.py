@@ -74,6 +74,7 @@ def check_up_times_out(stack, cluster) -> None:
     started = time.monotonic()
     proc = stack.pulumi("up", "--yes", "--skip-preview", check=False, timeout=300)
     elapsed = time.monotonic() - started
+    print(f"\n[wait] up with the replica Pending failed after {elapsed:.1f}s")
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert "'ollama' timed out waiting to be Ready" in proc.stdout, proc.stdout[-3000:]
     assert ollama_pending(cluster), pods(cluster, NAMESPACE, "ollama")
@@ -98,7 +99,9 @@ def check_up_returns_once_ready(stack, cluster) -> None:
             assert ollama_pending(cluster), pods(cluster, NAMESPACE, "ollama")
             time.sleep(2)
         cluster.kubectl("uncordon", GPU_NODE)
+        uncordoned = time.monotonic()
         output, _ = up.communicate(timeout=120)
+        print(f"[wait] up returned {time.monotonic() - uncordoned:.1f}s after the GPU freed up")
     finally:
         if up.poll() is None:
             up.kill()
