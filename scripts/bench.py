@@ -14,8 +14,8 @@ Rows per stack (icc, minikube):
     `pulumi destroy` removed them (the retained namespace and claims stay for both, as they would
     for a user); preview's baseline adds `--dry-run=server`, `up`'s adds `kubectl rollout status`
     of the StatefulSets, since `pulumi up` waits for them too.
-Every `up` runs with `--json`: its engine events, stamped as they arrive, give the per-resource
-timeline; the slowest steps and the phases (engine start, program, resources, finish) are printed
+Every preview and `up` runs with `--json` (streamed): its engine events, stamped as they arrive,
+give the per-resource timeline; the slowest steps and the phases (engine start, program, resources, finish) are printed
 next to the totals, so the next slow step is visible. Program evaluation alone is the program
 under mocks (tests/harness.py, no engine) against `python -c "import pulumi, pulumi_kubernetes"`,
 with the imports it pays for (`python -X importtime`, self time per top-level package).
@@ -176,11 +176,17 @@ def short_urn(urn: str) -> str:
 
 
 def up_with_timeline(stack: Stack, *extra: str) -> Timeline:
-    cmd = [str(stack.bin_dir / "pulumi"), "up", "--yes", "--skip-preview", "--json",
-           "--stack", stack.name, "--non-interactive", *extra]
+    return with_timeline(stack, "up", "--yes", "--skip-preview", *extra)
+
+
+def with_timeline(stack: Stack, command: str, *extra: str) -> Timeline:
+    cmd = [str(stack.bin_dir / "pulumi"), command, "--json", "--stack", stack.name,
+           "--non-interactive", *extra]
+    # `preview --json` prints one document at the end unless asked to stream its events.
+    env = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
     timeline = Timeline()
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=stack.workdir, env=stack.env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=stack.workdir, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     other: list[str] = []
     assert proc.stdout is not None
@@ -221,11 +227,12 @@ def bench_stack(figures: StackFigures, cluster, env: dict, tmp: Path) -> None:
     workdir = project_copy(tmp / f"project-{target}", state)
     stack = create_stack(f"bench-{target}", workdir, env, cluster.bin_dir,
                          stack_settings(target, cluster))
-    figures.seconds["preview"] = stack.pulumi("preview").seconds
+    preview = with_timeline(stack, "preview")
     first = up_with_timeline(stack)
     again = up_with_timeline(stack, "--expect-no-changes")
-    figures.seconds["up"], figures.seconds["no-change up"] = first.seconds, again.seconds
-    figures.timelines.update({"up": first, "no-change up": again})
+    figures.seconds.update({"preview": preview.seconds, "up": first.seconds,
+                            "no-change up": again.seconds})
+    figures.timelines.update({"preview": preview, "up": first, "no-change up": again})
     objects = manifests(json.loads(stack.pulumi("stack", "export", "--show-secrets").stdout))
     figures.objects = len(objects)
     stack.pulumi("destroy", "--yes", "--skip-preview")
@@ -267,11 +274,13 @@ def bench_floor(figures: StackFigures, cluster, env: dict, tmp: Path) -> None:
     stack = create_stack(f"floor-{figures.target}", workdir, env, cluster.bin_dir, {
         "kubeconfig": cluster.kubeconfig.read_text(), "kubeContext": cluster.context,
         "namespace": ICC_NAMESPACE, "count": figures.objects})
-    figures.floor["preview"] = stack.pulumi("preview").seconds
+    preview = with_timeline(stack, "preview")
     first = up_with_timeline(stack)
     again = up_with_timeline(stack, "--expect-no-changes")
-    figures.floor["up"], figures.floor["no-change up"] = first.seconds, again.seconds
-    figures.timelines.update({"floor up": first, "floor no-change up": again})
+    figures.floor.update({"preview": preview.seconds, "up": first.seconds,
+                          "no-change up": again.seconds})
+    figures.timelines.update({"floor preview": preview, "floor up": first,
+                              "floor no-change up": again})
     stack.pulumi("destroy", "--yes", "--skip-preview")
 
 
@@ -342,7 +351,8 @@ def print_stack(figures: StackFigures) -> None:
     dry, full = seconds["kubectl apply --dry-run=server"], seconds["kubectl apply + rollout status"]
     print(f"  kubectl apply --dry-run=server   {dry:7.2f}s   preview / it {ratio(seconds['preview'], dry)}")
     print(f"  kubectl apply + rollout status   {full:7.2f}s   up / it      {ratio(seconds['up'], full)}")
-    for label in ("up", "floor up", "no-change up", "floor no-change up"):
+    for label in ("preview", "floor preview", "up", "floor up", "no-change up",
+                  "floor no-change up"):
         timeline = figures.timelines[label]
         phases = ", ".join(f"{name} {value:.2f}s" for name, value in timeline.phases().items())
         print(f"  timeline of `{label}` ({timeline.seconds:.2f}s): {phases}")
