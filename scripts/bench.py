@@ -138,10 +138,11 @@ class Timeline:
     seconds: float = 0.0
     events: list[tuple[float, dict]] = field(default_factory=list)
 
-    def steps(self) -> list[tuple[float, str, str]]:
-        """(seconds, operation, resource) from each resource's first event to its outputs."""
+    def steps(self) -> list[tuple[float, str, str, float]]:
+        """(seconds, operation, resource, start) from each resource's first event to its
+        outputs; `start` is seconds after the command started, so a chain of waits shows."""
         started: dict[str, tuple[float, str]] = {}
-        done: list[tuple[float, str, str]] = []
+        done: list[tuple[float, str, str, float]] = []
         for at, event in self.events:
             pre = event.get("resourcePreEvent")
             if pre:
@@ -152,7 +153,7 @@ class Timeline:
                     urn = event[key]["metadata"]["urn"]
                     if urn in started:
                         began, op = started.pop(urn)
-                        done.append((at - began, op, short_urn(urn)))
+                        done.append((at - began, op, short_urn(urn), began))
         return sorted(done, reverse=True)
 
     def phases(self) -> dict[str, float]:
@@ -356,8 +357,10 @@ def print_stack(figures: StackFigures) -> None:
         timeline = figures.timelines[label]
         phases = ", ".join(f"{name} {value:.2f}s" for name, value in timeline.phases().items())
         print(f"  timeline of `{label}` ({timeline.seconds:.2f}s): {phases}")
-        for seconds_, op, resource in timeline.steps()[:SLOWEST]:
-            print(f"      {seconds_:6.2f}s  {op:8s} {resource}")
+        steps = timeline.steps()
+        if steps and steps[0][0] >= 0.05:  # a preview's steps end as they begin: no lines
+            for seconds_, op, resource, start in steps[:SLOWEST]:
+                print(f"      {seconds_:6.2f}s  from +{start:5.2f}s  {op:8s} {resource}")
 
 
 def main() -> int:
