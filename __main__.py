@@ -6,14 +6,11 @@ and exports what a user needs next. Every resource lives in a component under co
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
-import pulumi_docker as docker
-import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
-from components.docker_stack import LocalDockerStack, LocalDockerStackArgs
 from components.ingress import WebIngress, WebIngressArgs, public_url
 from components import monitoring as mon
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
@@ -23,8 +20,14 @@ from components.webui_env import PORT as webui_port, login_hint
 from components import kube
 from settings import Settings, load_settings
 
+# Each target loads only its own provider SDK (see components/kube.py).
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
+
 
 def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = False) -> k8s.Provider:
+    import pulumi_kubernetes as k8s
+
     return k8s.Provider(
         name,
         kubeconfig=settings.kubeconfig,
@@ -40,6 +43,8 @@ def owned_namespace(settings: Settings) -> Optional[k8s.core.v1.Namespace]:
     """The namespace on targets where we may create it (kept on destroy, see namespace_options)."""
     if not settings.create_namespace:
         return None
+    import pulumi_kubernetes as k8s
+
     return k8s.core.v1.Namespace(
         "namespace",
         metadata={"name": settings.namespace,
@@ -174,6 +179,10 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
 
 
 def deploy_docker(settings: Settings) -> dict[str, Any]:
+    import pulumi_docker as docker
+
+    from components.docker_stack import LocalDockerStack, LocalDockerStackArgs
+
     provider = docker.Provider("docker", host=settings.docker.host)
     openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     stack = LocalDockerStack("local", LocalDockerStackArgs(

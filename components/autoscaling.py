@@ -17,12 +17,14 @@ opt-in and bounded by the GPU quota (see settings/quota.py).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from settings.ollama import Autoscaling, Ollama
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 # Scale up without waiting, but one replica a minute: each new one pulls its models first.
 # Scale down only after 10 quiet minutes, one replica per 5 minutes: a replica that has loaded
@@ -71,5 +73,7 @@ def hpa_spec(target_name: pulumi.Input[str], scaling: Autoscaling) -> dict:
 def ollama_autoscaler(logical: str, metadata: dict, target_name: pulumi.Input[str],
                       scaling: Autoscaling, opts: pulumi.ResourceOptions,
                       ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+    import pulumi_kubernetes as k8s
+
     return k8s.autoscaling.v2.HorizontalPodAutoscaler(
         logical, metadata=metadata, spec=hpa_spec(target_name, scaling), opts=opts)

@@ -14,13 +14,15 @@ host of its own (Open WebUI serves /api itself), and the program then warns on e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube
 from settings.ingress import Ingress
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 NGINX = "nginx.ingress.kubernetes.io"
 ICC_API_HOST = "icc-k8s-api.informatik.haw-hamburg.de"
@@ -124,6 +126,8 @@ class WebIngress(pulumi.ComponentResource):
     def _ingress(self, logical: str, name: str, host: str, service: str, port: int,
                  generated_secret: str, sticky: bool,
                  opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
+        import pulumi_kubernetes as k8s
+
         settings = self._args.ingress
         spec: dict = {
             "ingressClassName": settings.class_name,

@@ -1,13 +1,20 @@
-"""Small builders shared by the Kubernetes components: labels, resources, probes, claims."""
+"""Small builders shared by the Kubernetes components: labels, resources, probes, claims.
+
+The Kubernetes modules import `pulumi_kubernetes` where they create a resource, not at the top:
+the Docker target shares their labels, ports and environment builders and must not load the
+Kubernetes SDK (tests/test_startup.py checks which provider SDK each target imports).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from settings.base import Storage
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 PART_OF = "icc-ollama"
 
@@ -53,8 +60,33 @@ def claim_retention(keep_data: bool) -> dict:
 def service_account(logical: str, metadata: dict,
                     opts: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
     """One identity per workload, without an API token: nothing here talks to the API server."""
+    import pulumi_kubernetes as k8s
+
     return k8s.core.v1.ServiceAccount(logical, metadata=metadata,
                                       automount_service_account_token=False, opts=opts)
+
+
+# The provider's await on a Service (pulumi-kubernetes 4.32.0 provider/pkg/await/service.go:345-349
+# and :416; the v2.0.0 stand-in of the e2e tier: service.go:341 and :435) restarts a 10 s "settle"
+# timer on every change of the Service's Endpoints and returns only once it ran out. Each Service
+# here selects the pods of one StatefulSet or Deployment of the same component, whose own await
+# already waits for every replica to be Ready (an Ollama replica only once its models are on disk):
+# the Service await adds nothing but those 10 s to each `pulumi up` that creates or changes one.
+# What it did check, that the selector finds the pods, is checked over the rendered objects
+# (tests/test_services.py) and live after a real `up` (tests/e2e: ready endpoints per Service).
+# The annotation skips only the wait on create/update (4.32.0 await/await.go:1100, awaiters.go:217);
+# the deletion of a Service is still awaited (metadata/overrides.go:176 and :191-209).
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+
+
+def service(logical: str, metadata: dict, spec: dict,
+            opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+    """A Service in front of one workload's pods, without the provider's Service await."""
+    import pulumi_kubernetes as k8s
+
+    annotations = {**metadata.get("annotations", {}), **SKIP_AWAIT}
+    return k8s.core.v1.Service(logical, metadata={**metadata, "annotations": annotations},
+                               spec=spec, opts=opts)
 
 
 def namespace_options(adopting_provider: k8s.Provider) -> pulumi.ResourceOptions:

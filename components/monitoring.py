@@ -39,10 +39,9 @@ Every chart key used here is listed, with the chart version and the commit it wa
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube
 from components.monitoring_values import (
@@ -62,6 +61,9 @@ from components.monitoring_values import (
 from settings.monitoring import is_chart_path
 from settings.sidecars import EXPORTER_RESOURCES
 
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
+
 
 def chart_source(chart) -> dict[str, Any]:
     """Chart, version and repository for helm.v4.Chart; a local path pins itself."""
@@ -69,6 +71,8 @@ def chart_source(chart) -> dict[str, Any]:
         return {"chart": chart.chart}
     source: dict[str, Any] = {"chart": chart.chart, "version": chart.version}
     if chart.repo and not chart.chart.startswith("oci://"):
+        import pulumi_kubernetes as k8s
+
         source["repository_opts"] = k8s.helm.v4.RepositoryOptsArgs(repo=chart.repo)
     return source
 
@@ -78,6 +82,8 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
+        import pulumi_kubernetes as k8s
+
         super().__init__("icc:monitoring:Monitoring", name, None, opts)
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
@@ -128,6 +134,8 @@ class Monitoring(pulumi.ComponentResource):
                 "labels": kube.with_managed_by(kube.labels(app, component))}
 
     def _exporter(self, name: str, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
+        import pulumi_kubernetes as k8s
+
         args = self._args
         selector = exporter_selector(args)
         meta = {"name": args.exporter_name, "namespace": args.namespace,
@@ -136,12 +144,12 @@ class Monitoring(pulumi.ComponentResource):
         script = k8s.core.v1.ConfigMap(
             f"{name}-exporter-script", metadata={**meta, "name": f"{args.exporter_name}-script"},
             data={EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()}, opts=opts)
-        self.exporter_service = k8s.core.v1.Service(
-            f"{name}-exporter-service", metadata=meta,
-            spec={"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics",
-                             "protocol": "TCP"}]},
-            opts=opts)
+        self.exporter_service = kube.service(
+            f"{name}-exporter-service", meta,
+            {"type": "ClusterIP", "selector": selector,
+             "ports": [{"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics",
+                        "protocol": "TCP"}]},
+            opts)
         script_dir = "/opt/icc-ollama"
         container = {
             "name": "exporter",

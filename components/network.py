@@ -9,12 +9,14 @@ Egress stays open: Ollama pulls models from the internet and Open WebUI may call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class NetworkIsolation(pulumi.ComponentResource):
 
     def _policy(self, logical: str, name: str, selector: dict[str, str], ingress: list[dict],
                 opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
+        import pulumi_kubernetes as k8s
+
         return k8s.networking.v1.NetworkPolicy(
             logical,
             metadata={"name": name, "namespace": self._args.namespace,

@@ -17,15 +17,17 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import autoscaling, kube
 from components.network import AllowRule
 from settings.ollama import Ollama
 from settings.sidecars import LOADER_RESOURCES
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 PORT = 11434
 # Ollama runs as this non-root user; its state (models, keys) lives on the claim under $HOME.
@@ -125,6 +127,8 @@ class OllamaServer(pulumi.ComponentResource):
                 "labels": kube.with_managed_by(kube.labels(self._args.name, component))}
 
     def _scripts_config_map(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
+        import pulumi_kubernetes as k8s
+
         return k8s.core.v1.ConfigMap(
             f"{name}-scripts",
             metadata=self._meta(f"{self._args.name}-scripts"),
@@ -142,9 +146,11 @@ class OllamaServer(pulumi.ComponentResource):
             spec["clusterIP"] = "None"
         else:
             spec["type"] = "ClusterIP"
-        return k8s.core.v1.Service(logical, metadata=self._meta(name), spec=spec, opts=opts)
+        return kube.service(logical, self._meta(name), spec, opts)
 
     def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
+        import pulumi_kubernetes as k8s
+
         args, settings = self._args, self._args.ollama
         script_hash = hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:16]
         pod_spec = {

@@ -8,10 +8,9 @@ and replacements exactly like the Ollama model claims.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import kube
 from components.network import AllowRule
@@ -24,6 +23,9 @@ from components.webui_env import (
     webui_secret_env,
 )
 from settings.webui import WebUi
+
+if TYPE_CHECKING:
+    import pulumi_kubernetes as k8s
 
 # Open WebUI 0.11.0 runs as any uid with group 0. At every start it deletes and re-copies the
 # files of its static directory (open_webui/config.py:95-140), which also holds the fonts and
@@ -70,13 +72,11 @@ class OpenWebUI(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
         self.secret = self._secret(name, child)
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=self._meta(args.name),
-            spec={"type": "ClusterIP", "selector": self.selector,
-                  "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
-            opts=child,
-        )
+        self.service = kube.service(
+            f"{name}-service", self._meta(args.name),
+            {"type": "ClusterIP", "selector": self.selector,
+             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
+            child)
         self.statefulset = self._statefulset(name)
         self.register_outputs({"serviceName": self.service_name,
                                "statefulSetName": self.statefulset.metadata.name})
@@ -92,6 +92,8 @@ class OpenWebUI(pulumi.ComponentResource):
                 "labels": kube.with_managed_by(self.selector)}
 
     def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        import pulumi_kubernetes as k8s
+
         args = self._args
         data = webui_secret_env(args.secret_key, args.openai_api_key, self._admin_password())
         return k8s.core.v1.Secret(
@@ -133,6 +135,8 @@ class OpenWebUI(pulumi.ComponentResource):
         }
 
     def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
+        import pulumi_kubernetes as k8s
+
         webui = self._args.webui
         container = {
             "name": "open-webui",

@@ -1,23 +1,38 @@
 #!/usr/bin/env python3
 """Seconds for the real `pulumi preview` / `pulumi up` of each Kubernetes stack on a local kwok
-cluster, against `kubectl apply --server-side` of the same objects as the baseline.
+cluster, against the engine's own floor and against `kubectl apply --server-side`, in one run.
 
-    .venv/bin/python scripts/bench.py            (tools from scripts/e2e-tools.sh)
+    .venv/bin/python scripts/bench.py            (tools from scripts/e2e-tools.sh; make bench)
 
-The objects for the baseline are the ones the program produced: the `inputs` of every Kubernetes
-resource in `pulumi stack export --show-secrets`, applied in one `kubectl apply --server-side`
-after `pulumi destroy` removed them (the retained namespace and claims stay for both, as they
-would for a user). The preview baseline is the same apply with `--dry-run=server`; the `up`
-baseline adds `kubectl rollout status` of the StatefulSets, since `pulumi up` waits for them too.
-Figures only: nothing is asserted about time.
+Rows per stack (icc, minikube):
+  * the stack: `pulumi preview`, the first `pulumi up`, a no-change `pulumi up`;
+  * the floor: a minimal program (an explicit provider and as many ConfigMaps as the stack has
+    Kubernetes objects) through the same CLI, provider, language host and cluster: the least any
+    program of that size costs on this engine;
+  * kubectl: the objects the program produced (the `inputs` of every Kubernetes resource in
+    `pulumi stack export --show-secrets`), applied in one `kubectl apply --server-side` after
+    `pulumi destroy` removed them (the retained namespace and claims stay for both, as they would
+    for a user); preview's baseline adds `--dry-run=server`, `up`'s adds `kubectl rollout status`
+    of the StatefulSets, since `pulumi up` waits for them too.
+Every preview and `up` runs with `--json` (streamed): its engine events, stamped as they arrive,
+give the per-resource timeline; the slowest steps and the phases (engine start, program, resources, finish) are printed
+next to the totals, so the next slow step is visible. Program evaluation alone is the program
+under mocks (tests/harness.py, no engine) against `python -c "import pulumi, pulumi_kubernetes"`,
+with the imports it pays for (`python -X importtime`, self time per top-level package).
+Figures only: nothing is asserted about time. The machine's load average is printed with them.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -29,6 +44,7 @@ from e2e_support import (  # noqa: E402
     ICC_NAMESPACE,
     MINIKUBE_NAMESPACE,
     LegacyTokenReferences,
+    Stack,
     create_stack,
     install_plugins,
     missing_tools,
@@ -43,6 +59,42 @@ from test_engine import stack_settings  # noqa: E402
 
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # how a state export marks a secret value
+TARGETS = ("icc", "minikube")
+SLOWEST = 5          # steps of the timeline printed per `up`
+EVALUATIONS = 3      # runs of each program evaluation; the median is printed
+
+FLOOR_PROGRAM = '''\
+"""The floor: an explicit provider and N ConfigMaps, nothing else."""
+import pulumi
+import pulumi_kubernetes as k8s
+
+config = pulumi.Config()
+provider = k8s.Provider("k8s", kubeconfig=config.require("kubeconfig"),
+                        context=config.require("kubeContext"))
+for i in range(config.require_int("count")):
+    k8s.core.v1.ConfigMap(
+        f"floor-{i}",
+        metadata={"name": f"{pulumi.get_stack()}-{i}", "namespace": config.require("namespace")},
+        data={"index": str(i)},
+        opts=pulumi.ResourceOptions(provider=provider))
+'''
+
+PROGRAM_UNDER_MOCKS = """
+import sys
+sys.path[:0] = [{root!r}, {tests!r}]
+import harness
+class Patch:
+    def setattr(self, obj, name, value):
+        setattr(obj, name, value)
+harness.run_stack({stack!r}, Patch(), **{overrides!r})
+"""
+IMPORT_BASELINE = "import pulumi, pulumi_kubernetes"
+MOCK_OVERRIDES = {"icc": {"namespace": ICC_NAMESPACE}, "minikube": {}, "docker": {}}
+IMPORT_GROUPS = ("pulumi", "pulumi_kubernetes", "pulumi_docker", "components", "pydantic",
+                 "grpc", "google", "yaml")
+
+
+# --------------------------------------------------------------------------- state export
 
 
 def reveal(value):
@@ -76,23 +128,123 @@ def timed(fn) -> float:
     return time.monotonic() - started
 
 
-def bench_stack(target: str, cluster, env: dict, tmp: Path) -> dict[str, float]:
-    namespace = ICC_NAMESPACE if target == "icc" else MINIKUBE_NAMESPACE
+# --------------------------------------------------------------------------- timeline
+
+
+@dataclass
+class Timeline:
+    """One `pulumi up --json`: its engine events with the second each one arrived."""
+
+    seconds: float = 0.0
+    events: list[tuple[float, dict]] = field(default_factory=list)
+
+    def steps(self) -> list[tuple[float, str, str, float]]:
+        """(seconds, operation, resource, start) from each resource's first event to its
+        outputs; `start` is seconds after the command started, so a chain of waits shows."""
+        started: dict[str, tuple[float, str]] = {}
+        done: list[tuple[float, str, str, float]] = []
+        for at, event in self.events:
+            pre = event.get("resourcePreEvent")
+            if pre:
+                meta = pre["metadata"]
+                started.setdefault(meta["urn"], (at, meta.get("op", "?")))
+            for key in ("resOutputsEvent", "resOpFailedEvent"):
+                if key in event:
+                    urn = event[key]["metadata"]["urn"]
+                    if urn in started:
+                        began, op = started.pop(urn)
+                        done.append((at - began, op, short_urn(urn), began))
+        return sorted(done, reverse=True)
+
+    def phases(self) -> dict[str, float]:
+        """Where the seconds went: engine start; Python, the SDK and the program's synchronous
+        part (the SDK sends the Stack's registration only once that part returned); resources
+        (to the last outputs); finishing (state file, plugin shutdown)."""
+        start = self.events[0][0] if self.events else self.seconds
+        stack = next((at for at, e in self.events if "resourcePreEvent" in e and
+                      e["resourcePreEvent"]["metadata"].get("type") == "pulumi:pulumi:Stack"),
+                     start)
+        done = [at for at, e in self.events if "resOutputsEvent" in e or "resOpFailedEvent" in e]
+        last = max(done, default=stack)
+        return {"engine start": start, "python + program": stack - start,
+                "resources": last - stack, "finish": self.seconds - last}
+
+
+def short_urn(urn: str) -> str:
+    """`urn:pulumi:stack::project::parent$type::name` -> `type name`."""
+    parts = urn.split("::")
+    return f"{parts[-2].split('$')[-1]} {parts[-1]}" if len(parts) >= 4 else urn
+
+
+def up_with_timeline(stack: Stack, *extra: str) -> Timeline:
+    return with_timeline(stack, "up", "--yes", "--skip-preview", *extra)
+
+
+def with_timeline(stack: Stack, command: str, *extra: str) -> Timeline:
+    cmd = [str(stack.bin_dir / "pulumi"), command, "--json", "--stack", stack.name,
+           "--non-interactive", *extra]
+    # `preview --json` prints one document at the end unless asked to stream its events.
+    env = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
+    timeline = Timeline()
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=stack.workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    other: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        at = time.monotonic() - started
+        try:
+            timeline.events.append((at, json.loads(line)))
+        except json.JSONDecodeError:
+            other.append(line)
+    stderr = proc.stderr.read() if proc.stderr else ""
+    proc.wait()
+    timeline.seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{''.join(other)[-3000:]}"
+                           f"\n{stderr[-3000:]}")
+    return timeline
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass
+class StackFigures:
+    target: str
+    objects: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    floor: dict[str, float] = field(default_factory=dict)
+    timelines: dict[str, Timeline] = field(default_factory=dict)
+
+
+def namespace_of(target: str) -> str:
+    return ICC_NAMESPACE if target == "icc" else MINIKUBE_NAMESPACE
+
+
+def bench_stack(figures: StackFigures, cluster, env: dict, tmp: Path) -> None:
+    target, namespace = figures.target, namespace_of(figures.target)
     state = Path(env["E2E_STATE_DIR"])
     workdir = project_copy(tmp / f"project-{target}", state)
     stack = create_stack(f"bench-{target}", workdir, env, cluster.bin_dir,
                          stack_settings(target, cluster))
-    stack.timed("pulumi preview", "preview")
-    stack.timed("pulumi up", "up", "--yes", "--skip-preview")
-    export = json.loads(stack.pulumi("stack", "export", "--show-secrets").stdout)
-    objects = manifests(export)
+    preview = with_timeline(stack, "preview")
+    first = up_with_timeline(stack)
+    again = up_with_timeline(stack, "--expect-no-changes")
+    figures.seconds.update({"preview": preview.seconds, "up": first.seconds,
+                            "no-change up": again.seconds})
+    figures.timelines.update({"preview": preview, "up": first, "no-change up": again})
+    objects = manifests(json.loads(stack.pulumi("stack", "export", "--show-secrets").stdout))
+    figures.objects = len(objects)
     stack.pulumi("destroy", "--yes", "--skip-preview")
     cluster.wait_for("pods gone", lambda: not cluster.get("pods", namespace)["items"], timeout=120)
+    bench_kubectl(figures, objects, cluster, namespace)
+
+
+def bench_kubectl(figures: StackFigures, objects: list[dict], cluster, namespace: str) -> None:
     text = yaml.safe_dump_all(objects, sort_keys=False)
-    (tmp / f"{target}.yaml").write_text(text)
     apply = ["apply", "--server-side", "--force-conflicts", "--field-manager", "bench", "-f", "-"]
-    times = dict(stack.timings)
-    times["kubectl apply --dry-run=server"] = timed(
+    figures.seconds["kubectl apply --dry-run=server"] = timed(
         lambda: cluster.kubectl(*apply, "--dry-run=server", input=text))
     sets = [o["metadata"]["name"] for o in objects if o["kind"] == "StatefulSet"]
 
@@ -101,10 +253,114 @@ def bench_stack(target: str, cluster, env: dict, tmp: Path) -> dict[str, float]:
         for name in sets:
             cluster.kubectl("rollout", "status", f"statefulset/{name}", "-n", namespace,
                             "--timeout=300s", timeout=320)
-    times["kubectl apply (+rollout status)"] = timed(apply_and_wait)
+    figures.seconds["kubectl apply + rollout status"] = timed(apply_and_wait)
     kinds = [o for o in objects if o["kind"] != "Namespace"]
     cluster.kubectl("delete", "--wait=true", "-f", "-", input=yaml.safe_dump_all(kinds), timeout=300)
-    return times
+
+
+def floor_project(dest: Path, state: Path) -> Path:
+    """Same project name and language host as the real program, so the same CLI path runs."""
+    dest.mkdir(parents=True, exist_ok=True)
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project["backend"] = {"url": f"file://{state}"}
+    project["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
+    project.pop("main", None)
+    (dest / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    (dest / "__main__.py").write_text(FLOOR_PROGRAM)
+    return dest
+
+
+def bench_floor(figures: StackFigures, cluster, env: dict, tmp: Path) -> None:
+    workdir = floor_project(tmp / f"floor-{figures.target}", Path(env["E2E_STATE_DIR"]))
+    stack = create_stack(f"floor-{figures.target}", workdir, env, cluster.bin_dir, {
+        "kubeconfig": cluster.kubeconfig.read_text(), "kubeContext": cluster.context,
+        "namespace": ICC_NAMESPACE, "count": figures.objects})
+    preview = with_timeline(stack, "preview")
+    first = up_with_timeline(stack)
+    again = up_with_timeline(stack, "--expect-no-changes")
+    figures.floor.update({"preview": preview.seconds, "up": first.seconds,
+                          "no-change up": again.seconds})
+    figures.timelines.update({"floor preview": preview, "floor up": first,
+                              "floor no-change up": again})
+    stack.pulumi("destroy", "--yes", "--skip-preview")
+
+
+# --------------------------------------------------------------------------- program evaluation
+
+
+def python_seconds(code: str, runs: int = EVALUATIONS) -> tuple[float, str]:
+    """Median wall seconds of a fresh interpreter running `code`, and one run's importtime."""
+    python = str(ROOT / ".venv" / "bin" / "python")
+    seconds = []
+    for _ in range(runs):
+        started = time.monotonic()
+        subprocess.run([python, "-c", code], check=True, capture_output=True, timeout=300)
+        seconds.append(time.monotonic() - started)
+    traced = subprocess.run([python, "-X", "importtime", "-c", code], check=True,
+                            capture_output=True, text=True, timeout=300)
+    return statistics.median(seconds), traced.stderr
+
+
+def import_self_times(importtime: str) -> dict[str, float]:
+    """Milliseconds of import self time per top-level package (`python -X importtime`)."""
+    totals: dict[str, float] = defaultdict(float)
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        top = name.split(".")[0]
+        totals[top if top in IMPORT_GROUPS else "other"] += int(self_us) / 1000
+    return dict(totals)
+
+
+def program_evaluation() -> list[str]:
+    baseline, traced = python_seconds(IMPORT_BASELINE)
+    label = f'python -c "{IMPORT_BASELINE}"'
+    lines = [f"  {label:48s} {baseline:6.2f} s   " + imports_line(import_self_times(traced))]
+    for target, overrides in MOCK_OVERRIDES.items():
+        code = PROGRAM_UNDER_MOCKS.format(root=str(ROOT), tests=str(ROOT / "tests"), stack=target,
+                                          overrides=overrides)
+        seconds, traced = python_seconds(code)
+        lines.append(f"  {'program under mocks, ' + target:48s} {seconds:6.2f} s   "
+                     + imports_line(import_self_times(traced)))
+    return lines
+
+
+def imports_line(times: dict[str, float]) -> str:
+    shown = [f"{name} {times[name]:.0f}" for name in (*IMPORT_GROUPS, "other") if times.get(name)]
+    return "imports (ms): " + ", ".join(shown)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:5.2f} x" if denominator else "    -"
+
+
+def print_stack(figures: StackFigures) -> None:
+    seconds, floor = figures.seconds, figures.floor
+    print(f"\n== {figures.target}: {figures.objects} Kubernetes objects; floor = "
+          f"{figures.objects} ConfigMaps ==")
+    print(f"  {'':16s} {'stack':>8s} {'floor':>8s} {'stack/floor':>12s}")
+    for row in ("preview", "up", "no-change up"):
+        print(f"  {row:16s} {seconds[row]:7.2f}s {floor[row]:7.2f}s {ratio(seconds[row], floor[row]):>12s}")
+    dry, full = seconds["kubectl apply --dry-run=server"], seconds["kubectl apply + rollout status"]
+    print(f"  kubectl apply --dry-run=server   {dry:7.2f}s   preview / it {ratio(seconds['preview'], dry)}")
+    print(f"  kubectl apply + rollout status   {full:7.2f}s   up / it      {ratio(seconds['up'], full)}")
+    for label in ("preview", "floor preview", "up", "floor up", "no-change up",
+                  "floor no-change up"):
+        timeline = figures.timelines[label]
+        phases = ", ".join(f"{name} {value:.2f}s" for name, value in timeline.phases().items())
+        print(f"  timeline of `{label}` ({timeline.seconds:.2f}s): {phases}")
+        steps = timeline.steps()
+        if steps and steps[0][0] >= 0.05:  # a preview's steps end as they begin: no lines
+            for seconds_, op, resource, start in steps[:SLOWEST]:
+                print(f"      {seconds_:6.2f}s  from +{start:5.2f}s  {op:8s} {resource}")
 
 
 def main() -> int:
@@ -113,33 +369,35 @@ def main() -> int:
     if missing:
         print(f"tools missing in {bin_dir}: {', '.join(missing)}; run scripts/e2e-tools.sh")
         return 2
+    print(f"load average at start: {load()} ({os.cpu_count()} CPUs)")
+    print("\n== program evaluation alone (median of "
+          f"{EVALUATIONS}, fresh interpreter, no engine) ==")
+    for line in program_evaluation():
+        print(line, flush=True)
     with tempfile.TemporaryDirectory(prefix="icc-bench-") as raw:
         tmp = Path(raw)
-        (tmp / "kwok").mkdir()
-        (tmp / "home").mkdir()
-        (tmp / "state").mkdir()
+        for sub in ("kwok", "home", "state"):
+            (tmp / sub).mkdir()
         env = pulumi_env(bin_dir, tmp / "home", tmp / "state")
         env["E2E_STATE_DIR"] = str(tmp / "state")
         install_plugins(bin_dir, env)
-        cluster = start_cluster(bin_dir, tmp / "kwok", name="icc-ollama-bench")
+        # Unique per run: other sessions may run their own kwok clusters on this machine.
+        cluster = start_cluster(bin_dir, tmp / "kwok", name=f"icc-ollama-bench-{os.getpid()}")
         try:
+            # The API server builds its OpenAPI document on the first request (seconds); a
+            # user's cluster has long done so. Warm it up, or the first row would pay for it.
+            cluster.kubectl("get", "--raw", "/openapi/v2", timeout=300)
             with LegacyTokenReferences(cluster, (ICC_NAMESPACE, MINIKUBE_NAMESPACE)):
-                report(cluster, env, tmp)
+                for target in TARGETS:
+                    figures = StackFigures(target)
+                    bench_stack(figures, cluster, env, tmp)
+                    bench_floor(figures, cluster, env, tmp)
+                    print_stack(figures)
+                    sys.stdout.flush()
         finally:
             stop_cluster(cluster)
+    print(f"\nload average at end: {load()}")
     return 0
-
-
-def report(cluster, env: dict, tmp: Path) -> None:
-    for target in ("icc", "minikube"):
-        times = bench_stack(target, cluster, env, tmp)
-        print(f"\n== {target} ==")
-        for label, seconds in times.items():
-            print(f"  {label:34s} {seconds:7.2f} s")
-        print(f"  ratio preview / kubectl dry-run     "
-              f"{times['pulumi preview'] / times['kubectl apply --dry-run=server']:7.1f} x")
-        print(f"  ratio up / kubectl apply+rollout    "
-              f"{times['pulumi up'] / times['kubectl apply (+rollout status)']:7.1f} x")
 
 
 if __name__ == "__main__":

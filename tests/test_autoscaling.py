@@ -2,10 +2,9 @@
 switching from per-replica URLs to the Service (only Ready replicas, i.e. with models, get
 traffic)."""
 
-import pulumi
 import pytest
 
-from components.autoscaling import BEHAVIOR, statefulset_options
+from components.autoscaling import BEHAVIOR
 from settings import SettingsError, parse_settings
 from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from test_schemas import KUBERNETES_VERSIONS, validate_all
@@ -88,15 +87,13 @@ def test_webui_uses_the_service_while_autoscaling(stack, overrides, monkeypatch)
     assert len(run.exports["ollamaReplicaUrls"]) == run.one(HPA).inputs["spec"]["minReplicas"]
 
 
-def test_statefulset_yields_replicas_to_the_hpa_only_when_on():
-    parent = object()  # stands in for the OllamaServer; options only carry it
-    timeouts = pulumi.CustomTimeouts(create="30m")
-    on = statefulset_options(ollama_settings("minikube", True), parent, timeouts)
-    off = statefulset_options(ollama_settings("minikube", False), parent, timeouts)
-    assert on.ignore_changes == ["spec.replicas"]
-    assert not off.ignore_changes
-    assert on.parent is parent and off.parent is parent
-    assert on.custom_timeouts is timeouts and off.custom_timeouts is timeouts
+def test_statefulset_yields_replicas_to_the_hpa_only_when_on(minikube):
+    scaled = run_stack("minikube", ollama={"autoscaling": {"enabled": True}})
+    on = scaled.options_of("kubernetes:apps/v1:StatefulSet", "ollama")
+    off = minikube.options_of("kubernetes:apps/v1:StatefulSet", "ollama")
+    assert on.ignore_changes == ("spec.replicas",) and off.ignore_changes == ()
+    # The rollout wait stays the same either way.
+    assert on.custom_timeouts == off.custom_timeouts == {"create": "30m", "update": "30m"}
 
 
 def test_icc_gpu_hpa_is_bounded_by_the_quota(monkeypatch):

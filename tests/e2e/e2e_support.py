@@ -208,13 +208,16 @@ class LegacyTokenReferences:
 
     pulumi-kubernetes before v3.20 (the v2.0.0 provider built here, see scripts/e2e-tools.sh)
     counts a ServiceAccount as ready only once `secrets` lists an auto-made token Secret, which
-    Kubernetes stopped making in 1.24 (pulumi-kubernetes#2063). This loop adds such a reference
-    to every ServiceAccount of the test namespaces; the real 4.32.0 provider never waits for it.
+    Kubernetes stopped making in 1.24 (pulumi-kubernetes#2063). A watch on ServiceAccounts adds
+    such a reference to each new one of the test namespaces as soon as it appears (a polling loop
+    added up to seconds to every `up` that creates one: `make bench` counts them); the real
+    4.32.0 provider never waits for it.
     """
 
     def __init__(self, cluster: "Cluster", namespaces: tuple[str, ...]):
         self._cluster, self._namespaces = cluster, namespaces
         self._stop = threading.Event()
+        self._watch: Optional[subprocess.Popen] = None
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> "LegacyTokenReferences":
@@ -223,24 +226,32 @@ class LegacyTokenReferences:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        if self._watch is not None:
+            self._watch.kill()
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(1.0):
-            for namespace in self._namespaces:
-                self._reference_tokens(namespace)
+        # A watch ends when the server closes it; start a new one until told to stop.
+        while not self._stop.is_set():
+            self._watch = subprocess.Popen(
+                [str(self._cluster.bin_dir / "kubectl"), "--kubeconfig",
+                 str(self._cluster.kubeconfig), "--context", self._cluster.context,
+                 "get", "serviceaccounts", "--all-namespaces", "--watch", "-o",
+                 "jsonpath={.metadata.namespace} {.metadata.name} {.secrets}{\"\\n\"}"],
+                env=self._cluster.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True)
+            assert self._watch.stdout is not None
+            for line in self._watch.stdout:
+                fields = line.split()
+                if len(fields) == 2 and fields[0] in self._namespaces:  # no `secrets` yet
+                    self._reference_token(*fields)
+            self._watch.wait()
+            self._stop.wait(1.0)
 
-    def _reference_tokens(self, namespace: str) -> None:
-        listed = self._cluster.kubectl("get", "serviceaccounts", "-n", namespace, "-o", "json",
-                                       check=False)
-        if listed.returncode != 0:
-            return
-        for account in json.loads(listed.stdout)["items"]:
-            if not account.get("secrets"):
-                name = account["metadata"]["name"]
-                patch = json.dumps({"secrets": [{"name": f"{name}-token"}]})
-                self._cluster.kubectl("patch", "serviceaccount", name, "-n", namespace,
-                                      "--type", "merge", "-p", patch, check=False)
+    def _reference_token(self, namespace: str, name: str) -> None:
+        patch = json.dumps({"secrets": [{"name": f"{name}-token"}]})
+        self._cluster.kubectl("patch", "serviceaccount", name, "-n", namespace,
+                              "--type", "merge", "-p", patch, check=False)
 
 
 def stop_cluster(cluster: Cluster) -> None:

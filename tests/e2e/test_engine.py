@@ -109,7 +109,7 @@ def expect_known_adoption_gap(stack, namespace: str) -> None:
     proc = stack.pulumi("up", "--yes", "--skip-preview", check=False)
     assert proc.returncode != 0, "the stand-in provider adopted the namespace: drop this gap"
     assert f'namespaces "{namespace}" already exists' in proc.stdout, proc.stdout[-3000:]
-    print(f"\n[minikube] seconds: " + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()))
+    print("\n[minikube] seconds: " + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()))
     pytest.xfail("re-up on minikube adopts the kept namespace only with pulumi-kubernetes "
                  "4.32.0 (upsertExistingObjects); the stand-in v2.0.0 provider stops with "
                  f'namespaces "{namespace}" already exists')

@@ -51,6 +51,7 @@ pytestmark = pytest.mark.e2e
 PACK = ROOT / "policy"
 sys.path.insert(0, str(ROOT / "scripts"))
 import review  # noqa: E402
+import review_report  # noqa: E402
 import review_steps  # noqa: E402
 
 # Previews only: the engine, the language host and the Kubernetes provider, no control plane. The

@@ -1,0 +1,110 @@
+"""Every Service finds its pods, without the provider's Service await (components/kube.py).
+
+The await used to prove on each `pulumi up` that a Service selects Ready pods. The workloads'
+own awaits still prove the pods Ready; these tests prove over the rendered objects that each
+Service's selector and named target port land on the pods of one workload of the same stack
+(the e2e tier checks the live endpoints after a real `up`).
+"""
+
+import pytest
+
+from harness import run_stack
+
+ICC_NAMESPACE = "wabc123-default"
+SERVICE = "kubernetes:core/v1:Service"
+WORKLOADS = ("kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:Deployment")
+SKIP_AWAIT = "pulumi.com/skipAwait"
+STACKS = {
+    "icc": ("icc", {"namespace": ICC_NAMESPACE}),
+    "icc-monitored": ("icc", {"namespace": ICC_NAMESPACE, "monitoring": {"enabled": True}}),
+    "minikube": ("minikube", {}),  # monitoring is on by default here
+    "minikube-autoscaling": ("minikube", {"ollama": {"autoscaling": {"enabled": True}}}),
+}
+
+
+@pytest.fixture(params=sorted(STACKS), scope="module")
+def stack(request):
+    target, overrides = STACKS[request.param]
+    patch = pytest.MonkeyPatch()
+    try:
+        yield run_stack(target, patch, **overrides)
+    finally:
+        patch.undo()
+
+
+def services(run):
+    return [r.inputs for r in run.of_type(SERVICE)]
+
+
+def workloads(run):
+    return [r for r in run.resources if r.typ in WORKLOADS]
+
+
+def namespace(obj):
+    return obj["metadata"].get("namespace")
+
+
+def pod_template(workload):
+    return workload.inputs["spec"]["template"]
+
+
+def selected_workloads(run, service):
+    selector = service["spec"]["selector"]
+    return [w for w in workloads(run)
+            if namespace(w.inputs) == namespace(service)
+            and selector.items() <= pod_template(w)["metadata"]["labels"].items()]
+
+
+def container_ports(workload):
+    return {port.get("name") for c in pod_template(workload)["spec"]["containers"]
+            for port in c.get("ports", [])}
+
+
+def test_every_service_selects_the_pods_of_exactly_one_workload(stack):
+    assert services(stack)
+    for service in services(stack):
+        name = service["metadata"]["name"]
+        assert service["spec"].get("selector"), f"service {name} has no selector"
+        found = selected_workloads(stack, service)
+        assert len(found) == 1, f"service {name} selects {[w.name for w in found]}"
+        # The workload's own selector must accept its pods too, or it would have none.
+        workload = found[0].inputs
+        assert workload["spec"]["selector"]["matchLabels"].items() <= \
+            pod_template(found[0])["metadata"]["labels"].items()
+
+
+def test_every_named_target_port_exists_on_the_selected_pods(stack):
+    for service in services(stack):
+        workload = selected_workloads(stack, service)[0]
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            if isinstance(target, str):
+                assert target in container_ports(workload), (service["metadata"]["name"], target)
+
+
+def test_services_skip_the_await_and_workloads_keep_theirs(stack):
+    for service in services(stack):
+        assert service["metadata"]["annotations"][SKIP_AWAIT] == "true", service["metadata"]
+    for workload in workloads(stack):
+        annotations = workload.inputs["metadata"].get("annotations") or {}
+        assert SKIP_AWAIT not in annotations, workload.name
+        assert "pulumi.com/waitFor" not in annotations, workload.name
+
+
+def test_a_selector_that_matches_no_pods_is_caught(stack):
+    service = dict(services(stack)[0])
+    service["spec"] = {**service["spec"], "selector": {"app.kubernetes.io/name": "typo"}}
+    assert selected_workloads(stack, service) == []
+
+
+@pytest.mark.parametrize("minutes", [1, 45])
+def test_up_waits_for_every_ollama_replica_up_to_the_rollout_timeout(minutes, monkeypatch):
+    run = run_stack("icc", monkeypatch, namespace=ICC_NAMESPACE,
+                    ollama={"rolloutTimeoutMinutes": minutes})
+    options = run.options_of("kubernetes:apps/v1:StatefulSet", "ollama")
+    assert options.custom_timeouts == {"create": f"{minutes}m", "update": f"{minutes}m"}
+    ollama = run.one("kubernetes:apps/v1:StatefulSet", "ollama").inputs
+    assert SKIP_AWAIT not in (ollama["metadata"].get("annotations") or {})
+    # Ready means the models are there: the readiness probe runs the loader's check.
+    server = ollama["spec"]["template"]["spec"]["containers"][0]
+    assert server["readinessProbe"]["exec"]["command"][-1] == "check"
