@@ -114,8 +114,11 @@ class LocalDockerStack(pulumi.ComponentResource):
         if settings.run_ollama:
             self.ollama_url = f"http://{OLLAMA}:{OLLAMA_PORT}"
             self.ollama_container = self._ollama(name)
-            self.loader = self._loader(name) if args.ollama.models else None
+            if args.ollama.models:
+                self.loader = self._loader(name, self.ollama_container)
         else:
+            # The settings require docker.ollamaUrl whenever docker.runOllama is false.
+            assert settings.ollama_url is not None
             self.ollama_url = settings.ollama_url
         self.webui_url = f"http://{url_host(settings.bind_address)}:{settings.webui_port}"
         self.webui_container = self._webui(name)
@@ -168,7 +171,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _loader(self, name: str) -> docker.Container:
+    def _loader(self, name: str, server: docker.Container) -> docker.Container:
         """The Kubernetes sidecar's script as a second container: visible, retrying model pulls.
 
         `up` fails if the loader cannot start. The provider returns from a create once the engine
@@ -205,7 +208,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             wait=True,
             wait_timeout=LOADER_WAIT_SECONDS,
             **container_limits(loader_limits["cpu"], loader_limits["memory"], "loader"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ollama_container]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
         )
 
     def _webui(self, name: str) -> docker.Container:

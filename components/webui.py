@@ -114,7 +114,7 @@ class OpenWebUI(pulumi.ComponentResource):
                           args.rag_ollama_url)
         # The image's HOME (/root) is not the non-root user's; caches written there go to /tmp.
         plain = {**plain, "HOME": TMP_DIR}
-        env = [{"name": key, "value": value} for key, value in plain.items()]
+        env: list[dict] = [{"name": key, "value": value} for key, value in plain.items()]
         for key in webui_secret_env(args.secret_key, args.openai_api_key, self._admin_password()):
             env.append({"name": key, "valueFrom": {
                 # The name, not the Secret's output: that output is secret as a whole, and it

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -95,7 +95,8 @@ def stack_settings(stack: str, config_args: list[str]) -> Optional[Settings]:
     """The stack's settings from `pulumi config`, or None when `pulumi up` would refuse them."""
     shown = subprocess.run(["pulumi", "config", "--json", "--stack", stack, *config_args],
                            check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    raw, secret = {}, set()
+    raw: dict[str, Any] = {}
+    secret: set[str] = set()
     prefix = f"{PROJECT}:"
     for key, entry in json.loads(shown).items():
         if not key.startswith(prefix):

@@ -179,8 +179,10 @@ def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]
     """The report, from the streamed engine events of `pulumi preview --json` (a list), or from
     a plain digest (a dict) plus, optionally, engine events with the policy results."""
     if isinstance(preview, list):
-        preview, events = digest_from_events(preview), preview
-    steps = list(preview.get("steps") or [])
+        digest, events = digest_from_events(preview), preview
+    else:
+        digest = preview
+    steps = list(digest.get("steps") or [])
     events = list(events)
     title = f"# Preview review{f': stack `{stack}`' if stack else ''}"
     risk = data_at_risk(steps)
@@ -194,13 +196,13 @@ def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]
         parts += ["## ⚠ Data not kept on destroy", "", *loose, ""]
     if failed:
         parts += ["**Mandatory policy violations: `pulumi up` would stop.**", ""]
-    parts += ["## Summary", "", *summary_section(preview), ""]
+    parts += ["## Summary", "", *summary_section(digest), ""]
     parts += ["## Policy results", "", *policy, ""]
     parts += ["## Changes by component", "", *components_section(steps)]
     parts += ["## Images", "", *images_section(steps), ""]
     parts += ["## Outputs", "", *outputs_section(steps), ""]
     parts += ["## Components", "", *diagram_section(steps, stack), ""]
-    parts += ["## Diagnostics (errors and warnings)", "", *diagnostics_section(preview), ""]
+    parts += ["## Diagnostics (errors and warnings)", "", *diagnostics_section(digest), ""]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 

@@ -120,7 +120,8 @@ def unretained(steps: list[Mapping[str, Any]]) -> list[str]:
 def digest_from_events(events: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The streamed engine events in the shape of the plain digest (pkg/display/json.go)."""
     steps: dict[str, dict[str, Any]] = {}
-    diagnostics, summary = [], {}
+    diagnostics: list[Any] = []
+    summary: dict[str, Any] = {}
     for event in events:
         if event.get("resourcePreEvent"):
             meta = event["resourcePreEvent"]["metadata"]

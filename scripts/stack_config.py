@@ -63,7 +63,7 @@ def monitoring_enabled(document: dict[str, Any]) -> bool:
         return _truthy(block["enabled"])
     if dotted is not None:
         return _truthy(dotted)
-    return MONITORING_BY_DEFAULT.get(config.get(f"{PROJECT}:target"), False)
+    return MONITORING_BY_DEFAULT.get(str(config.get(f"{PROJECT}:target")), False)
 
 
 def _has_secure(value: Any) -> bool:
