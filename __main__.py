@@ -47,9 +47,13 @@ def owned_namespace(settings: Settings) -> Optional[k8s.core.v1.Namespace]:
 
     return k8s.core.v1.Namespace(
         "namespace",
-        metadata={"name": settings.namespace,
-                  "labels": {"app.kubernetes.io/part-of": kube.PART_OF,
-                             "app.kubernetes.io/managed-by": "pulumi"}},
+        metadata={
+            "name": settings.namespace,
+            "labels": {
+                "app.kubernetes.io/part-of": kube.PART_OF,
+                "app.kubernetes.io/managed-by": "pulumi",
+            },
+        },
         opts=kube.namespace_options(kubernetes_provider(settings, "k8s-adopt", adopt=True)),
     )
 
@@ -67,11 +71,14 @@ def monitoring_commands(settings: Settings, monitoring: Optional[mon.Monitoring]
     grafana, prometheus = settings.monitoring.grafana, settings.monitoring.prometheus
     return {
         "grafana": f"{kubectl} port-forward svc/{monitoring.grafana_service} {grafana.local_port}:80",
-        "grafanaLogin": (f"open http://localhost:{grafana.local_port}; user admin, password from "
-                         f"`make config-get STACK={stack} KEY=grafanaAdminPassword`; dashboard "
-                         f"icc-ollama/icc-ollama: Ollama"),
-        "prometheus": (f"{kubectl} port-forward svc/{monitoring.prometheus_service} "
-                       f"{prometheus.local_port}:80"),
+        "grafanaLogin": (
+            f"open http://localhost:{grafana.local_port}; user admin, password from "
+            f"`make config-get STACK={stack} KEY=grafanaAdminPassword`; dashboard "
+            f"icc-ollama/icc-ollama: Ollama"
+        ),
+        "prometheus": (
+            f"{kubectl} port-forward svc/{monitoring.prometheus_service} {prometheus.local_port}:80"
+        ),
     }
 
 
@@ -87,56 +94,78 @@ def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) ->
     kubectl = kubectl_prefix(settings)
     port = settings.webui.local_port
     return {
-        "openWebUI": (f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
-                      f"svc/{webui.service_name} {port}:8080"),
-        "login": login_hint(settings.webui, f"http://localhost:{port}",
-                            admin_password_command()),
+        "openWebUI": (
+            f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
+            f"svc/{webui.service_name} {port}:8080"
+        ),
+        "login": login_hint(settings.webui, f"http://localhost:{port}", admin_password_command()),
         "ollamaApi": f"{kubectl} port-forward svc/{ollama.service_name} 11434:11434",
         "modelLoaderLogs": f"{kubectl} logs -f {ollama.service_name}-0 -c model-loader",
-        "pullModel": (f"{kubectl} exec {ollama.service_name}-0 -c ollama -- ollama pull <model>  "
-                      f"# repeat for each replica, or add it to ollama.models"),
+        "pullModel": (
+            f"{kubectl} exec {ollama.service_name}-0 -c ollama -- ollama pull <model>  "
+            f"# repeat for each replica, or add it to ollama.models"
+        ),
     }
 
 
-def network_rules(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
-                  monitoring: Optional[mon.Monitoring]) -> tuple[AllowRule, ...]:
+def network_rules(
+    settings: Settings, ollama: OllamaServer, webui: OpenWebUI, monitoring: Optional[mon.Monitoring]
+) -> tuple[AllowRule, ...]:
     """Who talks to whom: each component states the rules for its own pods."""
     controller = settings.network_policies.ingress_controller_namespace
     clients = {"webui": webui.selector}
     if monitoring is not None and monitoring.exporter_selector is not None:
         clients["exporter"] = monitoring.exporter_selector
     exposed = settings.ingress.enabled and settings.ingress.expose_ollama
-    return (*ollama.allow_rules(clients, controller if exposed else None),
-            *webui.allow_rules(controller),
-            *(monitoring.allow_rules if monitoring is not None else ()))
+    return (
+        *ollama.allow_rules(clients, controller if exposed else None),
+        *webui.allow_rules(controller),
+        *(monitoring.allow_rules if monitoring is not None else ()),
+    )
 
 
-def monitoring_stack(settings: Settings, ollama: OllamaServer,
-                     opts: pulumi.ResourceOptions) -> Optional[mon.Monitoring]:
+def monitoring_stack(
+    settings: Settings, ollama: OllamaServer, opts: pulumi.ResourceOptions
+) -> Optional[mon.Monitoring]:
     if not settings.monitoring.enabled:
         return None
     password = settings.grafana_admin_password
     assert password is not None  # the settings model requires it when monitoring is on
     args = mon.MonitoringArgs(
-        namespace=settings.namespace, monitoring=settings.monitoring,
+        namespace=settings.namespace,
+        monitoring=settings.monitoring,
         admin_password=pulumi.Output.secret(password.get_secret_value()),
-        ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}:{ollama_port}")
+        ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}:{ollama_port}",
+    )
     return mon.Monitoring("monitoring", args, opts)
 
 
-def web_ingress(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
-                opts: pulumi.ResourceOptions) -> dict[str, Any]:
+def web_ingress(
+    settings: Settings, ollama: OllamaServer, webui: OpenWebUI, opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
     """The Ingress when enabled, and what it adds to the exports."""
     if not settings.ingress.enabled:
         return {}
-    ingress = WebIngress("ingress", WebIngressArgs(
-        namespace=settings.namespace, ingress=settings.ingress, target=settings.target,
-        webui_service=webui.service_name, webui_port=webui_port,
-        ollama_service=ollama.service_name, ollama_port=ollama_port),
+    ingress = WebIngress(
+        "ingress",
+        WebIngressArgs(
+            namespace=settings.namespace,
+            ingress=settings.ingress,
+            target=settings.target,
+            webui_service=webui.service_name,
+            webui_port=webui_port,
+            ollama_service=ollama.service_name,
+            ollama_port=ollama_port,
+        ),
         # The await looks the backend Services up by name: create them first (Ollama only when
         # routed: its first rollout may wait long for model pulls).
-        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            depends_on=[webui, ollama] if settings.ingress.expose_ollama else [webui])))
+        pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(
+                depends_on=[webui, ollama] if settings.ingress.expose_ollama else [webui]
+            ),
+        ),
+    )
     exports: dict[str, Any] = {"ingressUrl": ingress.url, "ingressSteps": ingress.next_steps}
     if ingress.ollama_url:
         exports["ollamaPublicUrl"] = ingress.ollama_url
@@ -146,34 +175,54 @@ def web_ingress(settings: Settings, ollama: OllamaServer, webui: OpenWebUI,
 def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
     provider = kubernetes_provider(settings)
     namespace = owned_namespace(settings)
-    opts = pulumi.ResourceOptions(providers=[provider],
-                                  depends_on=[namespace] if namespace else None)
-    ollama = OllamaServer("ollama", OllamaServerArgs(
-        namespace=settings.namespace, ollama=settings.ollama,
-        keep_data=settings.keep_data_on_destroy), opts)
+    opts = pulumi.ResourceOptions(
+        providers=[provider], depends_on=[namespace] if namespace else None
+    )
+    ollama = OllamaServer(
+        "ollama",
+        OllamaServerArgs(
+            namespace=settings.namespace,
+            ollama=settings.ollama,
+            keep_data=settings.keep_data_on_destroy,
+        ),
+        opts,
+    )
     openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    webui = OpenWebUI("open-webui", OpenWebUIArgs(
-        namespace=settings.namespace, webui=settings.webui,
-        ollama_urls=tuple(ollama.webui_urls),
-        public_url=public_url(settings.ingress) if settings.ingress.enabled else None,
-        secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
-        admin_password=secret_input(settings.webui_admin_password),
-        openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
-        rag_ollama_url=ollama.url,
-        keep_data=settings.keep_data_on_destroy), opts)
+    webui = OpenWebUI(
+        "open-webui",
+        OpenWebUIArgs(
+            namespace=settings.namespace,
+            webui=settings.webui,
+            ollama_urls=tuple(ollama.webui_urls),
+            public_url=public_url(settings.ingress) if settings.ingress.enabled else None,
+            secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
+            admin_password=secret_input(settings.webui_admin_password),
+            openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+            rag_ollama_url=ollama.url,
+            keep_data=settings.keep_data_on_destroy,
+        ),
+        opts,
+    )
     monitoring = monitoring_stack(settings, ollama, opts)
     if settings.network_policies.enabled:
-        NetworkIsolation("network", NetworkIsolationArgs(
-            namespace=settings.namespace,
-            rules=network_rules(settings, ollama, webui, monitoring)), opts)
+        NetworkIsolation(
+            "network",
+            NetworkIsolationArgs(
+                namespace=settings.namespace,
+                rules=network_rules(settings, ollama, webui, monitoring),
+            ),
+            opts,
+        )
     return {
         "target": settings.target,
         "namespace": settings.namespace,
         "ollamaUrl": ollama.url,
         "ollamaReplicaUrls": ollama.replica_urls,
         "openWebUIUrl": f"http://localhost:{settings.webui.local_port}",
-        "nextSteps": {**next_commands(settings, ollama, webui),
-                      **monitoring_commands(settings, monitoring)},
+        "nextSteps": {
+            **next_commands(settings, ollama, webui),
+            **monitoring_commands(settings, monitoring),
+        },
         **web_ingress(settings, ollama, webui, opts),
     }
 
@@ -185,13 +234,20 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
 
     provider = docker.Provider("docker", host=settings.docker.host)
     openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    stack = LocalDockerStack("local", LocalDockerStackArgs(
-        docker=settings.docker, ollama=settings.ollama, webui=settings.webui,
-        secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
-        admin_password=secret_input(settings.webui_admin_password),
-        openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
-        admin_password_command=admin_password_command(),
-        keep_data=settings.keep_data_on_destroy), pulumi.ResourceOptions(providers=[provider]))
+    stack = LocalDockerStack(
+        "local",
+        LocalDockerStackArgs(
+            docker=settings.docker,
+            ollama=settings.ollama,
+            webui=settings.webui,
+            secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
+            admin_password=secret_input(settings.webui_admin_password),
+            openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+            admin_password_command=admin_password_command(),
+            keep_data=settings.keep_data_on_destroy,
+        ),
+        pulumi.ResourceOptions(providers=[provider]),
+    )
     return {
         "target": settings.target,
         "ollamaUrl": stack.ollama_url,

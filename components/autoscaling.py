@@ -49,8 +49,9 @@ def initial_replicas(ollama: Ollama) -> int:
     return ollama.autoscaling.min_replicas if ollama.autoscaling.enabled else ollama.replicas
 
 
-def statefulset_options(ollama: Ollama, parent: pulumi.Resource,
-                        timeouts: Optional[pulumi.CustomTimeouts] = None) -> pulumi.ResourceOptions:
+def statefulset_options(
+    ollama: Ollama, parent: pulumi.Resource, timeouts: Optional[pulumi.CustomTimeouts] = None
+) -> pulumi.ResourceOptions:
     """The HPA owns `spec.replicas` while it is on; Pulumi must not set it back on each update."""
     ignore = ["spec.replicas"] if ollama.autoscaling.enabled else None
     return pulumi.ResourceOptions(parent=parent, custom_timeouts=timeouts, ignore_changes=ignore)
@@ -62,18 +63,31 @@ def hpa_spec(target_name: pulumi.Input[str], scaling: Autoscaling) -> dict:
         "minReplicas": scaling.min_replicas,
         "maxReplicas": scaling.max_replicas,
         # Pod-level CPU against the pods' requests; the idle model-loader adds only 10m.
-        "metrics": [{"type": "Resource", "resource": {
-            "name": "cpu",
-            "target": {"type": "Utilization", "averageUtilization": scaling.target_cpu_utilization},
-        }}],
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {
+                        "type": "Utilization",
+                        "averageUtilization": scaling.target_cpu_utilization,
+                    },
+                },
+            }
+        ],
         "behavior": BEHAVIOR,
     }
 
 
-def ollama_autoscaler(logical: str, metadata: dict, target_name: pulumi.Input[str],
-                      scaling: Autoscaling, opts: pulumi.ResourceOptions,
-                      ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+def ollama_autoscaler(
+    logical: str,
+    metadata: dict,
+    target_name: pulumi.Input[str],
+    scaling: Autoscaling,
+    opts: pulumi.ResourceOptions,
+) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
     import pulumi_kubernetes as k8s
 
     return k8s.autoscaling.v2.HorizontalPodAutoscaler(
-        logical, metadata=metadata, spec=hpa_spec(target_name, scaling), opts=opts)
+        logical, metadata=metadata, spec=hpa_spec(target_name, scaling), opts=opts
+    )

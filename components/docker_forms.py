@@ -47,8 +47,10 @@ def cpus(quantity: str) -> str:
     else:
         text = text.rstrip("0")
     if Decimal(text) != value:
-        raise ValueError(f"the Docker provider reads it back as {text}, so every `up` would "
-                         f"replace the container")
+        raise ValueError(
+            f"the Docker provider reads it back as {text}, so every `up` would "
+            f"replace the container"
+        )
     return text
 
 
@@ -79,7 +81,8 @@ def container_limits(cpu: str, memory: str, key: str) -> dict:
     except ValueError as error:
         raise pulumi.RunError(
             f"icc-ollama:{key}.cpu (given: {cpu}): {error}; use a value with at most one "
-            f"decimal, such as 0.5 or 2, with `pulumi config set --path {key}.cpu 2`") from None
+            f"decimal, such as 0.5 or 2, with `pulumi config set --path {key}.cpu 2`"
+        ) from None
     mib = memory_mib(memory)
     return {"cpus": docker_cpus, "memory": mib, "memory_swap": mib}
 
@@ -99,33 +102,41 @@ def gpu_requests(gpu: Gpu) -> Optional[list[docker.ContainerDeviceRequestArgs]]:
     # `device_requests` rather than `gpus`: it honours ollama.gpu.count like `docker run --gpus N`.
     if not gpu.enabled:
         return None
-    return [docker.ContainerDeviceRequestArgs(driver="nvidia", count=gpu.count,
-                                              capabilities=["gpu"])]
+    return [
+        docker.ContainerDeviceRequestArgs(driver="nvidia", count=gpu.count, capabilities=["gpu"])
+    ]
 
 
 def env_list(env: dict[str, str]) -> list[str]:
     return [f"{key}={value}" for key, value in env.items()]
 
 
-def secret_env_list(plain: dict[str, str],
-                    secret: dict[str, pulumi.Output[str]]) -> pulumi.Output[list[str]]:
+def secret_env_list(
+    plain: dict[str, str], secret: dict[str, pulumi.Output[str]]
+) -> pulumi.Output[list[str]]:
     """`envs` as one secret list: state stays encrypted and no preview prints the key."""
     entries = [pulumi.Output.concat(key, "=", value) for key, value in secret.items()]
     return pulumi.Output.secret(pulumi.Output.all(*env_list(plain), *entries))
 
 
 def container_labels(app: str, component: str) -> list[docker.ContainerLabelArgs]:
-    return [docker.ContainerLabelArgs(label=key, value=value)
-            for key, value in kube.with_managed_by(kube.labels(app, component)).items()]
+    return [
+        docker.ContainerLabelArgs(label=key, value=value)
+        for key, value in kube.with_managed_by(kube.labels(app, component)).items()
+    ]
 
 
 def healthcheck(test: list[str], start_period_seconds: int) -> docker.ContainerHealthcheckArgs:
     # No start_interval: it needs Engine API 1.44 (Docker 25), and the provider's client then
     # refuses every container on Docker 20.10-24 ("specify health-check start interval requires
     # API version 1.44"). The 10s interval costs at most 10s more per `up`.
-    return docker.ContainerHealthcheckArgs(tests=["CMD", *test], interval=go_duration(10),
-                                           timeout=go_duration(5), retries=6,
-                                           start_period=go_duration(start_period_seconds))
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *test],
+        interval=go_duration(10),
+        timeout=go_duration(5),
+        retries=6,
+        start_period=go_duration(start_period_seconds),
+    )
 
 
 def host_side_url(url: str) -> str:

@@ -94,8 +94,9 @@ class LocalDockerStack(pulumi.ComponentResource):
     webui_url: str
     next_steps: dict[str, str]
 
-    def __init__(self, name: str, args: LocalDockerStackArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, args: LocalDockerStackArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         settings = args.docker
         # Before anything is registered: a limit Docker would misread stops the program at once.
         self._limits = {WEBUI: limits(args.webui.resources, "webui.resources.limits")}
@@ -105,10 +106,17 @@ class LocalDockerStack(pulumi.ComponentResource):
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
         self.network = docker.Network(
-            f"{name}-network", name=settings.network_name, driver="bridge",
-            labels=[docker.NetworkLabelArgs(label=key, value=value) for key, value in
-                    kube.with_managed_by({"app.kubernetes.io/part-of": kube.PART_OF}).items()],
-            opts=child)
+            f"{name}-network",
+            name=settings.network_name,
+            driver="bridge",
+            labels=[
+                docker.NetworkLabelArgs(label=key, value=value)
+                for key, value in kube.with_managed_by(
+                    {"app.kubernetes.io/part-of": kube.PART_OF}
+                ).items()
+            ],
+            opts=child,
+        )
         self.ollama_container: Optional[docker.Container] = None
         self.loader: Optional[docker.Container] = None
         if settings.run_ollama:
@@ -127,19 +135,30 @@ class LocalDockerStack(pulumi.ComponentResource):
 
     def _volume(self, logical: str, volume_name: str, app: str, component: str) -> docker.Volume:
         return docker.Volume(
-            logical, name=volume_name,
-            labels=[docker.VolumeLabelArgs(label=key, value=value)
-                    for key, value in kube.with_managed_by(kube.labels(app, component)).items()],
-            opts=volume_options(self._args.keep_data, self))
+            logical,
+            name=volume_name,
+            labels=[
+                docker.VolumeLabelArgs(label=key, value=value)
+                for key, value in kube.with_managed_by(kube.labels(app, component)).items()
+            ],
+            opts=volume_options(self._args.keep_data, self),
+        )
 
     def _image(self, logical: str, image: str) -> docker.RemoteImage:
         # Kept on destroy: removing a multi-GB image only makes the next `up` slow.
-        return docker.RemoteImage(logical, name=image, keep_locally=True,
-                                  opts=pulumi.ResourceOptions(parent=self))
+        return docker.RemoteImage(
+            logical, name=image, keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
+        )
 
     def _published(self, internal: int, external: int) -> list[docker.ContainerPortArgs]:
-        return [docker.ContainerPortArgs(internal=internal, external=external,
-                                         ip=self._args.docker.bind_address, protocol="tcp")]
+        return [
+            docker.ContainerPortArgs(
+                internal=internal,
+                external=external,
+                ip=self._args.docker.bind_address,
+                protocol="tcp",
+            )
+        ]
 
     def _network(self) -> list[docker.ContainerNetworksAdvancedArgs]:
         return [docker.ContainerNetworksAdvancedArgs(name=self.network.name)]
@@ -154,11 +173,13 @@ class LocalDockerStack(pulumi.ComponentResource):
             # The id, not the name: a name makes every update a replacement (pulumi-docker#325).
             image=self.ollama_image.image_id,
             envs=env_list(ollama_env(ollama)),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name,
-                                                container_path=OLLAMA_DATA_DIR)],
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=volume.name, container_path=OLLAMA_DATA_DIR)
+            ],
             networks_advanced=self._network(),
-            ports=(self._published(OLLAMA_PORT, settings.ollama_port)
-                   if settings.ollama_port else None),
+            ports=(
+                self._published(OLLAMA_PORT, settings.ollama_port) if settings.ollama_port else None
+            ),
             device_requests=gpu_requests(ollama.gpu),
             labels=container_labels(OLLAMA, "inference"),
             restart="unless-stopped",
@@ -182,9 +203,11 @@ class LocalDockerStack(pulumi.ComponentResource):
         engine reports a restarting container as running (same file, :815-823).
         """
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
-        env = {"OLLAMA_HOST": f"{OLLAMA}:{OLLAMA_PORT}",
-               "OLLAMA_MODELS_WANTED": ollama_env(self._args.ollama)["OLLAMA_MODELS_WANTED"],
-               **LOADER_ENV}
+        env = {
+            "OLLAMA_HOST": f"{OLLAMA}:{OLLAMA_PORT}",
+            "OLLAMA_MODELS_WANTED": ollama_env(self._args.ollama)["OLLAMA_MODELS_WANTED"],
+            **LOADER_ENV,
+        }
         loader_limits = LOADER_RESOURCES["limits"]
         return docker.Container(
             f"{name}-model-loader",
@@ -194,8 +217,9 @@ class LocalDockerStack(pulumi.ComponentResource):
             # arguments (`ollama /bin/sh …`, "unknown command") and the loader would never run.
             entrypoints=["/bin/sh"],
             command=[script],
-            uploads=[docker.ContainerUploadArgs(file=script, content=SCRIPT.read_text(),
-                                                executable=True)],
+            uploads=[
+                docker.ContainerUploadArgs(file=script, content=SCRIPT.read_text(), executable=True)
+            ],
             envs=env_list(env),
             networks_advanced=self._network(),
             labels=container_labels(OLLAMA, "model-loader"),
@@ -223,10 +247,12 @@ class LocalDockerStack(pulumi.ComponentResource):
             name=WEBUI,
             image=self.webui_image.image_id,
             command=start_command(args.webui),
-            envs=secret_env_list(plain, webui_secret_env(args.secret_key, args.openai_api_key,
-                                                         admin_password)),
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name,
-                                                container_path=WEBUI_DATA_DIR)],
+            envs=secret_env_list(
+                plain, webui_secret_env(args.secret_key, args.openai_api_key, admin_password)
+            ),
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=volume.name, container_path=WEBUI_DATA_DIR)
+            ],
             networks_advanced=self._network(),
             # An Ollama outside this stack is reached through the host (Linux needs this entry).
             hosts=None if settings.run_ollama else [HOST_GATEWAY],
@@ -236,7 +262,8 @@ class LocalDockerStack(pulumi.ComponentResource):
             # /ready, as the Kubernetes readiness probe: start-up done and the database answers.
             healthcheck=healthcheck(
                 ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/ready"],
-                start_period_seconds=300),
+                start_period_seconds=300,
+            ),
             wait=True,
             wait_timeout=WEBUI_WAIT_SECONDS,
             destroy_grace_seconds=30,  # SQLite finishes its writes before the container goes
@@ -247,9 +274,12 @@ class LocalDockerStack(pulumi.ComponentResource):
     def _next_steps(self) -> dict[str, str]:
         settings, ollama = self._args.docker, self._args.ollama
         model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
-        steps = {"openWebUI": self.webui_url,
-                 "login": login_hint(self._args.webui, self.webui_url,
-                                     self._args.admin_password_command)}
+        steps = {
+            "openWebUI": self.webui_url,
+            "login": login_hint(
+                self._args.webui, self.webui_url, self._args.admin_password_command
+            ),
+        }
         if settings.run_ollama:
             steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
             if ollama.models:
@@ -259,5 +289,5 @@ class LocalDockerStack(pulumi.ComponentResource):
                 steps["ollamaApi"] = f"http://{host}:{settings.ollama_port}"
         else:
             api = host_side_url(self.ollama_url)
-            steps["pullModel"] = f"curl {api}/api/pull -d '{{\"model\": \"{model}\"}}'"
+            steps["pullModel"] = f'curl {api}/api/pull -d \'{{"model": "{model}"}}\''
         return steps

@@ -72,26 +72,34 @@ def tls_secret(ingress: Ingress, generated: str) -> str:
 
 
 def exposure_warning(ingress: Ingress) -> str:
-    return (f"ingress.exposeOllama is on: the Ollama API, which has no authentication, is "
-            f"reachable at {public_url(ingress, ingress.ollama_host)} by anyone who can reach the "
-            f"ingress; anyone there can run and pull models. Prefer `kubectl port-forward "
-            f"svc/ollama 11434:11434`, or restrict the host at the controller.")
+    return (
+        f"ingress.exposeOllama is on: the Ollama API, which has no authentication, is "
+        f"reachable at {public_url(ingress, ingress.ollama_host)} by anyone who can reach the "
+        f"ingress; anyone there can run and pull models. Prefer `kubectl port-forward "
+        f"svc/ollama 11434:11434`, or restrict the host at the controller."
+    )
 
 
 def setup_steps(target: str, ingress: Ingress) -> dict[str, str]:
     """What the user must do outside Pulumi before the host answers."""
     if target == "icc":
         return {
-            "ingressDns": (f"create a CNAME {ingress.host} -> {ICC_API_HOST}; the certificate "
-                           f"follows within minutes"),
-            "ingressAccess": ("reachable from the HAW network (or VPN) only; for access from "
-                              "outside ask the ICC team. Public access requires access control "
-                              "or an imprint and a privacy statement"),
+            "ingressDns": (
+                f"create a CNAME {ingress.host} -> {ICC_API_HOST}; the certificate "
+                f"follows within minutes"
+            ),
+            "ingressAccess": (
+                "reachable from the HAW network (or VPN) only; for access from "
+                "outside ask the ICC team. Public access requires access control "
+                "or an imprint and a privacy statement"
+            ),
         }
     return {
         "ingressAddon": "minikube addons enable ingress",
-        "ingressHosts": (f"echo \"$(minikube ip) {ingress.host}\" | sudo tee -a /etc/hosts  "
-                         f"# docker driver on macOS/Windows: 127.0.0.1 and `minikube tunnel`"),
+        "ingressHosts": (
+            f'echo "$(minikube ip) {ingress.host}" | sudo tee -a /etc/hosts  '
+            f"# docker driver on macOS/Windows: 127.0.0.1 and `minikube tunnel`"
+        ),
     }
 
 
@@ -100,8 +108,9 @@ class WebIngress(pulumi.ComponentResource):
 
     url: str
 
-    def __init__(self, name: str, args: WebIngressArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, args: WebIngressArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("icc:ingress:WebIngress", name, None, opts)
         self._args = args
         settings = args.ingress
@@ -110,40 +119,75 @@ class WebIngress(pulumi.ComponentResource):
         self.url = public_url(settings)
         self.next_steps = setup_steps(args.target, settings)
         child = pulumi.ResourceOptions(parent=self)
-        self.webui = self._ingress(f"{name}-webui", args.name, settings.host,
-                                   args.webui_service, args.webui_port, settings.tls.secret_name,
-                                   sticky=True, opts=child)
+        self.webui = self._ingress(
+            f"{name}-webui",
+            args.name,
+            settings.host,
+            args.webui_service,
+            args.webui_port,
+            settings.tls.secret_name,
+            sticky=True,
+            opts=child,
+        )
         self.ollama = None
         self.ollama_url: Optional[str] = None
         if settings.expose_ollama and settings.ollama_host is not None:
             pulumi.log.warn(exposure_warning(settings), resource=self)
             self.ollama_url = public_url(settings, settings.ollama_host)
-            self.ollama = self._ingress(f"{name}-ollama", args.ollama_name, settings.ollama_host,
-                                        args.ollama_service, args.ollama_port,
-                                        f"{args.ollama_name}-tls", sticky=False, opts=child)
+            self.ollama = self._ingress(
+                f"{name}-ollama",
+                args.ollama_name,
+                settings.ollama_host,
+                args.ollama_service,
+                args.ollama_port,
+                f"{args.ollama_name}-tls",
+                sticky=False,
+                opts=child,
+            )
         self.register_outputs({"url": self.url, "ollamaUrl": self.ollama_url})
 
-    def _ingress(self, logical: str, name: str, host: str, service: str, port: int,
-                 generated_secret: str, sticky: bool,
-                 opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
+    def _ingress(
+        self,
+        logical: str,
+        name: str,
+        host: str,
+        service: str,
+        port: int,
+        generated_secret: str,
+        sticky: bool,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.networking.v1.Ingress:
         import pulumi_kubernetes as k8s
 
         settings = self._args.ingress
         spec: dict = {
             "ingressClassName": settings.class_name,
-            "rules": [{"host": host, "http": {"paths": [{
-                "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": service, "port": {"number": port}}},
-            }]}}],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": service, "port": {"number": port}}},
+                            }
+                        ]
+                    },
+                }
+            ],
         }
         if settings.tls.enabled:
             secret = tls_secret(settings, generated_secret)
             spec["tls"] = [{"hosts": [host], "secretName": secret}]
         return k8s.networking.v1.Ingress(
             logical,
-            metadata={"name": name, "namespace": self._args.namespace,
-                      "labels": kube.with_managed_by(kube.labels(name, "ingress")),
-                      "annotations": proxy_annotations(settings, sticky)},
+            metadata={
+                "name": name,
+                "namespace": self._args.namespace,
+                "labels": kube.with_managed_by(kube.labels(name, "ingress")),
+                "annotations": proxy_annotations(settings, sticky),
+            },
             spec=spec,
             opts=opts,
         )

@@ -57,13 +57,15 @@ def claim_retention(keep_data: bool) -> dict:
     return {"whenDeleted": when_deleted, "whenScaled": "Retain"}
 
 
-def service_account(logical: str, metadata: dict,
-                    opts: pulumi.ResourceOptions) -> k8s.core.v1.ServiceAccount:
+def service_account(
+    logical: str, metadata: dict, opts: pulumi.ResourceOptions
+) -> k8s.core.v1.ServiceAccount:
     """One identity per workload, without an API token: nothing here talks to the API server."""
     import pulumi_kubernetes as k8s
 
-    return k8s.core.v1.ServiceAccount(logical, metadata=metadata,
-                                      automount_service_account_token=False, opts=opts)
+    return k8s.core.v1.ServiceAccount(
+        logical, metadata=metadata, automount_service_account_token=False, opts=opts
+    )
 
 
 # The provider's await on a Service (pulumi-kubernetes 4.32.0 provider/pkg/await/service.go:345-349
@@ -79,14 +81,16 @@ def service_account(logical: str, metadata: dict,
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
-def service(logical: str, metadata: dict, spec: dict,
-            opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+def service(
+    logical: str, metadata: dict, spec: dict, opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Service:
     """A Service in front of one workload's pods, without the provider's Service await."""
     import pulumi_kubernetes as k8s
 
     annotations = {**metadata.get("annotations", {}), **SKIP_AWAIT}
-    return k8s.core.v1.Service(logical, metadata={**metadata, "annotations": annotations},
-                               spec=spec, opts=opts)
+    return k8s.core.v1.Service(
+        logical, metadata={**metadata, "annotations": annotations}, spec=spec, opts=opts
+    )
 
 
 def namespace_options(adopting_provider: k8s.Provider) -> pulumi.ResourceOptions:
@@ -119,6 +123,13 @@ def pod_security(run_as_user: int | None, run_as_group: int | None = None) -> di
     context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
     if run_as_user is not None:
         group = run_as_user if run_as_group is None else run_as_group
-        context.update({"runAsNonRoot": True, "runAsUser": run_as_user, "runAsGroup": group,
-                        "fsGroup": group, "fsGroupChangePolicy": "OnRootMismatch"})
+        context.update(
+            {
+                "runAsNonRoot": True,
+                "runAsUser": run_as_user,
+                "runAsGroup": group,
+                "fsGroup": group,
+                "fsGroupChangePolicy": "OnRootMismatch",
+            }
+        )
     return context

@@ -36,7 +36,6 @@ Every chart key used here is listed, with the chart version and the commit it wa
 `tests/chart_keys.py`; a test fails on any other key.
 """
 
-
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
@@ -80,8 +79,9 @@ def chart_source(chart) -> dict[str, Any]:
 class Monitoring(pulumi.ComponentResource):
     """Prometheus, Grafana (admin Secret, dashboards ConfigMap) and the Ollama exporter."""
 
-    def __init__(self, name: str, args: MonitoringArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         import pulumi_kubernetes as k8s
 
         super().__init__("icc:monitoring:Monitoring", name, None, opts)
@@ -101,21 +101,26 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-grafana-admin",
             metadata=self._meta(args.admin_secret_name, "grafana", "dashboards"),
             type="Opaque",
-            string_data={"admin-user": "admin",
-                         "admin-password": pulumi.Output.secret(args.admin_password)},
-            opts=child)
+            string_data={
+                "admin-user": "admin",
+                "admin-password": pulumi.Output.secret(args.admin_password),
+            },
+            opts=child,
+        )
         self.dashboards = k8s.core.v1.ConfigMap(
             f"{name}-dashboards",
             metadata=self._meta(args.dashboards_name, "grafana", "dashboards"),
             data=dashboards(args.namespace),
-            opts=child)
+            opts=child,
+        )
         self.prometheus = k8s.helm.v4.Chart(
             f"{name}-prometheus",
             name=args.prometheus_release,
             namespace=args.namespace,
             values=prometheus_values(args),
             **chart_source(args.monitoring.prometheus),
-            opts=child)
+            opts=child,
+        )
         self.grafana = k8s.helm.v4.Chart(
             f"{name}-grafana",
             name=args.grafana_release,
@@ -123,41 +128,69 @@ class Monitoring(pulumi.ComponentResource):
             values=grafana_values(args),
             **chart_source(args.monitoring.grafana),
             # The Deployment refers to both by name: they must exist before its pods start.
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[self.admin_secret, self.dashboards]))
-        self.register_outputs({"prometheusUrl": self.prometheus_url,
-                               "prometheusService": self.prometheus_service,
-                               "grafanaService": self.grafana_service})
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.admin_secret, self.dashboards]
+            ),
+        )
+        self.register_outputs(
+            {
+                "prometheusUrl": self.prometheus_url,
+                "prometheusService": self.prometheus_service,
+                "grafanaService": self.grafana_service,
+            }
+        )
 
     def _meta(self, name: str, app: str, component: str) -> dict:
-        return {"name": name, "namespace": self._args.namespace,
-                "labels": kube.with_managed_by(kube.labels(app, component))}
+        return {
+            "name": name,
+            "namespace": self._args.namespace,
+            "labels": kube.with_managed_by(kube.labels(app, component)),
+        }
 
     def _exporter(self, name: str, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
         import pulumi_kubernetes as k8s
 
         args = self._args
         selector = exporter_selector(args)
-        meta = {"name": args.exporter_name, "namespace": args.namespace,
-                "labels": kube.with_managed_by(selector)}
+        meta = {
+            "name": args.exporter_name,
+            "namespace": args.namespace,
+            "labels": kube.with_managed_by(selector),
+        }
         account = kube.service_account(f"{name}-exporter-sa", meta, opts)
         script = k8s.core.v1.ConfigMap(
-            f"{name}-exporter-script", metadata={**meta, "name": f"{args.exporter_name}-script"},
-            data={EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()}, opts=opts)
+            f"{name}-exporter-script",
+            metadata={**meta, "name": f"{args.exporter_name}-script"},
+            data={EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()},
+            opts=opts,
+        )
         self.exporter_service = kube.service(
-            f"{name}-exporter-service", meta,
-            {"type": "ClusterIP", "selector": selector,
-             "ports": [{"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics",
-                        "protocol": "TCP"}]},
-            opts)
+            f"{name}-exporter-service",
+            meta,
+            {
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [
+                    {
+                        "name": "metrics",
+                        "port": EXPORTER_PORT,
+                        "targetPort": "metrics",
+                        "protocol": "TCP",
+                    }
+                ],
+            },
+            opts,
+        )
         script_dir = "/opt/icc-ollama"
         container = {
             "name": "exporter",
             "image": args.monitoring.exporter.image,
             "command": ["python3", f"{script_dir}/{EXPORTER_SCRIPT.name}"],
             "args": ["--discover", args.ollama_discovery, "--listen", f"0.0.0.0:{EXPORTER_PORT}"],
-            "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-                    {"name": "PYTHONUNBUFFERED", "value": "1"}],
+            "env": [
+                {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                {"name": "PYTHONUNBUFFERED", "value": "1"},
+            ],
             "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT, "protocol": "TCP"}],
             "resources": EXPORTER_RESOURCES,
             "volumeMounts": [{"name": "script", "mountPath": script_dir, "readOnly": True}],
@@ -179,9 +212,14 @@ class Monitoring(pulumi.ComponentResource):
                         "automountServiceAccountToken": False,
                         "securityContext": restricted_pod(EXPORTER_USER),
                         "containers": [container],
-                        "volumes": [{"name": "script", "configMap": {
-                            "name": script.metadata.name, "defaultMode": 0o444}}],
+                        "volumes": [
+                            {
+                                "name": "script",
+                                "configMap": {"name": script.metadata.name, "defaultMode": 0o444},
+                            }
+                        ],
                     },
                 },
             },
-            opts=opts)
+            opts=opts,
+        )

@@ -34,10 +34,17 @@ KSM_PORT = 8080
 DATASOURCE_UID = "prometheus"
 DASHBOARD_PROVIDER = "icc-ollama"
 # The chart's default scrape jobs that use Kubernetes service discovery (values.yaml).
-DISCOVERY_JOBS = ("kubernetes-api-servers", "kubernetes-nodes", "kubernetes-nodes-cadvisor",
-                  "kubernetes-service-endpoints", "kubernetes-service-endpoints-slow",
-                  "prometheus-pushgateway", "kubernetes-services", "kubernetes-pods",
-                  "kubernetes-pods-slow")
+DISCOVERY_JOBS = (
+    "kubernetes-api-servers",
+    "kubernetes-nodes",
+    "kubernetes-nodes-cadvisor",
+    "kubernetes-service-endpoints",
+    "kubernetes-service-endpoints-slow",
+    "prometheus-pushgateway",
+    "kubernetes-services",
+    "kubernetes-pods",
+    "kubernetes-pods-slow",
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,11 @@ def exporter_selector(args: MonitoringArgs) -> dict[str, str]:
 
 def prometheus_selector(args: MonitoringArgs) -> dict[str, str]:
     """The chart's labels on the server pods (prometheus.server.matchLabels)."""
-    return {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server",
-            "app.kubernetes.io/instance": args.prometheus_release}
+    return {
+        "app.kubernetes.io/name": "prometheus",
+        "app.kubernetes.io/component": "server",
+        "app.kubernetes.io/instance": args.prometheus_release,
+    }
 
 
 def grafana_selector(args: MonitoringArgs) -> dict[str, str]:
@@ -79,8 +89,10 @@ def grafana_selector(args: MonitoringArgs) -> dict[str, str]:
 
 
 def kube_state_metrics_selector(args: MonitoringArgs) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "kube-state-metrics",
-            "app.kubernetes.io/instance": args.prometheus_release}
+    return {
+        "app.kubernetes.io/name": "kube-state-metrics",
+        "app.kubernetes.io/instance": args.prometheus_release,
+    }
 
 
 def allow_rules(args: MonitoringArgs) -> tuple[AllowRule, ...]:
@@ -89,15 +101,31 @@ def allow_rules(args: MonitoringArgs) -> tuple[AllowRule, ...]:
     kube-state-metrics pods do not, so these allow rules are what isolates them."""
     prometheus = prometheus_selector(args)
     rules: tuple[AllowRule, ...] = (
-        AllowRule("prometheus-from-grafana", target=prometheus, ports=(PROMETHEUS_PORT,),
-                  sources=(grafana_selector(args),)),)
+        AllowRule(
+            "prometheus-from-grafana",
+            target=prometheus,
+            ports=(PROMETHEUS_PORT,),
+            sources=(grafana_selector(args),),
+        ),
+    )
     if args.monitoring.exporter.enabled:
-        rules += (AllowRule("exporter-from-prometheus", target=exporter_selector(args),
-                            ports=(EXPORTER_PORT,), sources=(prometheus,)),)
+        rules += (
+            AllowRule(
+                "exporter-from-prometheus",
+                target=exporter_selector(args),
+                ports=(EXPORTER_PORT,),
+                sources=(prometheus,),
+            ),
+        )
     if args.monitoring.scope == "cluster":
-        rules += (AllowRule("kube-state-metrics-from-prometheus",
-                            target=kube_state_metrics_selector(args), ports=(KSM_PORT,),
-                            sources=(prometheus,)),)
+        rules += (
+            AllowRule(
+                "kube-state-metrics-from-prometheus",
+                target=kube_state_metrics_selector(args),
+                ports=(KSM_PORT,),
+                sources=(prometheus,),
+            ),
+        )
     return rules
 
 
@@ -115,13 +143,16 @@ def scrape_jobs(args: MonitoringArgs) -> dict[str, Any]:
     if monitoring.exporter.enabled:
         target = f"{kube.service_dns(args.exporter_name, args.namespace)}:{EXPORTER_PORT}"
         jobs["ollama-exporter"] = {
-            "scrape_interval": "30s", "scrape_timeout": "15s",
+            "scrape_interval": "30s",
+            "scrape_timeout": "15s",
             "static_configs": [{"targets": [target], "labels": {"namespace": args.namespace}}],
         }
     if monitoring.dcgm_targets:
         # DCGM labels each GPU with the namespace/pod using it: keep those labels.
-        jobs["dcgm"] = {"honor_labels": True,
-                        "static_configs": [{"targets": list(monitoring.dcgm_targets)}]}
+        jobs["dcgm"] = {
+            "honor_labels": True,
+            "static_configs": [{"targets": list(monitoring.dcgm_targets)}],
+        }
     return jobs
 
 
@@ -153,9 +184,12 @@ def prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
         # namespace scope: no ClusterRole/ClusterRoleBinding/RoleBinding at all.
         "rbac": {"create": not namespaced},
         "server": server,
-        "configmapReload": {"prometheus": {
-            "resources": RELOADER_RESOURCES,
-            "containerSecurityContext": kube.container_security(read_only_root=True)}},
+        "configmapReload": {
+            "prometheus": {
+                "resources": RELOADER_RESOURCES,
+                "containerSecurityContext": kube.container_security(read_only_root=True),
+            }
+        },
         "scrapeConfigs": scrape_jobs(args),
         "alertmanager": {"enabled": False},
         "prometheus-pushgateway": {"enabled": False},
@@ -170,7 +204,8 @@ def prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
         # Only these names change; Services and pod labels (used by the NetworkPolicies) stay.
         server["clusterRoleNameOverride"] = f"{args.namespace}-{prometheus_service(args)}"
         values["kube-state-metrics"]["fullnameOverride"] = (
-            f"{args.namespace}-{args.prometheus_release}-kube-state-metrics")
+            f"{args.namespace}-{args.prometheus_release}-kube-state-metrics"
+        )
     return values
 
 
@@ -190,26 +225,56 @@ def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
         "testFramework": {"enabled": False},
         "podLabels": {"app.kubernetes.io/part-of": kube.PART_OF},
         "enableServiceLinks": False,
-        "admin": {"existingSecret": args.admin_secret_name, "userKey": "admin-user",
-                  "passwordKey": "admin-password"},
+        "admin": {
+            "existingSecret": args.admin_secret_name,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
         "persistence": {"enabled": False},
         "resources": grafana.resources.requirements(),
         "securityContext": restricted_pod(GRAFANA_USER),
         "containerSecurityContext": kube.container_security(read_only_root=True),
         "extraEmptyDirMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-        "grafana.ini": {"analytics": {"check_for_updates": False, "reporting_enabled": False},
-                        "users": {"allow_sign_up": False},
-                        # Bundled plugins (the Prometheus data source among them) sit on the
-                        # read-only root; an update attempt fails and leaves the data source
-                        # unloaded (grafana/grafana#132528, grafana-community/helm-charts#787).
-                        "plugins": {"preinstall_auto_update": False}},
-        "datasources": {"datasources.yaml": {"apiVersion": 1, "datasources": [{
-            "name": "Prometheus", "type": "prometheus", "uid": DATASOURCE_UID,
-            "url": prometheus_url(args), "access": "proxy", "isDefault": True,
-            "editable": False}]}},
-        "dashboardProviders": {"dashboardproviders.yaml": {"apiVersion": 1, "providers": [{
-            "name": DASHBOARD_PROVIDER, "orgId": 1, "folder": "icc-ollama", "type": "file",
-            "disableDeletion": True, "editable": False, "options": {"path": provider_dir}}]}},
+        "grafana.ini": {
+            "analytics": {"check_for_updates": False, "reporting_enabled": False},
+            "users": {"allow_sign_up": False},
+            # Bundled plugins (the Prometheus data source among them) sit on the
+            # read-only root; an update attempt fails and leaves the data source
+            # unloaded (grafana/grafana#132528, grafana-community/helm-charts#787).
+            "plugins": {"preinstall_auto_update": False},
+        },
+        "datasources": {
+            "datasources.yaml": {
+                "apiVersion": 1,
+                "datasources": [
+                    {
+                        "name": "Prometheus",
+                        "type": "prometheus",
+                        "uid": DATASOURCE_UID,
+                        "url": prometheus_url(args),
+                        "access": "proxy",
+                        "isDefault": True,
+                        "editable": False,
+                    }
+                ],
+            }
+        },
+        "dashboardProviders": {
+            "dashboardproviders.yaml": {
+                "apiVersion": 1,
+                "providers": [
+                    {
+                        "name": DASHBOARD_PROVIDER,
+                        "orgId": 1,
+                        "folder": "icc-ollama",
+                        "type": "file",
+                        "disableDeletion": True,
+                        "editable": False,
+                        "options": {"path": provider_dir},
+                    }
+                ],
+            }
+        },
         "dashboardsConfigMaps": {DASHBOARD_PROVIDER: args.dashboards_name},
     }
 

@@ -42,34 +42,57 @@ def release_selector() -> dict[str, str]:
 
 
 class NetworkIsolation(pulumi.ComponentResource):
-    def __init__(self, name: str, args: NetworkIsolationArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, args: NetworkIsolationArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("icc:network:NetworkIsolation", name, None, opts)
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
-        self.deny = self._policy(f"{name}-default-deny", "icc-ollama-default-deny",
-                                 release_selector(), [], child)
-        self.allows = [self._policy(f"{name}-{rule.name}", f"icc-ollama-allow-{rule.name}",
-                                    rule.target, [self._ingress(rule)], child)
-                       for rule in args.rules]
+        self.deny = self._policy(
+            f"{name}-default-deny", "icc-ollama-default-deny", release_selector(), [], child
+        )
+        self.allows = [
+            self._policy(
+                f"{name}-{rule.name}",
+                f"icc-ollama-allow-{rule.name}",
+                rule.target,
+                [self._ingress(rule)],
+                child,
+            )
+            for rule in args.rules
+        ]
         self.register_outputs({"policies": [p.metadata.name for p in [self.deny, *self.allows]]})
 
     @staticmethod
     def _ingress(rule: AllowRule) -> dict:
         peers = [{"podSelector": {"matchLabels": source}} for source in rule.sources]
-        peers += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
-                  for ns in rule.namespaces]
+        peers += [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+            for ns in rule.namespaces
+        ]
         return {"from": peers, "ports": [{"protocol": "TCP", "port": port} for port in rule.ports]}
 
-    def _policy(self, logical: str, name: str, selector: dict[str, str], ingress: list[dict],
-                opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
+    def _policy(
+        self,
+        logical: str,
+        name: str,
+        selector: dict[str, str],
+        ingress: list[dict],
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.networking.v1.NetworkPolicy:
         import pulumi_kubernetes as k8s
 
         return k8s.networking.v1.NetworkPolicy(
             logical,
-            metadata={"name": name, "namespace": self._args.namespace,
-                      "labels": kube.with_managed_by(release_selector())},
-            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"],
-                  "ingress": ingress},
+            metadata={
+                "name": name,
+                "namespace": self._args.namespace,
+                "labels": kube.with_managed_by(release_selector()),
+            },
+            spec={
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": ingress,
+            },
             opts=opts,
         )

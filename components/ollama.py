@@ -37,7 +37,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "model-loader.sh"
 SCRIPT_DIR = "/opt/icc-ollama"
 CUDA_ENV = {
     "PATH": "/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:"
-            "/usr/sbin:/usr/bin:/sbin:/bin",
+    "/usr/sbin:/usr/bin:/sbin:/bin",
     "LD_LIBRARY_PATH": "/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
     "NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
 }
@@ -77,8 +77,9 @@ class OllamaServer(pulumi.ComponentResource):
     replica_urls: list[str]
     webui_urls: list[str]
 
-    def __init__(self, name: str, args: OllamaServerArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, args: OllamaServerArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("icc:ollama:OllamaServer", name, None, opts)
         self._args = args
         self.selector = kube.labels(args.name, "inference")
@@ -101,30 +102,50 @@ class OllamaServer(pulumi.ComponentResource):
         self.autoscaler = None
         if args.ollama.autoscaling.enabled:
             self.autoscaler = autoscaling.ollama_autoscaler(
-                f"{name}-autoscaler", self._meta(args.name), self.statefulset.metadata.name,
-                args.ollama.autoscaling, child)
-        self.register_outputs({
-            "serviceName": self.service_name,
-            "url": self.url,
-            "replicaUrls": self.replica_urls,
-            "webuiUrls": self.webui_urls,
-            "statefulSetName": self.statefulset.metadata.name,
-        })
+                f"{name}-autoscaler",
+                self._meta(args.name),
+                self.statefulset.metadata.name,
+                args.ollama.autoscaling,
+                child,
+            )
+        self.register_outputs(
+            {
+                "serviceName": self.service_name,
+                "url": self.url,
+                "replicaUrls": self.replica_urls,
+                "webuiUrls": self.webui_urls,
+                "statefulSetName": self.statefulset.metadata.name,
+            }
+        )
 
-    def allow_rules(self, clients: Mapping[str, dict[str, str]],
-                    ingress_namespace: Optional[str] = None) -> tuple[AllowRule, ...]:
+    def allow_rules(
+        self, clients: Mapping[str, dict[str, str]], ingress_namespace: Optional[str] = None
+    ) -> tuple[AllowRule, ...]:
         """Ollama's API has no authentication: only the named client pods may open it, and the
         ingress controller's namespace only when the API is exposed (ingress.exposeOllama)."""
-        rules = tuple(AllowRule(f"ollama-from-{client}", target=self.selector, ports=(PORT,),
-                                sources=(selector,)) for client, selector in clients.items())
+        rules = tuple(
+            AllowRule(
+                f"ollama-from-{client}", target=self.selector, ports=(PORT,), sources=(selector,)
+            )
+            for client, selector in clients.items()
+        )
         if ingress_namespace is not None:
-            rules += (AllowRule("ollama-from-ingress", target=self.selector, ports=(PORT,),
-                                namespaces=(ingress_namespace,)),)
+            rules += (
+                AllowRule(
+                    "ollama-from-ingress",
+                    target=self.selector,
+                    ports=(PORT,),
+                    namespaces=(ingress_namespace,),
+                ),
+            )
         return rules
 
     def _meta(self, name: str, component: str = "inference") -> dict:
-        return {"name": name, "namespace": self._args.namespace,
-                "labels": kube.with_managed_by(kube.labels(self._args.name, component))}
+        return {
+            "name": name,
+            "namespace": self._args.namespace,
+            "labels": kube.with_managed_by(kube.labels(self._args.name, component)),
+        }
 
     def _scripts_config_map(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
         import pulumi_kubernetes as k8s
@@ -136,8 +157,9 @@ class OllamaServer(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _service(self, logical: str, name: str, opts: pulumi.ResourceOptions,
-                 headless: bool) -> k8s.core.v1.Service:
+    def _service(
+        self, logical: str, name: str, opts: pulumi.ResourceOptions, headless: bool
+    ) -> k8s.core.v1.Service:
         spec = {
             "selector": self.selector,
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
@@ -160,12 +182,18 @@ class OllamaServer(pulumi.ComponentResource):
             "automountServiceAccountToken": False,
             "securityContext": kube.pod_security(RUN_AS_USER),
             "containers": self._containers(),
-            "volumes": [{"name": "scripts",
-                         "configMap": {"name": self.scripts.metadata.name, "defaultMode": 0o555}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+            "volumes": [
+                {
+                    "name": "scripts",
+                    "configMap": {"name": self.scripts.metadata.name, "defaultMode": 0o555},
+                },
+                {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+            ],
         }
         if settings.tolerations:
-            pod_spec["tolerations"] = [t.model_dump(exclude_none=True) for t in settings.tolerations]
+            pod_spec["tolerations"] = [
+                t.model_dump(exclude_none=True) for t in settings.tolerations
+            ]
         if settings.node_selector:
             pod_spec["nodeSelector"] = dict(settings.node_selector)
         if settings.gpu.enabled and settings.gpu.runtime_class_name:
@@ -189,10 +217,12 @@ class OllamaServer(pulumi.ComponentResource):
                     "spec": pod_spec,
                 },
                 "volumeClaimTemplates": [
-                    kube.claim_template("models", settings.storage, "inference", args.name)],
+                    kube.claim_template("models", settings.storage, "inference", args.name)
+                ],
             },
             opts=autoscaling.statefulset_options(
-                settings, self, kube.rollout_timeouts(settings.rollout_timeout_minutes)),
+                settings, self, kube.rollout_timeouts(settings.rollout_timeout_minutes)
+            ),
         )
 
     def _env(self) -> list[dict]:
@@ -201,13 +231,19 @@ class OllamaServer(pulumi.ComponentResource):
 
     def _containers(self) -> list[dict]:
         settings = self._args.ollama
-        gpu = {settings.gpu.resource_name: str(settings.gpu.count)} if settings.gpu.enabled else None
+        gpu = (
+            {settings.gpu.resource_name: str(settings.gpu.count)} if settings.gpu.enabled else None
+        )
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
         scripts_mount = {"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True}
         tmp_mount = {"name": "tmp", "mountPath": "/tmp"}
         if settings.models:
-            readiness = {"exec": {"command": ["/bin/sh", script, "check"]},
-                         "periodSeconds": 15, "timeoutSeconds": 10, "failureThreshold": 3}
+            readiness = {
+                "exec": {"command": ["/bin/sh", script, "check"]},
+                "periodSeconds": 15,
+                "timeoutSeconds": 10,
+                "failureThreshold": 3,
+            }
         else:
             readiness = kube.http_probe("/api/tags", PORT, period=10, failures=3)
         server = {
@@ -216,8 +252,11 @@ class OllamaServer(pulumi.ComponentResource):
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": self._env(),
             "resources": settings.resources.requirements(gpu),
-            "volumeMounts": [{"name": "models", "mountPath": f"{HOME}/.ollama"}, scripts_mount,
-                             tmp_mount],
+            "volumeMounts": [
+                {"name": "models", "mountPath": f"{HOME}/.ollama"},
+                scripts_mount,
+                tmp_mount,
+            ],
             "securityContext": kube.container_security(read_only_root=True),
             # A GPU node may need minutes to bring up the driver and the server: 10 min grace.
             "startupProbe": kube.http_probe("/", PORT, period=10, failures=60),
@@ -230,10 +269,12 @@ class OllamaServer(pulumi.ComponentResource):
             "name": "model-loader",
             "image": settings.image,
             "command": ["/bin/sh", script],
-            "env": [{"name": "HOME", "value": "/tmp"},
-                    {"name": "OLLAMA_HOST", "value": f"127.0.0.1:{PORT}"},
-                    {"name": "OLLAMA_MODELS_WANTED", "value": " ".join(settings.models)},
-                    *({"name": key, "value": value} for key, value in LOADER_ENV.items())],
+            "env": [
+                {"name": "HOME", "value": "/tmp"},
+                {"name": "OLLAMA_HOST", "value": f"127.0.0.1:{PORT}"},
+                {"name": "OLLAMA_MODELS_WANTED", "value": " ".join(settings.models)},
+                *({"name": key, "value": value} for key, value in LOADER_ENV.items()),
+            ],
             "resources": LOADER_RESOURCES,
             "volumeMounts": [scripts_mount, tmp_mount],
             "securityContext": kube.container_security(read_only_root=True),

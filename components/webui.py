@@ -38,8 +38,10 @@ RUN_AS_GROUP = 0
 STATIC_DIR = "/app/backend/open_webui/static"
 STATIC_SEED_DIR = "/seed"
 TMP_DIR = "/tmp"
-SEED_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
-                  "limits": {"cpu": "200m", "memory": "64Mi"}}
+SEED_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "32Mi"},
+    "limits": {"cpu": "200m", "memory": "64Mi"},
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,9 @@ class OpenWebUI(pulumi.ComponentResource):
 
     service_name: str
 
-    def __init__(self, name: str, args: OpenWebUIArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, args: OpenWebUIArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("icc:webui:OpenWebUI", name, None, opts)
         self._args = args
         self.selector = kube.labels(args.name, "frontend")
@@ -73,23 +76,38 @@ class OpenWebUI(pulumi.ComponentResource):
         self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
         self.secret = self._secret(name, child)
         self.service = kube.service(
-            f"{name}-service", self._meta(args.name),
-            {"type": "ClusterIP", "selector": self.selector,
-             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
-            child)
+            f"{name}-service",
+            self._meta(args.name),
+            {
+                "type": "ClusterIP",
+                "selector": self.selector,
+                "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+            child,
+        )
         self.statefulset = self._statefulset(name)
-        self.register_outputs({"serviceName": self.service_name,
-                               "statefulSetName": self.statefulset.metadata.name})
+        self.register_outputs(
+            {"serviceName": self.service_name, "statefulSetName": self.statefulset.metadata.name}
+        )
 
     def allow_rules(self, ingress_namespace: str) -> tuple[AllowRule, ...]:
         """Browsers reach Open WebUI through the ingress controller (port-forward needs no rule:
         the kubelet enters the pod directly)."""
-        return (AllowRule("webui-from-ingress", target=self.selector, ports=(PORT,),
-                          namespaces=(ingress_namespace,)),)
+        return (
+            AllowRule(
+                "webui-from-ingress",
+                target=self.selector,
+                ports=(PORT,),
+                namespaces=(ingress_namespace,),
+            ),
+        )
 
     def _meta(self, name: str) -> dict:
-        return {"name": name, "namespace": self._args.namespace,
-                "labels": kube.with_managed_by(self.selector)}
+        return {
+            "name": name,
+            "namespace": self._args.namespace,
+            "labels": kube.with_managed_by(self.selector),
+        }
 
     def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
         import pulumi_kubernetes as k8s
@@ -109,18 +127,28 @@ class OpenWebUI(pulumi.ComponentResource):
 
     def _env(self) -> list[dict]:
         args = self._args
-        plain = webui_env(args.webui, args.ollama_urls, args.public_url,
-                          browser_origins(args.webui.local_port, args.public_url),
-                          args.rag_ollama_url)
+        plain = webui_env(
+            args.webui,
+            args.ollama_urls,
+            args.public_url,
+            browser_origins(args.webui.local_port, args.public_url),
+            args.rag_ollama_url,
+        )
         # The image's HOME (/root) is not the non-root user's; caches written there go to /tmp.
         plain = {**plain, "HOME": TMP_DIR}
         env: list[dict] = [{"name": key, "value": value} for key, value in plain.items()]
         for key in webui_secret_env(args.secret_key, args.openai_api_key, self._admin_password()):
-            env.append({"name": key, "valueFrom": {
-                # The name, not the Secret's output: that output is secret as a whole, and it
-                # would turn the pod template into "[secret]" in every preview (the StatefulSet
-                # waits for the Secret through depends_on instead).
-                "secretKeyRef": {"name": self.secret_name, "key": key}}})
+            env.append(
+                {
+                    "name": key,
+                    "valueFrom": {
+                        # The name, not the Secret's output: that output is secret as a whole, and it
+                        # would turn the pod template into "[secret]" in every preview (the StatefulSet
+                        # waits for the Secret through depends_on instead).
+                        "secretKeyRef": {"name": self.secret_name, "key": key}
+                    },
+                }
+            )
         return env
 
     def _seed_static(self) -> dict:
@@ -144,9 +172,11 @@ class OpenWebUI(pulumi.ComponentResource):
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": self._env(),
             "resources": webui.resources.requirements(),
-            "volumeMounts": [{"name": "data", "mountPath": DATA_DIR},
-                             {"name": "static", "mountPath": STATIC_DIR},
-                             {"name": "tmp", "mountPath": TMP_DIR}],
+            "volumeMounts": [
+                {"name": "data", "mountPath": DATA_DIR},
+                {"name": "static", "mountPath": STATIC_DIR},
+                {"name": "tmp", "mountPath": TMP_DIR},
+            ],
             "securityContext": kube.container_security(),
             # The first start migrates the database and may download embedding models.
             "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
@@ -171,18 +201,24 @@ class OpenWebUI(pulumi.ComponentResource):
                 "persistentVolumeClaimRetentionPolicy": kube.claim_retention(self._args.keep_data),
                 "template": {
                     "metadata": {"labels": kube.with_managed_by(self.selector)},
-                    "spec": {"enableServiceLinks": False,
-                             "serviceAccountName": self.service_account.metadata.name,
-                             "automountServiceAccountToken": False,
-                             "securityContext": kube.pod_security(RUN_AS_USER, RUN_AS_GROUP),
-                             "initContainers": [self._seed_static()],
-                             "containers": [container],
-                             "volumes": [{"name": "static", "emptyDir": {"sizeLimit": "256Mi"}},
-                                         {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}]},
+                    "spec": {
+                        "enableServiceLinks": False,
+                        "serviceAccountName": self.service_account.metadata.name,
+                        "automountServiceAccountToken": False,
+                        "securityContext": kube.pod_security(RUN_AS_USER, RUN_AS_GROUP),
+                        "initContainers": [self._seed_static()],
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "static", "emptyDir": {"sizeLimit": "256Mi"}},
+                            {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+                        ],
+                    },
                 },
                 "volumeClaimTemplates": [
-                    kube.claim_template("data", webui.storage, "frontend", self._args.name)],
+                    kube.claim_template("data", webui.storage, "frontend", self._args.name)
+                ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.secret],
-                                        custom_timeouts=kube.rollout_timeouts(15)),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.secret], custom_timeouts=kube.rollout_timeouts(15)
+            ),
         )

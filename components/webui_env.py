@@ -42,8 +42,13 @@ def browser_origins(local_port: int, public_url: Optional[str] = None) -> tuple[
     return tuple(origins)
 
 
-def webui_env(webui: WebUi, ollama_urls: tuple[str, ...], public_url: Optional[str],
-              origins: tuple[str, ...], rag_ollama_url: Optional[str] = None) -> dict[str, str]:
+def webui_env(
+    webui: WebUi,
+    ollama_urls: tuple[str, ...],
+    public_url: Optional[str],
+    origins: tuple[str, ...],
+    rag_ollama_url: Optional[str] = None,
+) -> dict[str, str]:
     """Plain (non-secret) environment, shared by the Kubernetes and Docker targets."""
     env = {
         # Each replica is listed so Open WebUI sees which models each one holds.
@@ -73,10 +78,11 @@ def webui_env(webui: WebUi, ollama_urls: tuple[str, ...], public_url: Optional[s
     return env
 
 
-def webui_secret_env(secret_key: pulumi.Input[str],
-                     openai_api_key: Optional[pulumi.Input[str]],
-                     admin_password: Optional[pulumi.Input[str]] = None,
-                     ) -> dict[str, pulumi.Output[str]]:
+def webui_secret_env(
+    secret_key: pulumi.Input[str],
+    openai_api_key: Optional[pulumi.Input[str]],
+    admin_password: Optional[pulumi.Input[str]] = None,
+) -> dict[str, pulumi.Output[str]]:
     """Secret environment, shared by the Kubernetes and Docker targets; every value stays secret."""
     # The key comes from stack config, so it is the same on every update: users stay logged in.
     env = {"WEBUI_SECRET_KEY": pulumi.Output.secret(secret_key)}
@@ -99,16 +105,23 @@ def login_hint(webui: WebUi, url: str, password_command: str) -> str:
     what a student gets."""
     if not webui.auth:
         return f"open {url}; no login (webui.auth is false): everyone who reaches it is the admin"
-    admin = (f"open {url}; admin: sign in as {webui.admin_email} with the initial password from "
-             f"`{password_command}`")
+    admin = (
+        f"open {url}; admin: sign in as {webui.admin_email} with the initial password from "
+        f"`{password_command}`"
+    )
     students = {
-        "approval": ("students: 'Sign up', then wait as pending until the admin approves them in "
-                     "Admin Panel > Users (role user)"),
+        "approval": (
+            "students: 'Sign up', then wait as pending until the admin approves them in "
+            "Admin Panel > Users (role user)"
+        ),
         "open": "students: 'Sign up' and chat at once (role user)",
-        "closed": ("students: no sign-up; the admin adds each account in Admin Panel > Users > "
-                   "'+'"),
+        "closed": (
+            "students: no sign-up; the admin adds each account in Admin Panel > Users > '+'"
+        ),
     }[webui.signup]
-    models = ("every user sees every model" if webui.model_access == "all" else
-              "a model is visible to students only after the admin grants it in Workspace > "
-              "Models")
+    models = (
+        "every user sees every model"
+        if webui.model_access == "all"
+        else "a model is visible to students only after the admin grants it in Workspace > Models"
+    )
     return f"{admin}; {students}; {models}"

@@ -44,7 +44,9 @@ METRICS = {
     "ollama_loaded_model_size_bytes": ("gauge", "Memory used by each loaded model."),
     "ollama_loaded_model_vram_bytes": ("gauge", "GPU memory used by each loaded model."),
     "ollama_loaded_model_expiry_timestamp_seconds": (
-        "gauge", "When a loaded model will be unloaded; moves forward with every request."),
+        "gauge",
+        "When a loaded model will be unloaded; moves forward with every request.",
+    ),
     "ollama_replica_poll_duration_seconds": ("gauge", "Time to poll one replica."),
     "ollama_exporter_replicas": ("gauge", "Replicas polled in this scrape."),
     "ollama_exporter_poll_duration_seconds": ("gauge", "Time to poll every replica."),
@@ -69,8 +71,8 @@ def parse_timestamp(text: str) -> Optional[float]:
         return None
     head, _, rest = text.partition(".")
     if rest:
-        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
-        zone = rest[len(digits):]
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        zone = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{zone}"
     text = text.replace("Z", "+00:00")
     try:
@@ -141,16 +143,18 @@ class Exporter:
                 lines.append(sample("ollama_model_size_bytes", labels, model.get("size", 0)))
             for model in loaded:
                 labels = {**replica, "model": str(model.get("name", ""))}
-                lines.append(sample("ollama_loaded_model_size_bytes", labels,
-                                    model.get("size", 0)))
-                lines.append(sample("ollama_loaded_model_vram_bytes", labels,
-                                    model.get("size_vram", 0)))
+                lines.append(sample("ollama_loaded_model_size_bytes", labels, model.get("size", 0)))
+                lines.append(
+                    sample("ollama_loaded_model_vram_bytes", labels, model.get("size_vram", 0))
+                )
                 expires = parse_timestamp(str(model.get("expires_at", "")))
                 if expires is not None:
-                    lines.append(sample("ollama_loaded_model_expiry_timestamp_seconds",
-                                        labels, expires))
-        lines.append(sample("ollama_replica_poll_duration_seconds", replica,
-                            time.monotonic() - started))
+                    lines.append(
+                        sample("ollama_loaded_model_expiry_timestamp_seconds", labels, expires)
+                    )
+        lines.append(
+            sample("ollama_replica_poll_duration_seconds", replica, time.monotonic() - started)
+        )
         return lines
 
     def collect(self) -> str:
@@ -162,16 +166,20 @@ class Exporter:
                 for lines in pool.map(lambda r: self.poll(*r), replicas):
                     for line in lines:
                         by_metric[line.split("{", 1)[0].split(" ", 1)[0]].append(line)
-        by_metric["ollama_exporter_replicas"].append(sample("ollama_exporter_replicas", {},
-                                                            len(replicas)))
+        by_metric["ollama_exporter_replicas"].append(
+            sample("ollama_exporter_replicas", {}, len(replicas))
+        )
         by_metric["ollama_exporter_poll_duration_seconds"].append(
-            sample("ollama_exporter_poll_duration_seconds", {}, time.monotonic() - started))
+            sample("ollama_exporter_poll_duration_seconds", {}, time.monotonic() - started)
+        )
         with self.lock:
             for name, count in sorted(self.errors.items()):
                 by_metric["ollama_exporter_scrape_errors_total"].append(
-                    sample("ollama_exporter_scrape_errors_total", {"replica": name}, count))
+                    sample("ollama_exporter_scrape_errors_total", {"replica": name}, count)
+                )
             by_metric["ollama_exporter_discovery_errors_total"].append(
-                sample("ollama_exporter_discovery_errors_total", {}, self.discovery_errors))
+                sample("ollama_exporter_discovery_errors_total", {}, self.discovery_errors)
+            )
         out = []
         for name, (kind, text) in METRICS.items():
             if by_metric[name]:
@@ -205,8 +213,9 @@ def handler_for(exporter: Exporter):
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--target", action="append", default=[],
-                        help="base URL of one Ollama replica (repeatable)")
+    parser.add_argument(
+        "--target", action="append", default=[], help="base URL of one Ollama replica (repeatable)"
+    )
     parser.add_argument("--discover", help="HOST:PORT; every address of HOST is a replica")
     parser.add_argument("--listen", default="0.0.0.0:9101", help="address:port to serve on")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per Ollama request")
@@ -216,8 +225,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     host, _, port = args.listen.rpartition(":")
     exporter = Exporter(args.target, args.discover, args.timeout)
     server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), handler_for(exporter))
-    print(f"ollama-exporter: serving /metrics on {args.listen}; targets {args.target}, "
-          f"discover {args.discover}", flush=True)
+    print(
+        f"ollama-exporter: serving /metrics on {args.listen}; targets {args.target}, "
+        f"discover {args.discover}",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -4,9 +4,11 @@
 Reads WEBUI_ADMIN_EMAIL and WEBUI_ADMIN_PASSWORD (and WEBUI_ADMIN_NAME); does nothing once any
 user exists, so it runs at every start and changes nothing after the first.
 """
+
 import asyncio, os, sys
 from open_webui.models.users import Users
 from open_webui.utils.auth import create_admin_user
+
 
 async def main():
     email, password = os.environ["WEBUI_ADMIN_EMAIL"], os.environ["WEBUI_ADMIN_PASSWORD"]
@@ -16,5 +18,6 @@ async def main():
     if not await Users.has_users():
         sys.exit(f"icc-ollama: could not create the admin account {email}; see the log above")
     print(f"icc-ollama: created the admin account {email}", flush=True)
+
 
 asyncio.run(main())

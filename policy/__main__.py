@@ -11,5 +11,9 @@ import pack  # noqa: E402
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
 pack.install_wire_form()
-PolicyPack(name=pack.PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY,
-           policies=pack.policies(), description=pack.__doc__.splitlines()[0])
+PolicyPack(
+    name=pack.PACK_NAME,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=pack.policies(),
+    description=pack.__doc__.splitlines()[0],
+)

@@ -33,32 +33,34 @@ from wire import Facts, Resource
 
 PACK_NAME = "icc-ollama-rules"
 FACT_KEYS = ("target", "namespace", "keepDataOnDestroy", "quota")
-FACTS_SCHEMA = PolicyConfigSchema(properties={
-    "target": {"type": "string", "enum": ["icc", "minikube", "docker"]},
-    "namespace": {"type": "string"},
-    "keepDataOnDestroy": {"type": "boolean"},
-    "quota": {"type": "object"},
-})
+FACTS_SCHEMA = PolicyConfigSchema(
+    properties={
+        "target": {"type": "string", "enum": ["icc", "minikube", "docker"]},
+        "namespace": {"type": "string"},
+        "keepDataOnDestroy": {"type": "boolean"},
+        "quota": {"type": "object"},
+    }
+)
 
 DESCRIPTIONS = {
     "gpu-tolerates-v100": "Every pod that requests a GPU tolerates the V100 taint "
-                          "(gpu-tesla-v100:NoSchedule).",
+    "(gpu-tesla-v100:NoSchedule).",
     "no-gpu-on-minikube": "No pod requests a GPU on the minikube target.",
     "icc-namespace-only": "On icc nothing is cluster-scoped and nothing lies outside the "
-                          "configured namespace.",
+    "configured namespace.",
     "images-pinned": "Every image is pinned (a version tag, not a floating one, or a digest).",
     "no-plain-secrets": "No secret-looking value in plain env, annotations, ConfigMaps or "
-                        "unmarked Secret data.",
+    "unmarked Secret data.",
     "data-retained": "Claims holding models and chats survive `pulumi destroy` unless "
-                     "keepDataOnDestroy is false.",
+    "keepDataOnDestroy is false.",
     "requests-within-limits": "Every container's requests are at most its limits.",
     "ingress-tls": "Every Ingress has TLS for each of its hosts.",
     "default-deny-network-policy": "Kubernetes stacks have a default-deny NetworkPolicy and "
-                                   "every pod is selected by an ingress policy.",
+    "every pod is selected by an ingress policy.",
     "webui-auth-behind-ingress": "Open WebUI published through an Ingress has WEBUI_AUTH on.",
     "quota-fits": "The release's worst case fits the configured namespace quota.",
     "stack-facts": "The pack knows the stack's target, namespace, keepDataOnDestroy and quota "
-                   "(--policy-pack-config from scripts/policy_config.py).",
+    "(--policy-pack-config from scripts/policy_config.py).",
 }
 ADVISORY = {"stack-facts"}
 
@@ -106,53 +108,68 @@ def provider_namespace(provider: Any) -> Optional[str]:
     return wire.get(provider.props, "namespace")
 
 
-def as_resource(type_: str, name: str, props: Mapping[str, Any], urn: str,
-                provider: Any) -> Resource:
+def as_resource(
+    type_: str, name: str, props: Mapping[str, Any], urn: str, provider: Any
+) -> Resource:
     return Resource(type_, name, props, urn, provider_namespace(provider))
 
 
-def resource_policy(name: str,
-                    rule: Callable[[Resource, Facts], list[str]]) -> ResourceValidationPolicy:
+def resource_policy(
+    name: str, rule: Callable[[Resource, Facts], list[str]]
+) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         resource = as_resource(args.resource_type, args.name, args.props, args.urn, args.provider)
         for message in rule(resource, facts_of(args.get_config())):
             report(message, args.urn)
 
-    return ResourceValidationPolicy(name, DESCRIPTIONS[name], validate,
-                                    EnforcementLevel.MANDATORY, FACTS_SCHEMA)
+    return ResourceValidationPolicy(
+        name, DESCRIPTIONS[name], validate, EnforcementLevel.MANDATORY, FACTS_SCHEMA
+    )
 
 
 def stack_resources(args: StackValidationArgs) -> list[Resource]:
-    return [as_resource(r.resource_type, r.name, r.props, r.urn, r.provider)
-            for r in args.resources]
+    return [
+        as_resource(r.resource_type, r.name, r.props, r.urn, r.provider) for r in args.resources
+    ]
 
 
-def stack_policy(name: str,
-                 rule: Callable[[list[Resource], Facts], list[str]]) -> StackValidationPolicy:
+def stack_policy(
+    name: str, rule: Callable[[list[Resource], Facts], list[str]]
+) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         for message in rule(stack_resources(args), facts_of(args.get_config())):
             report(message)
 
-    return StackValidationPolicy(name, DESCRIPTIONS[name], validate,
-                                 EnforcementLevel.MANDATORY, FACTS_SCHEMA)
+    return StackValidationPolicy(
+        name, DESCRIPTIONS[name], validate, EnforcementLevel.MANDATORY, FACTS_SCHEMA
+    )
 
 
 def facts_policy() -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         if not facts_of(args.get_config()).known:
-            report("the pack ran without the stack's facts, so no-gpu-on-minikube, "
-                   "icc-namespace-only and quota-fits did not run and data-retained assumed "
-                   "keepDataOnDestroy=true; run it through `make preview`, or add "
-                   "--policy-pack-config \"$(.venv/bin/python scripts/policy_config.py <stack>)\"")
+            report(
+                "the pack ran without the stack's facts, so no-gpu-on-minikube, "
+                "icc-namespace-only and quota-fits did not run and data-retained assumed "
+                "keepDataOnDestroy=true; run it through `make preview`, or add "
+                '--policy-pack-config "$(.venv/bin/python scripts/policy_config.py <stack>)"'
+            )
 
-    return StackValidationPolicy("stack-facts", DESCRIPTIONS["stack-facts"], validate,
-                                 EnforcementLevel.ADVISORY, FACTS_SCHEMA)
+    return StackValidationPolicy(
+        "stack-facts",
+        DESCRIPTIONS["stack-facts"],
+        validate,
+        EnforcementLevel.ADVISORY,
+        FACTS_SCHEMA,
+    )
 
 
 def policies() -> list[pulumi_policy.policy.Policy]:
-    return ([resource_policy(name, rule) for name, rule in rules.RESOURCE_RULES.items()]
-            + [stack_policy(name, rule) for name, rule in rules.STACK_RULES.items()]
-            + [facts_policy()])
+    return (
+        [resource_policy(name, rule) for name, rule in rules.RESOURCE_RULES.items()]
+        + [stack_policy(name, rule) for name, rule in rules.STACK_RULES.items()]
+        + [facts_policy()]
+    )
 
 
 def pack_config(facts: Mapping[str, Any]) -> dict[str, Any]:

@@ -48,47 +48,62 @@ def gpu_tolerates_v100(resource: Resource, facts: Facts) -> list[str]:
     gpu = [c.get("name", "?") for c in containers(spec) if gpu_amounts(c)]
     if not gpu or tolerates_v100(spec):
         return []
-    return [f"{resource.label}: container {', '.join(gpu)} requests a GPU but the pod does not "
-            f"tolerate the V100 taint {V100_TAINT}:NoSchedule, so it never schedules; add "
-            f"{{key: {V100_TAINT}, operator: Exists, effect: NoSchedule}} to "
-            f"`ollama.tolerations` (the icc default)"]
+    return [
+        f"{resource.label}: container {', '.join(gpu)} requests a GPU but the pod does not "
+        f"tolerate the V100 taint {V100_TAINT}:NoSchedule, so it never schedules; add "
+        f"{{key: {V100_TAINT}, operator: Exists, effect: NoSchedule}} to "
+        f"`ollama.tolerations` (the icc default)"
+    ]
 
 
 def no_gpu_on_minikube(resource: Resource, facts: Facts) -> list[str]:
     if facts.target != "minikube":
         return []
-    asked = [f"{c.get('name', '?')} ({', '.join(gpu_amounts(c))})"
-             for c in containers(pod_spec(resource)) if gpu_amounts(c)]
+    asked = [
+        f"{c.get('name', '?')} ({', '.join(gpu_amounts(c))})"
+        for c in containers(pod_spec(resource))
+        if gpu_amounts(c)
+    ]
     if not asked:
         return []
-    return [f"{resource.label}: container {', '.join(asked)} requests a GPU, and the minikube "
-            f"target has none, so the pod stays Pending; set `ollama.gpu.enabled` to false"]
+    return [
+        f"{resource.label}: container {', '.join(asked)} requests a GPU, and the minikube "
+        f"target has none, so the pod stays Pending; set `ollama.gpu.enabled` to false"
+    ]
 
 
 def icc_namespace_only(resource: Resource, facts: Facts) -> list[str]:
     if facts.target != "icc" or not resource.type.startswith(
-            ("kubernetes:", "pulumi:providers:kubernetes")):
+        ("kubernetes:", "pulumi:providers:kubernetes")
+    ):
         return []
     wanted = facts.namespace
     if resource.type == "pulumi:providers:kubernetes":
         namespace = get(resource.props, "namespace")
         if namespace is not None and namespace != wanted:
-            return [f"the Kubernetes provider {resource.name} defaults to namespace {namespace}, "
-                    f"not the configured {wanted}; objects without a namespace would land there"]
+            return [
+                f"the Kubernetes provider {resource.name} defaults to namespace {namespace}, "
+                f"not the configured {wanted}; objects without a namespace would land there"
+            ]
         return []
     if resource.kind in CLUSTER_SCOPED or resource.kind.removesuffix("List") in CLUSTER_SCOPED:
-        return [f"{resource.label} is cluster-scoped: an ICC user may create objects only inside "
-                f"{wanted}; remove it (e.g. monitoring.scope must be namespace on icc)"]
-    holder = (resource.props if resource.type in HELM_TYPES
-              else reveal(resource.props.get("metadata")))
+        return [
+            f"{resource.label} is cluster-scoped: an ICC user may create objects only inside "
+            f"{wanted}; remove it (e.g. monitoring.scope must be namespace on icc)"
+        ]
+    holder = (
+        resource.props if resource.type in HELM_TYPES else reveal(resource.props.get("metadata"))
+    )
     raw = holder.get("namespace") if isinstance(holder, Mapping) else None
     if is_unknown(raw):
         return []
     namespace = reveal(raw) or resource.provider_namespace
     if namespace != wanted:
         shown = namespace or "(none: the kubeconfig context's namespace)"
-        return [f"{resource.label} goes to namespace {shown}, outside the configured {wanted}; "
-                f"the ICC allows only your own namespace (`pulumi config set namespace {wanted}`)"]
+        return [
+            f"{resource.label} goes to namespace {shown}, outside the configured {wanted}; "
+            f"the ICC allows only your own namespace (`pulumi config set namespace {wanted}`)"
+        ]
     return []
 
 
@@ -110,8 +125,11 @@ def images_of(resource: Resource) -> list[tuple[str, str]]:
         return [("name", get(resource.props, "name"))] if get(resource.props, "name") else []
     if resource.type == "docker:index/container:Container":
         return [("image", get(resource.props, "image"))] if get(resource.props, "image") else []
-    return [(f"container {c.get('name', '?')}", get(c, "image"))
-            for c in containers(pod_spec(resource)) if get(c, "image")]
+    return [
+        (f"container {c.get('name', '?')}", get(c, "image"))
+        for c in containers(pod_spec(resource))
+        if get(c, "image")
+    ]
 
 
 def images_pinned(resource: Resource, facts: Facts) -> list[str]:
@@ -119,9 +137,11 @@ def images_pinned(resource: Resource, facts: Facts) -> list[str]:
     for where, image in images_of(resource):
         reason = floating(image)
         if reason:
-            problems.append(f"{resource.label}: {where} image {image} {reason}; a restart may "
-                            f"pull another version: pin a version tag or a digest (ollama.image, "
-                            f"webui.image)")
+            problems.append(
+                f"{resource.label}: {where} image {image} {reason}; a restart may "
+                f"pull another version: pin a version tag or a digest (ollama.image, "
+                f"webui.image)"
+            )
     return problems
 
 
@@ -131,8 +151,12 @@ def plain_secret_envs(resource: Resource) -> list[str]:
         for env in items(container.get("env")):
             name = get(env, "name") or ""
             value = env.get("value") if isinstance(env, Mapping) else None
-            if SECRET_NAME.search(name) and value not in (None, "") and not is_secret(value) \
-                    and not is_unknown(value):
+            if (
+                SECRET_NAME.search(name)
+                and value not in (None, "")
+                and not is_secret(value)
+                and not is_unknown(value)
+            ):
                 names.append(f"env {name} of container {container.get('name', '?')}")
     if resource.type == "docker:index/container:Container":
         envs = resource.props.get("envs")
@@ -147,38 +171,58 @@ def plain_secret_envs(resource: Resource) -> list[str]:
 def no_plain_secrets(resource: Resource, facts: Facts) -> list[str]:
     found = plain_secret_envs(resource)
     annotations = get(resource.props, "metadata", "annotations", default={})
-    found += [f"annotation {key}" for key, value in annotations.items()
-              if SECRET_ANNOTATION.search(key) and value and not is_secret(value)]
+    found += [
+        f"annotation {key}"
+        for key, value in annotations.items()
+        if SECRET_ANNOTATION.search(key) and value and not is_secret(value)
+    ]
     if resource.kubernetes and resource.kind == "ConfigMap":
-        found += [f"ConfigMap key {key}" for key in get(resource.props, "data", default={})
-                  if SECRET_NAME.search(key)]
+        found += [
+            f"ConfigMap key {key}"
+            for key in get(resource.props, "data", default={})
+            if SECRET_NAME.search(key)
+        ]
     if resource.kubernetes and resource.kind == "Secret":
         for block in ("data", "stringData"):
             value = resource.props.get(block)
-            if value and not is_secret(value) and any(
-                    not is_secret(v) for v in reveal(value).values()):
+            if (
+                value
+                and not is_secret(value)
+                and any(not is_secret(v) for v in reveal(value).values())
+            ):
                 found.append(f"Secret {block} not marked as a Pulumi secret")
-    return [f"{resource.label}: {what} holds a plain-text value that looks secret; it would be "
-            f"stored unencrypted in the state and shown in previews: keep it in a Kubernetes "
-            f"Secret (env valueFrom.secretKeyRef) fed from a Pulumi secret "
-            f"(`pulumi config set --secret ...`, pulumi.Output.secret)" for what in found]
+    return [
+        f"{resource.label}: {what} holds a plain-text value that looks secret; it would be "
+        f"stored unencrypted in the state and shown in previews: keep it in a Kubernetes "
+        f"Secret (env valueFrom.secretKeyRef) fed from a Pulumi secret "
+        f"(`pulumi config set --secret ...`, pulumi.Output.secret)"
+        for what in found
+    ]
 
 
 def data_retained(resource: Resource, facts: Facts) -> list[str]:
     if not facts.keep_data_on_destroy:
         return []  # the stack opted out with keepDataOnDestroy=false
-    fix = ("the data would be lost on `pulumi destroy`; keep keepDataOnDestroy true (or set it to "
-           "false on purpose)")
-    if resource.kubernetes and resource.kind == "StatefulSet" and items(
-            get(resource.props, "spec", "volumeClaimTemplates")):
+    fix = (
+        "the data would be lost on `pulumi destroy`; keep keepDataOnDestroy true (or set it to "
+        "false on purpose)"
+    )
+    if (
+        resource.kubernetes
+        and resource.kind == "StatefulSet"
+        and items(get(resource.props, "spec", "volumeClaimTemplates"))
+    ):
         # Without a policy Kubernetes retains the claims (whenDeleted defaults to Retain).
         when = get(resource.props, "spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")
         if when == "Delete":
-            return [f"{resource.label}: persistentVolumeClaimRetentionPolicy.whenDeleted is "
-                    f"Delete, so its claims go with it; {fix}"]
+            return [
+                f"{resource.label}: persistentVolumeClaimRetentionPolicy.whenDeleted is "
+                f"Delete, so its claims go with it; {fix}"
+            ]
         return []
-    holds_data = (resource.kubernetes and resource.kind == "PersistentVolumeClaim") or \
-        resource.type == "docker:index/volume:Volume"
+    holds_data = (
+        resource.kubernetes and resource.kind == "PersistentVolumeClaim"
+    ) or resource.type == "docker:index/volume:Volume"
     if holds_data and resource.retain_on_delete is False:
         return [f"{resource.label}: not retainOnDelete; {fix}"]
     return []
@@ -195,7 +239,8 @@ def requests_within_limits(resource: Resource, facts: Facts) -> list[str]:
                 problems.append(
                     f"{resource.label}: container {container.get('name', '?')} requests "
                     f"{requests[name]} {name} but is limited to {limits[name]}; the API server "
-                    f"refuses such a pod: raise the limit or lower the request")
+                    f"refuses such a pod: raise the limit or lower the request"
+                )
     return problems
 
 
@@ -209,8 +254,10 @@ def ingress_tls(resource: Resource, facts: Facts) -> list[str]:
     if tls and not bare:
         return []
     what = "has no TLS" if not tls else f"has no TLS for {', '.join(bare)}"
-    return [f"{resource.label} {what}: passwords and chats would cross the network in clear "
-            f"text; set `ingress.tls.enabled` true (with a tls.secretName or tls.clusterIssuer)"]
+    return [
+        f"{resource.label} {what}: passwords and chats would cross the network in clear "
+        f"text; set `ingress.tls.enabled` true (with a tls.secretName or tls.clusterIssuer)"
+    ]
 
 
 RESOURCE_RULES: dict[str, Callable[[Resource, Facts], list[str]]] = {
@@ -225,7 +272,6 @@ RESOURCE_RULES: dict[str, Callable[[Resource, Facts], list[str]]] = {
 }
 
 
-
 STACK_RULES: dict[str, Callable[[list[Resource], Facts], list[str]]] = {
     "default-deny-network-policy": default_deny,
     "webui-auth-behind-ingress": webui_auth,
@@ -235,7 +281,9 @@ STACK_RULES: dict[str, Callable[[list[Resource], Facts], list[str]]] = {
 
 def check_all(resources: list[Resource], facts: Facts) -> dict[str, list[str]]:
     """Every rule over a whole stack: rule name -> violation messages (empty when clean)."""
-    results = {name: [m for r in resources for m in rule(r, facts)]
-               for name, rule in RESOURCE_RULES.items()}
+    results = {
+        name: [m for r in resources for m in rule(r, facts)]
+        for name, rule in RESOURCE_RULES.items()
+    }
     results.update({name: rule(resources, facts) for name, rule in STACK_RULES.items()})
     return results

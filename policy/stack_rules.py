@@ -34,8 +34,13 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
 
 
 def network_policies(resources: Iterable[Resource]) -> list[Resource]:
-    return [r for r in resources if r.kubernetes and r.kind == "NetworkPolicy"
-            and "Ingress" in items(get(r.props, "spec", "policyTypes", default=["Ingress"]))]
+    return [
+        r
+        for r in resources
+        if r.kubernetes
+        and r.kind == "NetworkPolicy"
+        and "Ingress" in items(get(r.props, "spec", "policyTypes", default=["Ingress"]))
+    ]
 
 
 def default_deny(resources: list[Resource], facts: Facts) -> list[str]:
@@ -46,16 +51,25 @@ def default_deny(resources: list[Resource], facts: Facts) -> list[str]:
     policies = network_policies(resources)
     denies = [p for p in policies if not items(get(p.props, "spec", "ingress"))]
     if not denies:
-        return ["no default-deny NetworkPolicy (policyTypes [Ingress], no ingress rules): every "
-                "pod, Ollama's unauthenticated API included, is open to the whole cluster; keep "
-                "`networkPolicies.enabled` true"]
-    open_pods = [w.label for w in pods
-                 if not any(selects(get(p.props, "spec", "podSelector", default={}), pod_labels(w))
-                            for p in policies)]
+        return [
+            "no default-deny NetworkPolicy (policyTypes [Ingress], no ingress rules): every "
+            "pod, Ollama's unauthenticated API included, is open to the whole cluster; keep "
+            "`networkPolicies.enabled` true"
+        ]
+    open_pods = [
+        w.label
+        for w in pods
+        if not any(
+            selects(get(p.props, "spec", "podSelector", default={}), pod_labels(w))
+            for p in policies
+        )
+    ]
     if open_pods:
-        return [f"{', '.join(open_pods)}: no NetworkPolicy selects these pods, so they accept "
-                f"traffic from the whole cluster; label them app.kubernetes.io/part-of: "
-                f"icc-ollama (what the default-deny policy selects)"]
+        return [
+            f"{', '.join(open_pods)}: no NetworkPolicy selects these pods, so they accept "
+            f"traffic from the whole cluster; label them app.kubernetes.io/part-of: "
+            f"icc-ollama (what the default-deny policy selects)"
+        ]
     return []
 
 
@@ -78,15 +92,22 @@ def webui_auth(resources: list[Resource], facts: Facts) -> list[str]:
             if is_unknown(auth):
                 continue
             if str(auth).lower() != "true":
-                problems.append(f"{workload.label}: Open WebUI is published through an Ingress "
-                                f"with WEBUI_AUTH={auth}: anyone on the network could chat and "
-                                f"read chats; set `webui.auth` true")
+                problems.append(
+                    f"{workload.label}: Open WebUI is published through an Ingress "
+                    f"with WEBUI_AUTH={auth}: anyone on the network could chat and "
+                    f"read chats; set `webui.auth` true"
+                )
     return problems
 
 
-QUOTA_LINES = (("gpu", "requests", "gpu"), ("requests.cpu", "requests", "cpu"),
-               ("requests.memory", "requests", "memory"), ("limits.cpu", "limits", "cpu"),
-               ("limits.memory", "limits", "memory"), ("storage", "requests", "storage"))
+QUOTA_LINES = (
+    ("gpu", "requests", "gpu"),
+    ("requests.cpu", "requests", "cpu"),
+    ("requests.memory", "requests", "memory"),
+    ("limits.cpu", "limits", "cpu"),
+    ("limits.memory", "limits", "memory"),
+    ("storage", "requests", "storage"),
+)
 
 
 def replica_counts(resources: list[Resource]) -> dict[tuple[str, str], int]:
@@ -143,10 +164,10 @@ def quota_fits(resources: list[Resource], facts: Facts) -> list[str]:
             continue
         total = need.get((side, resource), Decimal(0))
         if total > quantity(budget):
-            problems.append(f"the release's worst case needs {format_amount(resource, total)} "
-                            f"{resource} ({side}) but quota.{key} is {budget}: pods beyond it are "
-                            f"refused; lower the replicas or resources, or raise quota.{key} if "
-                            f"the namespace quota allows it")
+            problems.append(
+                f"the release's worst case needs {format_amount(resource, total)} "
+                f"{resource} ({side}) but quota.{key} is {budget}: pods beyond it are "
+                f"refused; lower the replicas or resources, or raise quota.{key} if "
+                f"the namespace quota allows it"
+            )
     return problems
-
-

@@ -20,33 +20,79 @@ from settings.quantity import parse_quantity
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 # What the engine sends for a value unknown during preview (pulumi_policy/proxy.py).
-UNKNOWN_VALUES = frozenset({
-    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
-    "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
-    "030794c1-ac77-496b-92df-f27374a8bd58", "e48ece36-62e2-4504-bad9-02848725956a",
-    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"})
+UNKNOWN_VALUES = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+        "030794c1-ac77-496b-92df-f27374a8bd58",
+        "e48ece36-62e2-4504-bad9-02848725956a",
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+    }
+)
 
 V100_TAINT = "gpu-tesla-v100"
-FLOATING_TAGS = frozenset({"latest", "main", "master", "dev", "develop", "edge", "nightly",
-                           "stable", "cuda", "rocm"})
-SECRET_NAME = re.compile(r"(^|[_.-])(KEY|API_?KEY|PASSWORD|PASSWD|PASS|TOKEN|SECRET|CREDENTIALS?)$",
-                         re.IGNORECASE)
-SECRET_ANNOTATION = re.compile(r"(password|passwd|token|secret|api[_-]?key|credential)",
-                               re.IGNORECASE)
+FLOATING_TAGS = frozenset(
+    {"latest", "main", "master", "dev", "develop", "edge", "nightly", "stable", "cuda", "rocm"}
+)
+SECRET_NAME = re.compile(
+    r"(^|[_.-])(KEY|API_?KEY|PASSWORD|PASSWD|PASS|TOKEN|SECRET|CREDENTIALS?)$", re.IGNORECASE
+)
+SECRET_ANNOTATION = re.compile(
+    r"(password|passwd|token|secret|api[_-]?key|credential)", re.IGNORECASE
+)
 # Kinds the API server keeps outside any namespace (kubectl api-resources --namespaced=false).
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
-    "CustomResourceDefinition", "PriorityClass", "IngressClass", "RuntimeClass", "CSIDriver",
-    "CSINode", "VolumeAttachment", "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding", "APIService", "FlowSchema", "PriorityLevelConfiguration",
-    "CertificateSigningRequest", "ComponentStatus", "PodSecurityPolicy", "VolumeAttributesClass",
-    "IPAddress", "ServiceCIDR", "DeviceClass"})
-WORKLOAD_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
-                            "ReplicationController", "Job", "CronJob"})
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PriorityClass",
+        "IngressClass",
+        "RuntimeClass",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "APIService",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "CertificateSigningRequest",
+        "ComponentStatus",
+        "PodSecurityPolicy",
+        "VolumeAttributesClass",
+        "IPAddress",
+        "ServiceCIDR",
+        "DeviceClass",
+    }
+)
+WORKLOAD_KINDS = frozenset(
+    {
+        "Pod",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "ReplicationController",
+        "Job",
+        "CronJob",
+    }
+)
 # Namespaced Kubernetes resources Pulumi models outside a `metadata` block.
-HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart",
-              "kubernetes:yaml/v2:ConfigGroup", "kubernetes:kustomize/v2:Directory")
+HELM_TYPES = (
+    "kubernetes:helm.sh/v3:Release",
+    "kubernetes:helm.sh/v4:Chart",
+    "kubernetes:yaml/v2:ConfigGroup",
+    "kubernetes:kustomize/v2:Directory",
+)
 
 
 @dataclass(frozen=True)
@@ -66,9 +112,13 @@ class Facts:
     def from_config(cls, config: Optional[Mapping[str, Any]]) -> "Facts":
         if not config or "target" not in config:
             return cls()
-        return cls(target=config["target"], namespace=config.get("namespace"),
-                   keep_data_on_destroy=bool(config.get("keepDataOnDestroy", True)),
-                   quota=config.get("quota") or {}, known=True)
+        return cls(
+            target=config["target"],
+            namespace=config.get("namespace"),
+            keep_data_on_destroy=bool(config.get("keepDataOnDestroy", True)),
+            quota=config.get("quota") or {},
+            known=True,
+        )
 
     @property
     def kubernetes(self) -> Optional[bool]:
@@ -149,16 +199,28 @@ def pod_labels(resource: Resource) -> Mapping[str, str]:
     if resource.kind == "Pod":
         return get(resource.props, "metadata", "labels", default={})
     if resource.kind == "CronJob":
-        return get(resource.props, "spec", "jobTemplate", "spec", "template", "metadata",
-                   "labels", default={})
+        return get(
+            resource.props,
+            "spec",
+            "jobTemplate",
+            "spec",
+            "template",
+            "metadata",
+            "labels",
+            default={},
+        )
     return get(resource.props, "spec", "template", "metadata", "labels", default={})
 
 
 def containers(spec: Optional[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     if not spec:
         return []
-    return [c for key in ("initContainers", "containers") for c in items(spec.get(key))
-            if isinstance(c, Mapping)]
+    return [
+        c
+        for key in ("initContainers", "containers")
+        for c in items(spec.get(key))
+        if isinstance(c, Mapping)
+    ]
 
 
 def gpu_amounts(container: Mapping[str, Any]) -> dict[str, Any]:

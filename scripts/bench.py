@@ -60,8 +60,8 @@ from test_engine import stack_settings  # noqa: E402
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # how a state export marks a secret value
 TARGETS = ("icc", "minikube")
-SLOWEST = 5          # steps of the timeline printed per `up`
-EVALUATIONS = 3      # runs of each program evaluation; the median is printed
+SLOWEST = 5  # steps of the timeline printed per `up`
+EVALUATIONS = 3  # runs of each program evaluation; the median is printed
 
 FLOOR_PROGRAM = '''\
 """The floor: an explicit provider and N ConfigMaps, nothing else."""
@@ -90,8 +90,16 @@ harness.run_stack({stack!r}, Patch(), **{overrides!r})
 """
 IMPORT_BASELINE = "import pulumi, pulumi_kubernetes"
 MOCK_OVERRIDES = {"icc": {"namespace": ICC_NAMESPACE}, "minikube": {}, "docker": {}}
-IMPORT_GROUPS = ("pulumi", "pulumi_kubernetes", "pulumi_docker", "components", "pydantic",
-                 "grpc", "google", "yaml")
+IMPORT_GROUPS = (
+    "pulumi",
+    "pulumi_kubernetes",
+    "pulumi_docker",
+    "components",
+    "pydantic",
+    "grpc",
+    "google",
+    "yaml",
+)
 
 
 # --------------------------------------------------------------------------- state export
@@ -115,8 +123,11 @@ def manifests(export: dict) -> list[dict]:
             continue
         if resource["type"].startswith("pulumi:providers:"):
             continue
-        inputs = {k: reveal(v) for k, v in (resource.get("inputs") or {}).items()
-                  if not k.startswith("__")}
+        inputs = {
+            k: reveal(v)
+            for k, v in (resource.get("inputs") or {}).items()
+            if not k.startswith("__")
+        }
         if "apiVersion" in inputs and "kind" in inputs:
             objects.append(inputs)
     return objects
@@ -161,13 +172,23 @@ class Timeline:
         part (the SDK sends the Stack's registration only once that part returned); resources
         (to the last outputs); finishing (state file, plugin shutdown)."""
         start = self.events[0][0] if self.events else self.seconds
-        stack = next((at for at, e in self.events if "resourcePreEvent" in e and
-                      e["resourcePreEvent"]["metadata"].get("type") == "pulumi:pulumi:Stack"),
-                     start)
+        stack = next(
+            (
+                at
+                for at, e in self.events
+                if "resourcePreEvent" in e
+                and e["resourcePreEvent"]["metadata"].get("type") == "pulumi:pulumi:Stack"
+            ),
+            start,
+        )
         done = [at for at, e in self.events if "resOutputsEvent" in e or "resOpFailedEvent" in e]
         last = max(done, default=stack)
-        return {"engine start": start, "python + program": stack - start,
-                "resources": last - stack, "finish": self.seconds - last}
+        return {
+            "engine start": start,
+            "python + program": stack - start,
+            "resources": last - stack,
+            "finish": self.seconds - last,
+        }
 
 
 def short_urn(urn: str) -> str:
@@ -181,14 +202,22 @@ def up_with_timeline(stack: Stack, *extra: str) -> Timeline:
 
 
 def with_timeline(stack: Stack, command: str, *extra: str) -> Timeline:
-    cmd = [str(stack.bin_dir / "pulumi"), command, "--json", "--stack", stack.name,
-           "--non-interactive", *extra]
+    cmd = [
+        str(stack.bin_dir / "pulumi"),
+        command,
+        "--json",
+        "--stack",
+        stack.name,
+        "--non-interactive",
+        *extra,
+    ]
     # `preview --json` prints one document at the end unless asked to stream its events.
     env = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
     timeline = Timeline()
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=stack.workdir, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=stack.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     other: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -201,8 +230,9 @@ def with_timeline(stack: Stack, command: str, *extra: str) -> Timeline:
     proc.wait()
     timeline.seconds = time.monotonic() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}\n{''.join(other)[-3000:]}"
-                           f"\n{stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} exited {proc.returncode}\n{''.join(other)[-3000:]}\n{stderr[-3000:]}"
+        )
     return timeline
 
 
@@ -226,13 +256,15 @@ def bench_stack(figures: StackFigures, cluster, env: dict, tmp: Path) -> None:
     target, namespace = figures.target, namespace_of(figures.target)
     state = Path(env["E2E_STATE_DIR"])
     workdir = project_copy(tmp / f"project-{target}", state)
-    stack = create_stack(f"bench-{target}", workdir, env, cluster.bin_dir,
-                         stack_settings(target, cluster))
+    stack = create_stack(
+        f"bench-{target}", workdir, env, cluster.bin_dir, stack_settings(target, cluster)
+    )
     preview = with_timeline(stack, "preview")
     first = up_with_timeline(stack)
     again = up_with_timeline(stack, "--expect-no-changes")
-    figures.seconds.update({"preview": preview.seconds, "up": first.seconds,
-                            "no-change up": again.seconds})
+    figures.seconds.update(
+        {"preview": preview.seconds, "up": first.seconds, "no-change up": again.seconds}
+    )
     figures.timelines.update({"preview": preview, "up": first, "no-change up": again})
     objects = manifests(json.loads(stack.pulumi("stack", "export", "--show-secrets").stdout))
     figures.objects = len(objects)
@@ -245,17 +277,28 @@ def bench_kubectl(figures: StackFigures, objects: list[dict], cluster, namespace
     text = yaml.safe_dump_all(objects, sort_keys=False)
     apply = ["apply", "--server-side", "--force-conflicts", "--field-manager", "bench", "-f", "-"]
     figures.seconds["kubectl apply --dry-run=server"] = timed(
-        lambda: cluster.kubectl(*apply, "--dry-run=server", input=text))
+        lambda: cluster.kubectl(*apply, "--dry-run=server", input=text)
+    )
     sets = [o["metadata"]["name"] for o in objects if o["kind"] == "StatefulSet"]
 
     def apply_and_wait():
         cluster.kubectl(*apply, input=text)
         for name in sets:
-            cluster.kubectl("rollout", "status", f"statefulset/{name}", "-n", namespace,
-                            "--timeout=300s", timeout=320)
+            cluster.kubectl(
+                "rollout",
+                "status",
+                f"statefulset/{name}",
+                "-n",
+                namespace,
+                "--timeout=300s",
+                timeout=320,
+            )
+
     figures.seconds["kubectl apply + rollout status"] = timed(apply_and_wait)
     kinds = [o for o in objects if o["kind"] != "Namespace"]
-    cluster.kubectl("delete", "--wait=true", "-f", "-", input=yaml.safe_dump_all(kinds), timeout=300)
+    cluster.kubectl(
+        "delete", "--wait=true", "-f", "-", input=yaml.safe_dump_all(kinds), timeout=300
+    )
 
 
 def floor_project(dest: Path, state: Path) -> Path:
@@ -272,16 +315,27 @@ def floor_project(dest: Path, state: Path) -> Path:
 
 def bench_floor(figures: StackFigures, cluster, env: dict, tmp: Path) -> None:
     workdir = floor_project(tmp / f"floor-{figures.target}", Path(env["E2E_STATE_DIR"]))
-    stack = create_stack(f"floor-{figures.target}", workdir, env, cluster.bin_dir, {
-        "kubeconfig": cluster.kubeconfig.read_text(), "kubeContext": cluster.context,
-        "namespace": ICC_NAMESPACE, "count": figures.objects})
+    stack = create_stack(
+        f"floor-{figures.target}",
+        workdir,
+        env,
+        cluster.bin_dir,
+        {
+            "kubeconfig": cluster.kubeconfig.read_text(),
+            "kubeContext": cluster.context,
+            "namespace": ICC_NAMESPACE,
+            "count": figures.objects,
+        },
+    )
     preview = with_timeline(stack, "preview")
     first = up_with_timeline(stack)
     again = up_with_timeline(stack, "--expect-no-changes")
-    figures.floor.update({"preview": preview.seconds, "up": first.seconds,
-                          "no-change up": again.seconds})
-    figures.timelines.update({"floor preview": preview, "floor up": first,
-                              "floor no-change up": again})
+    figures.floor.update(
+        {"preview": preview.seconds, "up": first.seconds, "no-change up": again.seconds}
+    )
+    figures.timelines.update(
+        {"floor preview": preview, "floor up": first, "floor no-change up": again}
+    )
     stack.pulumi("destroy", "--yes", "--skip-preview")
 
 
@@ -296,8 +350,13 @@ def python_seconds(code: str, runs: int = EVALUATIONS) -> tuple[float, str]:
         started = time.monotonic()
         subprocess.run([python, "-c", code], check=True, capture_output=True, timeout=300)
         seconds.append(time.monotonic() - started)
-    traced = subprocess.run([python, "-X", "importtime", "-c", code], check=True,
-                            capture_output=True, text=True, timeout=300)
+    traced = subprocess.run(
+        [python, "-X", "importtime", "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return statistics.median(seconds), traced.stderr
 
 
@@ -307,7 +366,7 @@ def import_self_times(importtime: str) -> dict[str, float]:
     for line in importtime.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_us, _, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        self_us, _, name = (part.strip() for part in line[len("import time:") :].split("|"))
         top = name.split(".")[0]
         totals[top if top in IMPORT_GROUPS else "other"] += int(self_us) / 1000
     return dict(totals)
@@ -318,11 +377,14 @@ def program_evaluation() -> list[str]:
     label = f'python -c "{IMPORT_BASELINE}"'
     lines = [f"  {label:48s} {baseline:6.2f} s   " + imports_line(import_self_times(traced))]
     for target, overrides in MOCK_OVERRIDES.items():
-        code = PROGRAM_UNDER_MOCKS.format(root=str(ROOT), tests=str(ROOT / "tests"), stack=target,
-                                          overrides=overrides)
+        code = PROGRAM_UNDER_MOCKS.format(
+            root=str(ROOT), tests=str(ROOT / "tests"), stack=target, overrides=overrides
+        )
         seconds, traced = python_seconds(code)
-        lines.append(f"  {'program under mocks, ' + target:48s} {seconds:6.2f} s   "
-                     + imports_line(import_self_times(traced)))
+        lines.append(
+            f"  {'program under mocks, ' + target:48s} {seconds:6.2f} s   "
+            + imports_line(import_self_times(traced))
+        )
     return lines
 
 
@@ -344,16 +406,30 @@ def ratio(numerator: float, denominator: float) -> str:
 
 def print_stack(figures: StackFigures) -> None:
     seconds, floor = figures.seconds, figures.floor
-    print(f"\n== {figures.target}: {figures.objects} Kubernetes objects; floor = "
-          f"{figures.objects} ConfigMaps ==")
+    print(
+        f"\n== {figures.target}: {figures.objects} Kubernetes objects; floor = "
+        f"{figures.objects} ConfigMaps =="
+    )
     print(f"  {'':16s} {'stack':>8s} {'floor':>8s} {'stack/floor':>12s}")
     for row in ("preview", "up", "no-change up"):
-        print(f"  {row:16s} {seconds[row]:7.2f}s {floor[row]:7.2f}s {ratio(seconds[row], floor[row]):>12s}")
+        print(
+            f"  {row:16s} {seconds[row]:7.2f}s {floor[row]:7.2f}s {ratio(seconds[row], floor[row]):>12s}"
+        )
     dry, full = seconds["kubectl apply --dry-run=server"], seconds["kubectl apply + rollout status"]
-    print(f"  kubectl apply --dry-run=server   {dry:7.2f}s   preview / it {ratio(seconds['preview'], dry)}")
-    print(f"  kubectl apply + rollout status   {full:7.2f}s   up / it      {ratio(seconds['up'], full)}")
-    for label in ("preview", "floor preview", "up", "floor up", "no-change up",
-                  "floor no-change up"):
+    print(
+        f"  kubectl apply --dry-run=server   {dry:7.2f}s   preview / it {ratio(seconds['preview'], dry)}"
+    )
+    print(
+        f"  kubectl apply + rollout status   {full:7.2f}s   up / it      {ratio(seconds['up'], full)}"
+    )
+    for label in (
+        "preview",
+        "floor preview",
+        "up",
+        "floor up",
+        "no-change up",
+        "floor no-change up",
+    ):
         timeline = figures.timelines[label]
         phases = ", ".join(f"{name} {value:.2f}s" for name, value in timeline.phases().items())
         print(f"  timeline of `{label}` ({timeline.seconds:.2f}s): {phases}")
@@ -370,8 +446,9 @@ def main() -> int:
         print(f"tools missing in {bin_dir}: {', '.join(missing)}; run scripts/e2e-tools.sh")
         return 2
     print(f"load average at start: {load()} ({os.cpu_count()} CPUs)")
-    print("\n== program evaluation alone (median of "
-          f"{EVALUATIONS}, fresh interpreter, no engine) ==")
+    print(
+        f"\n== program evaluation alone (median of {EVALUATIONS}, fresh interpreter, no engine) =="
+    )
     for line in program_evaluation():
         print(line, flush=True)
     with tempfile.TemporaryDirectory(prefix="icc-bench-") as raw:

@@ -58,50 +58,65 @@ def check(settings: Settings, engine: EngineFacts) -> tuple[list[str], list[str]
     """(problems that stop `up`, notes) for these settings on this engine."""
     host = settings.docker.host
     if api_tuple(engine.api_version) < api_tuple(MIN_DOCKER_API):
-        return [f"{PROJECT}:docker.host ({host}): Docker Engine {engine.version} (API "
-                f"{engine.api_version}) is too old; the docker target needs Docker "
-                f"{MIN_DOCKER_VERSION} (API {MIN_DOCKER_API}) or newer: update Docker there, or "
-                f"point docker.host at a newer engine"], []
+        return [
+            f"{PROJECT}:docker.host ({host}): Docker Engine {engine.version} (API "
+            f"{engine.api_version}) is too old; the docker target needs Docker "
+            f"{MIN_DOCKER_VERSION} (API {MIN_DOCKER_API}) or newer: update Docker there, or "
+            f"point docker.host at a newer engine"
+        ], []
     problems = []
     for key, limit in cpu_limits(settings).items():
         if parse_quantity(limit) > engine.cpus:
             problems.append(
                 f"{PROJECT}:{key} (given: {limit}): the Docker host {host} has {engine.cpus} "
                 f"CPUs and refuses a larger limit; lower it with "
-                f"`pulumi config set --path {key} {engine.cpus}`")
+                f"`pulumi config set --path {key} {engine.cpus}`"
+            )
     notes = []
     if not engine.swap_limit:
-        notes.append(f"note: the Docker host {host} has no swap accounting (cgroup v1 without "
-                     f"swapaccount=1), so Docker stores memorySwap as -1 and each `up` shows an "
-                     f"in-place update of memorySwap; the containers keep running. Booting with "
-                     f"cgroup v2 (or swapaccount=1) removes it.")
+        notes.append(
+            f"note: the Docker host {host} has no swap accounting (cgroup v1 without "
+            f"swapaccount=1), so Docker stores memorySwap as -1 and each `up` shows an "
+            f"in-place update of memorySwap; the containers keep running. Booting with "
+            f"cgroup v2 (or swapaccount=1) removes it."
+        )
     return problems, notes
 
 
 def engine_facts(host: str) -> EngineFacts:
     import docker  # the Docker SDK; only this script and the engine tests use it
 
-    client = docker.DockerClient(base_url=host, version="auto", timeout=15,
-                                 use_ssh_client=host.startswith("ssh://"))
+    client = docker.DockerClient(
+        base_url=host, version="auto", timeout=15, use_ssh_client=host.startswith("ssh://")
+    )
     try:
         version, info = client.version(), client.info()
     finally:
         client.close()
-    return EngineFacts(version=version["Version"], api_version=version["ApiVersion"],
-                       cpus=int(info["NCPU"]), swap_limit=bool(info.get("SwapLimit")))
+    return EngineFacts(
+        version=version["Version"],
+        api_version=version["ApiVersion"],
+        cpus=int(info["NCPU"]),
+        swap_limit=bool(info.get("SwapLimit")),
+    )
 
 
 def stack_settings(stack: str, config_args: list[str]) -> Optional[Settings]:
     """The stack's settings from `pulumi config`, or None when `pulumi up` would refuse them."""
-    shown = subprocess.run(["pulumi", "config", "--json", "--stack", stack, *config_args],
-                           check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    shown = subprocess.run(
+        ["pulumi", "config", "--json", "--stack", stack, *config_args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
     raw: dict[str, Any] = {}
     secret: set[str] = set()
     prefix = f"{PROJECT}:"
     for key, entry in json.loads(shown).items():
         if not key.startswith(prefix):
             continue
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         if entry.get("secret"):
             raw[name], secret = SECRET_STAND_IN, secret | {name}
         else:
@@ -123,10 +138,14 @@ def main(argv: list[str]) -> int:
     try:
         engine = engine_facts(settings.docker.host)
     except Exception as error:  # any failure to reach the daemon is the same advice
-        print(as_make_commands(
-            f"{PROJECT}:docker.host ({settings.docker.host}): cannot reach Docker ({error}); "
-            f"start Docker, or set the host with `pulumi config set --path docker.host <url>`",
-            stack), file=sys.stderr)
+        print(
+            as_make_commands(
+                f"{PROJECT}:docker.host ({settings.docker.host}): cannot reach Docker ({error}); "
+                f"start Docker, or set the host with `pulumi config set --path docker.host <url>`",
+                stack,
+            ),
+            file=sys.stderr,
+        )
         return 1
     problems, notes = check(settings, engine)
     for line in notes:

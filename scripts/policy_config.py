@@ -35,7 +35,7 @@ def stack_config(listing: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, st
     for key, entry in listing.items():
         if not key.startswith(prefix):
             continue
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         if entry.get("secret"):
             secret.add(name)
         raw[name] = entry["value"] if entry.get("value") is not None else SECRET_STAND_IN
@@ -51,11 +51,16 @@ def facts(settings: Settings) -> dict[str, Any]:
     }
 
 
-def read_listing(stack: str, project_dir: Path = ROOT,
-                 config_file: Optional[Path] = None) -> dict[str, Any]:
+def read_listing(
+    stack: str, project_dir: Path = ROOT, config_file: Optional[Path] = None
+) -> dict[str, Any]:
     extra = ["--config-file", str(config_file)] if config_file else []
-    proc = subprocess.run(["pulumi", "config", "--json", "--stack", stack, *extra],
-                          cwd=project_dir, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["pulumi", "config", "--json", "--stack", stack, *extra],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         sys.exit(f"pulumi config --json --stack {stack} failed: {proc.stderr.strip()}")
     return json.loads(proc.stdout or "{}")
@@ -69,13 +74,23 @@ def default_out(stack: str) -> Path:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack")
-    parser.add_argument("--out", type=Path, help="where to write it (default: "
-                        "$ICC_OLLAMA_HOME/policy-config-<stack>.json)")
-    parser.add_argument("--project-dir", type=Path, default=ROOT,
-                        help="the Pulumi project holding Pulumi.<stack>.yaml")
-    parser.add_argument("--config-file", type=Path,
-                        help="the stack's config file, if not Pulumi.<stack>.yaml (scripts/up.sh "
-                             "merges the shared file with the user's own)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write it (default: $ICC_OLLAMA_HOME/policy-config-<stack>.json)",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=ROOT,
+        help="the Pulumi project holding Pulumi.<stack>.yaml",
+    )
+    parser.add_argument(
+        "--config-file",
+        type=Path,
+        help="the stack's config file, if not Pulumi.<stack>.yaml (scripts/up.sh "
+        "merges the shared file with the user's own)",
+    )
     args = parser.parse_args(argv)
     import pack  # policy/pack.py: the policy names the config is keyed by
 

@@ -42,30 +42,60 @@ def parse_output(text: str) -> dict | list:
 
 def pack_config(stack: str, project_dir: Path) -> str:
     """The pack's facts for this stack (scripts/policy_config.py), as a file path."""
-    config = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack,
-                             "--project-dir", str(project_dir)], capture_output=True, text=True)
+    config = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "policy_config.py"),
+            stack,
+            "--project-dir",
+            str(project_dir),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if config.returncode != 0:
         sys.exit(config.stderr.strip())
     return config.stdout.strip()
 
 
-def run_preview(stack: str, extra: list[str], project_dir: Path = ROOT,
-                pack: Path = ROOT / "policy",
-                pack_facts: Optional[str] = None) -> tuple[list, int]:
+def run_preview(
+    stack: str,
+    extra: list[str],
+    project_dir: Path = ROOT,
+    pack: Path = ROOT / "policy",
+    pack_facts: Optional[str] = None,
+) -> tuple[list, int]:
     """`pulumi preview --json` as engine events, with the pack: (events, exit code)."""
     facts = pack_facts or pack_config(stack, project_dir)
     env = {**os.environ, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
     proc = subprocess.run(
-        ["pulumi", "preview", "--stack", stack, "--json", "--non-interactive",
-         "--policy-pack", str(pack), "--policy-pack-config", facts, *extra],
-        cwd=project_dir, env=env, capture_output=True, text=True)
+        [
+            "pulumi",
+            "preview",
+            "--stack",
+            stack,
+            "--json",
+            "--non-interactive",
+            "--policy-pack",
+            str(pack),
+            "--policy-pack-config",
+            facts,
+            *extra,
+        ],
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     try:
         events = parse_output(proc.stdout)
     except json.JSONDecodeError:
         events = None
     if not isinstance(events, list) or not events:
-        sys.exit(f"pulumi preview --json gave no engine events (exit {proc.returncode}):\n"
-                 f"{(proc.stderr or proc.stdout).strip()[-3000:]}")
+        sys.exit(
+            f"pulumi preview --json gave no engine events (exit {proc.returncode}):\n"
+            f"{(proc.stderr or proc.stdout).strip()[-3000:]}"
+        )
     return events, proc.returncode
 
 
@@ -79,19 +109,28 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--from-json", type=Path,
-                        help="render a saved `pulumi preview --json` (digest or streamed events)")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="render a saved `pulumi preview --json` (digest or streamed events)",
+    )
     parser.add_argument("--project-dir", type=Path, default=ROOT)
-    parser.add_argument("--policy-pack", type=Path, default=ROOT / "policy",
-                        help="the pack folder (or an executable analyzer)")
-    parser.add_argument("--policy-pack-config",
-                        help="the pack's facts (default: made by scripts/policy_config.py)")
+    parser.add_argument(
+        "--policy-pack",
+        type=Path,
+        default=ROOT / "policy",
+        help="the pack folder (or an executable analyzer)",
+    )
+    parser.add_argument(
+        "--policy-pack-config", help="the pack's facts (default: made by scripts/policy_config.py)"
+    )
     args, extra = parser.parse_known_args(argv)
     if args.from_json:
         preview, code = parse_output(args.from_json.read_text()), 0
     else:
-        preview, code = run_preview(args.stack, extra, args.project_dir, args.policy_pack,
-                                    args.policy_pack_config)
+        preview, code = run_preview(
+            args.stack, extra, args.project_dir, args.policy_pack, args.policy_pack_config
+        )
     out = args.out or default_out(args.stack)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(preview, stack=args.stack))
@@ -103,4 +142,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-

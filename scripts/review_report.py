@@ -40,8 +40,11 @@ def counts(preview: Mapping[str, Any]) -> dict[str, int]:
 
 def summary_section(preview: Mapping[str, Any]) -> list[str]:
     numbers = counts(preview)
-    lines = ["| " + " | ".join(OPS) + " |", "|" + "---|" * len(OPS),
-             "| " + " | ".join(str(numbers[op]) for op in OPS) + " |"]
+    lines = [
+        "| " + " | ".join(OPS) + " |",
+        "|" + "---|" * len(OPS),
+        "| " + " | ".join(str(numbers[op]) for op in OPS) + " |",
+    ]
     engine = {op: n for op, n in (preview.get("changeSummary") or {}).items() if n}
     mine = {op: n for op, n in numbers.items() if n}
     if engine != mine:
@@ -60,24 +63,32 @@ def policy_section(events: list[Mapping[str, Any]]) -> list[str]:
             passed.update(summary.get("passed") or [])
             failed.update(summary.get("failed") or [])
     if not (violations or passed or failed):
-        return ["No policy pack ran in this preview (no policy events)."
-                if not loaded else "The policy pack loaded but reported no results."]
-    lines = ["Resource policies count the resources they checked, stack policies the stack once.",
-             "", "| policy | level | passed | failed |", "|---|---|---|---|"]
-    levels = {name: "advisory" if name in pack.ADVISORY else "mandatory"
-              for name in pack.DESCRIPTIONS}
+        return [
+            "No policy pack ran in this preview (no policy events)."
+            if not loaded
+            else "The policy pack loaded but reported no results."
+        ]
+    lines = [
+        "Resource policies count the resources they checked, stack policies the stack once.",
+        "",
+        "| policy | level | passed | failed |",
+        "|---|---|---|---|",
+    ]
+    levels = {
+        name: "advisory" if name in pack.ADVISORY else "mandatory" for name in pack.DESCRIPTIONS
+    }
     levels.update({v["policyName"]: v.get("enforcementLevel", "") for v in violations})
     violated = {v["policyName"] for v in violations}
     for name in sorted(set(passed) | set(failed) | violated):
         mark = "❌" if failed[name] or name in violated else "✅"
-        lines.append(f"| {mark} {name} | {levels.get(name, '')} | {passed[name]} | "
-                     f"{failed[name]} |")
+        lines.append(
+            f"| {mark} {name} | {levels.get(name, '')} | {passed[name]} | {failed[name]} |"
+        )
     lines += [""] if violations else []
     for v in violations:
         where = f" `{short(v['resourceUrn'])}`" if v.get("resourceUrn") else ""
         message = " ".join(v.get("message", "").split())
-        lines.append(f"- **{v['policyName']}** ({v.get('enforcementLevel', '')}){where}: "
-                     f"{message}")
+        lines.append(f"- **{v['policyName']}** ({v.get('enforcementLevel', '')}){where}: {message}")
     return lines
 
 
@@ -145,8 +156,9 @@ def outputs_section(steps: list[Mapping[str, Any]]) -> list[str]:
 def diagram_section(steps: list[Mapping[str, Any]], stack: str = "") -> list[str]:
     """Components (non-custom resources) under the stack, with their children's operations."""
     # `custom` is left out of streamed events when false (apitype.StepEventStateMetadata).
-    components = [s for s in steps if not state_of(s).get("custom", False)
-                  and urn_type(s["urn"]) != ROOT_TYPE]
+    components = [
+        s for s in steps if not state_of(s).get("custom", False) and urn_type(s["urn"]) != ROOT_TYPE
+    ]
     ops: dict[str, Counter] = defaultdict(Counter)
     for step in steps:
         if step["op"] != "same":
@@ -174,8 +186,9 @@ def diagnostics_section(preview: Mapping[str, Any]) -> list[str]:
     return lines or ["None."]
 
 
-def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]] = (),
-           stack: str = "") -> str:
+def render(
+    preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]] = (), stack: str = ""
+) -> str:
     """The report, from the streamed engine events of `pulumi preview --json` (a list), or from
     a plain digest (a dict) plus, optionally, engine events with the policy results."""
     if isinstance(preview, list):
@@ -190,8 +203,11 @@ def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]
     policy = policy_section(events)
     failed = any(e.get("policyEvent", {}).get("enforcementLevel") == "mandatory" for e in events)
     parts = [title, ""]
-    parts += ["## ⚠ Data at risk", "", *risk, ""] if risk else \
-        ["No replacement or deletion touches data (claims, volumes, namespaces).", ""]
+    parts += (
+        ["## ⚠ Data at risk", "", *risk, ""]
+        if risk
+        else ["No replacement or deletion touches data (claims, volumes, namespaces).", ""]
+    )
     if loose:
         parts += ["## ⚠ Data not kept on destroy", "", *loose, ""]
     if failed:
@@ -204,5 +220,3 @@ def render(preview: Mapping[str, Any] | list, events: Iterable[Mapping[str, Any]
     parts += ["## Components", "", *diagram_section(steps, stack), ""]
     parts += ["## Diagnostics (errors and warnings)", "", *diagnostics_section(digest), ""]
     return "\n".join(parts).rstrip("\n") + "\n"
-
-

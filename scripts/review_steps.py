@@ -16,8 +16,14 @@ import wire  # noqa: E402  (policy/wire.py: the wire form, secret markers)
 
 OPS = ("create", "update", "replace", "delete", "same")
 # Steps that make a resource go away (or come back empty) during `pulumi up`.
-LOSING_OPS = {"delete", "replace", "create-replacement", "delete-replaced", "discard",
-              "discard-replaced"}
+LOSING_OPS = {
+    "delete",
+    "replace",
+    "create-replacement",
+    "delete-replaced",
+    "discard",
+    "discard-replaced",
+}
 ROOT_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -52,9 +58,13 @@ def parent_of(step: Mapping[str, Any]) -> str:
 def resource(step: Mapping[str, Any], which: str = "") -> wire.Resource:
     state = step.get(which) if which else state_of(step)
     state = state or {}
-    return wire.Resource(state.get("type") or urn_type(step["urn"]), urn_name(step["urn"]),
-                          state.get("inputs") or {}, step["urn"],
-                          retain_on_delete=bool(state.get("retainOnDelete")))
+    return wire.Resource(
+        state.get("type") or urn_type(step["urn"]),
+        urn_name(step["urn"]),
+        state.get("inputs") or {},
+        step["urn"],
+        retain_on_delete=bool(state.get("retainOnDelete")),
+    )
 
 
 # --------------------------------------------------------------------------- data
@@ -63,9 +73,11 @@ def resource(step: Mapping[str, Any], which: str = "") -> wire.Resource:
 def claims_of(res: wire.Resource) -> list[str]:
     """What data a resource holds, in words; empty when it holds none."""
     if res.kind == "StatefulSet":
-        return [f"claim template {wire.get(t, 'metadata', 'name') or '?'} "
-                f"({wire.get(t, 'spec', 'resources', 'requests', 'storage') or '?'})"
-                for t in wire.items(wire.get(res.props, "spec", "volumeClaimTemplates"))]
+        return [
+            f"claim template {wire.get(t, 'metadata', 'name') or '?'} "
+            f"({wire.get(t, 'spec', 'resources', 'requests', 'storage') or '?'})"
+            for t in wire.items(wire.get(res.props, "spec", "volumeClaimTemplates"))
+        ]
     if res.type == "kubernetes:core/v1:PersistentVolumeClaim":
         size = wire.get(res.props, "spec", "resources", "requests", "storage") or "?"
         return [f"claim ({size})"]
@@ -95,12 +107,16 @@ def data_at_risk(steps: list[Mapping[str, Any]]) -> list[str]:
         held = claims_of(res)
         if not held:
             continue
-        why = f" (replace because: {', '.join(step['replaceReasons'])})" \
-            if step.get("replaceReasons") else ""
+        why = (
+            f" (replace because: {', '.join(step['replaceReasons'])})"
+            if step.get("replaceReasons")
+            else ""
+        )
         kept = kept_because(res)
         verdict = f"kept: {kept}" if kept else "**the data is deleted**"
-        lines.append(f"- **{step['op']}** `{short(step['urn'])}`{why}: holds "
-                     f"{', '.join(held)}; {verdict}")
+        lines.append(
+            f"- **{step['op']}** `{short(step['urn'])}`{why}: holds {', '.join(held)}; {verdict}"
+        )
     return lines
 
 
@@ -112,8 +128,10 @@ def unretained(steps: list[Mapping[str, Any]]) -> list[str]:
             continue
         res = resource(step, "newState")
         if claims_of(res) and not kept_because(res):
-            lines.append(f"- `{short(step['urn'])}` holds {', '.join(claims_of(res))} and is "
-                         f"deleted by `pulumi destroy` (keepDataOnDestroy=false?)")
+            lines.append(
+                f"- `{short(step['urn'])}` holds {', '.join(claims_of(res))} and is "
+                f"deleted by `pulumi destroy` (keepDataOnDestroy=false?)"
+            )
     return lines
 
 
@@ -129,10 +147,14 @@ def digest_from_events(events: list[Mapping[str, Any]]) -> dict[str, Any]:
                 # A replacement's create-replacement/delete-replaced halves: the digest and the
                 # change summary count only the logical `replace` (engine/update.go, Logical()).
                 continue
-            steps[meta["urn"]] = {"op": meta["op"], "urn": meta["urn"],
-                                  "oldState": meta.get("old"), "newState": meta.get("new"),
-                                  "diffReasons": meta.get("diffs") or [],
-                                  "replaceReasons": meta.get("keys") or []}
+            steps[meta["urn"]] = {
+                "op": meta["op"],
+                "urn": meta["urn"],
+                "oldState": meta.get("old"),
+                "newState": meta.get("new"),
+                "diffReasons": meta.get("diffs") or [],
+                "replaceReasons": meta.get("keys") or [],
+            }
         elif event.get("resOutputsEvent"):
             meta = event["resOutputsEvent"]["metadata"]
             if meta["urn"] in steps and meta.get("new"):
@@ -140,10 +162,13 @@ def digest_from_events(events: list[Mapping[str, Any]]) -> dict[str, Any]:
         elif event.get("diagnosticEvent"):
             diag = event["diagnosticEvent"]
             if diag.get("severity") != "debug" and not diag.get("ephemeral"):
-                diagnostics.append({"urn": diag.get("urn", ""), "severity": diag["severity"],
-                                    "message": diag["message"]})
+                diagnostics.append(
+                    {
+                        "urn": diag.get("urn", ""),
+                        "severity": diag["severity"],
+                        "message": diag["message"],
+                    }
+                )
         elif event.get("summaryEvent"):
             summary = event["summaryEvent"].get("resourceChanges") or {}
     return {"steps": list(steps.values()), "diagnostics": diagnostics, "changeSummary": summary}
-
-

@@ -11,6 +11,7 @@ pkg/cmd/pulumi/operations/up.go:769, a StringVar), so nothing a user sets ever l
   stack_config.py shared-secrets <shared>         prints what a shared file must not hold
   stack_config.py strip-secrets <own> <out>       a copy without salt and secrets
 """
+
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,9 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 def merge(shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
     """Shared config with the user's values on top; the salt only ever comes from the user."""
-    merged = {key: value for key, value in shared.items()
-              if key not in ("config", "encryptionsalt")}
+    merged = {
+        key: value for key, value in shared.items() if key not in ("config", "encryptionsalt")
+    }
     merged["config"] = deep_merge(shared.get("config") or {}, own.get("config") or {})
     if "encryptionsalt" in own:
         merged["encryptionsalt"] = own["encryptionsalt"]

@@ -7,5 +7,4 @@ Layering: nothing here imports `components`; components and `__main__` import fr
 from settings.load import PROJECT, SECRET_KEYS, SettingsError, load_settings, parse_settings
 from settings.stack import Settings
 
-__all__ = ["PROJECT", "SECRET_KEYS", "Settings", "SettingsError", "load_settings",
-           "parse_settings"]
+__all__ = ["PROJECT", "SECRET_KEYS", "Settings", "SettingsError", "load_settings", "parse_settings"]

@@ -68,11 +68,13 @@ def _bytes_checker(minimum: int, example: str):
         if re.fullmatch(r"[0-9]+(\.[0-9]+)?m", value):
             raise ValueError(f"'m' means thousandths of a byte here; write {value[:-1]}Mi")
         if not _BYTES.match(value):
-            raise ValueError(f"needs a byte unit such as {example} (Mi, Gi; a bare number "
-                             f"means bytes)")
+            raise ValueError(
+                f"needs a byte unit such as {example} (Mi, Gi; a bare number means bytes)"
+            )
         if parse_quantity(value) < minimum:
             raise ValueError(f"must be at least {minimum // MI}Mi, e.g. {example}")
         return value
+
     return check
 
 
@@ -95,18 +97,21 @@ def _check_dns_label(value: str) -> str:
 
 def _check_dns_subdomain(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
-        raise ValueError("must be a Kubernetes object name: "
-                         "lower-case letters, digits, '-' and '.'")
+        raise ValueError(
+            "must be a Kubernetes object name: lower-case letters, digits, '-' and '.'"
+        )
     return value
 
 
 # CPUs as Kubernetes writes them; memory and storage always with a byte unit and a floor that
 # can hold the program (a unit-less "16" is 16 bytes: it renders, then the pod never starts).
 Cpu = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_cpu)]
-Memory = Annotated[str, BeforeValidator(number_as_text),
-                   AfterValidator(_bytes_checker(64 * MI, "512Mi or 2Gi"))]
-StorageSize = Annotated[str, BeforeValidator(number_as_text),
-                        AfterValidator(_bytes_checker(GI, "20Gi"))]
+Memory = Annotated[
+    str, BeforeValidator(number_as_text), AfterValidator(_bytes_checker(64 * MI, "512Mi or 2Gi"))
+]
+StorageSize = Annotated[
+    str, BeforeValidator(number_as_text), AfterValidator(_bytes_checker(GI, "20Gi"))
+]
 PinnedImage = Annotated[str, AfterValidator(_check_pinned_image)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
@@ -120,24 +125,30 @@ _QUALIFIED = re.compile(rf"^(?:([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?)/)?({_LAB
 def check_label_key(value: str) -> str:
     match = _QUALIFIED.match(value)
     if not match or (match.group(1) and len(match.group(1)) > 253):
-        raise ValueError("must be a Kubernetes label key such as gpu or "
-                         "nvidia.com/gpu.product (letters, digits, '-', '_', '.', at most 63, "
-                         "with an optional DNS prefix and '/')")
+        raise ValueError(
+            "must be a Kubernetes label key such as gpu or "
+            "nvidia.com/gpu.product (letters, digits, '-', '_', '.', at most 63, "
+            "with an optional DNS prefix and '/')"
+        )
     return value
 
 
 def _check_label_value(value: str) -> str:
     if value and not re.fullmatch(_LABEL_NAME, value):
-        raise ValueError("must be a Kubernetes label value: at most 63 letters, digits, "
-                         "'-', '_' or '.', starting and ending with a letter or digit")
+        raise ValueError(
+            "must be a Kubernetes label value: at most 63 letters, digits, "
+            "'-', '_' or '.', starting and ending with a letter or digit"
+        )
     return value
 
 
 def _check_extended_resource(value: str) -> str:
     match = _QUALIFIED.match(value)
     if not match or not match.group(1) or match.group(1).endswith("kubernetes.io"):
-        raise ValueError("must be an extended resource name with a vendor domain, such as "
-                         "nvidia.com/gpu or amd.com/gpu")
+        raise ValueError(
+            "must be an extended resource name with a vendor domain, such as "
+            "nvidia.com/gpu or amd.com/gpu"
+        )
     return value
 
 
@@ -162,10 +173,13 @@ class Resources(Model):
             request = getattr(self.requests, resource)
             limit = getattr(self.limits, resource)
             if parse_quantity(request) > parse_quantity(limit):
-                raise KeyedError(f"requests.{resource}", request,
-                                 f"more than limits.{resource} ({limit}), which Kubernetes "
-                                 f"refuses; lower requests.{resource} or raise limits.{resource}",
-                                 relative=True)
+                raise KeyedError(
+                    f"requests.{resource}",
+                    request,
+                    f"more than limits.{resource} ({limit}), which Kubernetes "
+                    f"refuses; lower requests.{resource} or raise limits.{resource}",
+                    relative=True,
+                )
         return self
 
     def requirements(self, extra_limits: Optional[dict[str, str]] = None) -> dict:

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from settings.stack import Settings
 
 
-
 def is_loopback(host: str) -> bool:
     """True for any name or address that means "this machine" (127/8, ::1, 0.0.0.0, localhost)."""
     host = host.strip("[]").lower()
@@ -31,8 +30,10 @@ def is_loopback(host: str) -> bool:
 
 def _check_docker_host(value: str) -> str:
     if not re.match(r"^(unix|npipe|tcp|ssh)://\S+$", value):
-        raise ValueError("must be a Docker host such as unix:///var/run/docker.sock, "
-                         "npipe:////./pipe/docker_engine, tcp://host:2376 or ssh://user@host")
+        raise ValueError(
+            "must be a Docker host such as unix:///var/run/docker.sock, "
+            "npipe:////./pipe/docker_engine, tcp://host:2376 or ssh://user@host"
+        )
     return value
 
 
@@ -40,8 +41,9 @@ def _check_ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise ValueError("must be an IP address such as 127.0.0.1 (0.0.0.0 opens the port "
-                         "to your whole network)") from None
+        raise ValueError(
+            "must be an IP address such as 127.0.0.1 (0.0.0.0 opens the port to your whole network)"
+        ) from None
 
 
 def _check_ollama_url(value: str) -> str:
@@ -50,16 +52,21 @@ def _check_ollama_url(value: str) -> str:
         raise ValueError("must be an http(s) URL such as http://host.docker.internal:11434")
     path = (match.group(3) or "").rstrip("/")
     if path.endswith("/api"):
-        raise ValueError("drop the '/api' suffix: Open WebUI wants the bare Ollama URL (the "
-                         "'/api' form belonged to the deprecated OLLAMA_API_BASE_URL), e.g. "
-                         "http://host.docker.internal:11434")
+        raise ValueError(
+            "drop the '/api' suffix: Open WebUI wants the bare Ollama URL (the "
+            "'/api' form belonged to the deprecated OLLAMA_API_BASE_URL), e.g. "
+            "http://host.docker.internal:11434"
+        )
     if match.group(2) and not 1 <= int(match.group(2)[1:]) <= 65535:
-        raise ValueError("the port must be between 1 and 65535, e.g. "
-                         "http://host.docker.internal:11434")
+        raise ValueError(
+            "the port must be between 1 and 65535, e.g. http://host.docker.internal:11434"
+        )
     if is_loopback(match.group(1)):
-        raise ValueError("inside the Open WebUI container this address is the container itself; "
-                         "for an Ollama on this machine (or a kubectl port-forward) use "
-                         "http://host.docker.internal:11434")
+        raise ValueError(
+            "inside the Open WebUI container this address is the container itself; "
+            "for an Ollama on this machine (or a kubectl port-forward) use "
+            "http://host.docker.internal:11434"
+        )
     return value.rstrip("/")
 
 
@@ -89,19 +96,28 @@ class Docker(Model):
     @model_validator(mode="after")
     def _one_ollama(self) -> "Docker":
         if not self.run_ollama and self.ollama_url is None:
-            raise KeyedError("docker.ollamaUrl", None,
-                             "docker.runOllama is false, so Open WebUI needs the URL of an "
-                             "existing Ollama; set it with `pulumi config set --path "
-                             "docker.ollamaUrl http://host.docker.internal:11434`")
+            raise KeyedError(
+                "docker.ollamaUrl",
+                None,
+                "docker.runOllama is false, so Open WebUI needs the URL of an "
+                "existing Ollama; set it with `pulumi config set --path "
+                "docker.ollamaUrl http://host.docker.internal:11434`",
+            )
         if self.run_ollama and self.ollama_url is not None:
-            raise KeyedError("docker.ollamaUrl", self.ollama_url,
-                             "only used when docker.runOllama is false; remove it with `pulumi "
-                             "config rm --path docker.ollamaUrl` or set docker.runOllama to "
-                             "false")
+            raise KeyedError(
+                "docker.ollamaUrl",
+                self.ollama_url,
+                "only used when docker.runOllama is false; remove it with `pulumi "
+                "config rm --path docker.ollamaUrl` or set docker.runOllama to "
+                "false",
+            )
         if self.run_ollama and self.ollama_port and self.ollama_port == self.webui_port:
-            raise KeyedError("docker.ollamaPort", self.ollama_port,
-                             f"docker.webuiPort is {self.webui_port} too; give each its own port "
-                             f"or set docker.ollamaPort 0 to leave Ollama unpublished")
+            raise KeyedError(
+                "docker.ollamaPort",
+                self.ollama_port,
+                f"docker.webuiPort is {self.webui_port} too; give each its own port "
+                f"or set docker.ollamaPort 0 to leave Ollama unpublished",
+            )
         return self
 
     @property
@@ -114,24 +130,39 @@ def check_docker_target(settings: "Settings") -> None:
     if settings.target != "docker":
         return
     if settings.ollama.gpu.enabled and not settings.docker.run_ollama:
-        raise KeyedError("ollama.gpu.enabled", True,
-                         "a GPU can only go to an Ollama container this stack runs, and "
-                         "docker.runOllama is false; set ollama.gpu.enabled to false "
-                         "(or docker.runOllama to true)")
+        raise KeyedError(
+            "ollama.gpu.enabled",
+            True,
+            "a GPU can only go to an Ollama container this stack runs, and "
+            "docker.runOllama is false; set ollama.gpu.enabled to false "
+            "(or docker.runOllama to true)",
+        )
     if settings.ollama.replicas != 1:
-        raise KeyedError("ollama.replicas", settings.ollama.replicas,
-                         "the docker target runs one Ollama container; set it to 1")
-    for key, used in (("ingress.enabled", settings.ingress.enabled),
-                      ("ollama.autoscaling.enabled", settings.ollama.autoscaling.enabled),
-                      ("monitoring.enabled", settings.monitoring.enabled)):
+        raise KeyedError(
+            "ollama.replicas",
+            settings.ollama.replicas,
+            "the docker target runs one Ollama container; set it to 1",
+        )
+    for key, used in (
+        ("ingress.enabled", settings.ingress.enabled),
+        ("ollama.autoscaling.enabled", settings.ollama.autoscaling.enabled),
+        ("monitoring.enabled", settings.monitoring.enabled),
+    ):
         if used:
-            raise KeyedError(key, True,
-                             f"only the Kubernetes targets (icc, minikube) have it; set it to "
-                             f"false with `pulumi config set --path {key} false`")
+            raise KeyedError(
+                key,
+                True,
+                f"only the Kubernetes targets (icc, minikube) have it; set it to "
+                f"false with `pulumi config set --path {key} false`",
+            )
     _check_exposure(settings)
     if settings.quota != Quota():
-        raise KeyedError("quota", None, "a namespace quota exists only on Kubernetes targets; "
-                                        "remove it with `pulumi config rm quota`")
+        raise KeyedError(
+            "quota",
+            None,
+            "a namespace quota exists only on Kubernetes targets; "
+            "remove it with `pulumi config rm quota`",
+        )
 
 
 def _check_exposure(settings: "Settings") -> None:
@@ -140,17 +171,26 @@ def _check_exposure(settings: "Settings") -> None:
     if ipaddress.ip_address(docker.bind_address).is_loopback:
         return
     if not docker.allow_network_access:
-        raise KeyedError("docker.bindAddress", docker.bind_address,
-                         "publishes the ports to every machine that can reach this one; keep "
-                         "127.0.0.1, or opt in with `pulumi config set --path "
-                         "docker.allowNetworkAccess true`")
+        raise KeyedError(
+            "docker.bindAddress",
+            docker.bind_address,
+            "publishes the ports to every machine that can reach this one; keep "
+            "127.0.0.1, or opt in with `pulumi config set --path "
+            "docker.allowNetworkAccess true`",
+        )
     if not settings.webui.auth:
-        raise KeyedError("webui.auth", False,
-                         f"Open WebUI without sign-in must not listen on {docker.bind_address}; "
-                         f"turn auth on or keep docker.bindAddress 127.0.0.1")
+        raise KeyedError(
+            "webui.auth",
+            False,
+            f"Open WebUI without sign-in must not listen on {docker.bind_address}; "
+            f"turn auth on or keep docker.bindAddress 127.0.0.1",
+        )
     if docker.publishes_ollama and not docker.expose_ollama_api:
-        raise KeyedError("docker.ollamaPort", docker.ollama_port,
-                         f"Ollama's API has no authentication and would listen on "
-                         f"{docker.bind_address}; set docker.ollamaPort 0 (Open WebUI reaches "
-                         f"Ollama on the stack network) or opt in with `pulumi config set --path "
-                         f"docker.exposeOllamaApi true`")
+        raise KeyedError(
+            "docker.ollamaPort",
+            docker.ollama_port,
+            f"Ollama's API has no authentication and would listen on "
+            f"{docker.bind_address}; set docker.ollamaPort 0 (Open WebUI reaches "
+            f"Ollama on the stack network) or opt in with `pulumi config set --path "
+            f"docker.exposeOllamaApi true`",
+        )

@@ -18,13 +18,16 @@ _HOSTNAME = re.compile(rf"^{_DNS_NAME_LABEL}(\.{_DNS_NAME_LABEL})+$")
 
 def _check_hostname(value: str) -> str:
     if "://" in value or "/" in value or ":" in value:
-        raise ValueError("must be a bare DNS name such as chat.example.org: "
-                         "no scheme, port or path")
+        raise ValueError(
+            "must be a bare DNS name such as chat.example.org: no scheme, port or path"
+        )
     if value != value.lower():
         raise ValueError(f"use lower case: {value.lower()}")
     if len(value) > 253 or not _HOSTNAME.match(value):
-        raise ValueError("must be a DNS name such as chat.example.org: dot-separated labels of "
-                         "lower-case letters, digits and '-' (no wildcard)")
+        raise ValueError(
+            "must be a DNS name such as chat.example.org: dot-separated labels of "
+            "lower-case letters, digits and '-' (no wildcard)"
+        )
     if all(label.isdigit() for label in value.split(".")):
         raise ValueError("an IP address cannot be an Ingress host; use a DNS name")
     return value
@@ -73,27 +76,42 @@ def check_ingress(settings: "Settings") -> None:
     ingress, tls = settings.ingress, settings.ingress.tls
     if not ingress.enabled:
         if ingress.expose_ollama:
-            raise KeyedError("ingress.exposeOllama", True,
-                             "needs ingress.enabled true; set exposeOllama to false")
+            raise KeyedError(
+                "ingress.exposeOllama",
+                True,
+                "needs ingress.enabled true; set exposeOllama to false",
+            )
         return
     if ingress.host is None:
-        example = ("chat.<your-domain>, a name you control with a CNAME to "
-                   "icc-k8s-api.informatik.haw-hamburg.de" if settings.target == "icc"
-                   else "open-webui.minikube.local")
-        raise KeyedError("ingress.host", None,
-                         f"required when ingress.enabled is true: {example}; set it with "
-                         f"`pulumi config set --path ingress.host <name>`")
+        example = (
+            "chat.<your-domain>, a name you control with a CNAME to "
+            "icc-k8s-api.informatik.haw-hamburg.de"
+            if settings.target == "icc"
+            else "open-webui.minikube.local"
+        )
+        raise KeyedError(
+            "ingress.host",
+            None,
+            f"required when ingress.enabled is true: {example}; set it with "
+            f"`pulumi config set --path ingress.host <name>`",
+        )
     if tls.enabled and tls.cluster_issuer and tls.existing_secret:
-        raise KeyedError("ingress.tls.existingSecret", tls.existing_secret,
-                         f"TLS comes from cert-manager (ingress.tls.clusterIssuer is "
-                         f"{tls.cluster_issuer}) or from an existing secret, not both; turn "
-                         f"cert-manager off with `pulumi config set --path "
-                         f"ingress.tls.clusterIssuer ''` or remove existingSecret")
+        raise KeyedError(
+            "ingress.tls.existingSecret",
+            tls.existing_secret,
+            f"TLS comes from cert-manager (ingress.tls.clusterIssuer is "
+            f"{tls.cluster_issuer}) or from an existing secret, not both; turn "
+            f"cert-manager off with `pulumi config set --path "
+            f"ingress.tls.clusterIssuer ''` or remove existingSecret",
+        )
     if tls.enabled and not (tls.cluster_issuer or tls.existing_secret):
-        raise KeyedError("ingress.tls", None,
-                         "TLS needs a certificate: set ingress.tls.clusterIssuer (cert-manager) "
-                         "or ingress.tls.existingSecret, or set ingress.tls.enabled false for "
-                         "plain http")
+        raise KeyedError(
+            "ingress.tls",
+            None,
+            "TLS needs a certificate: set ingress.tls.clusterIssuer (cert-manager) "
+            "or ingress.tls.existingSecret, or set ingress.tls.enabled false for "
+            "plain http",
+        )
     _check_exposure(settings)
     _check_ollama_route(ingress)
 
@@ -101,27 +119,42 @@ def check_ingress(settings: "Settings") -> None:
 def _check_exposure(settings: "Settings") -> None:
     ingress = settings.ingress
     if not settings.webui.auth:
-        raise KeyedError("webui.auth", False,
-                         f"with ingress.enabled, anyone who reaches {ingress.host} would chat "
-                         f"without an account; turn auth on, or use `kubectl port-forward` "
-                         f"and switch the ingress off")
+        raise KeyedError(
+            "webui.auth",
+            False,
+            f"with ingress.enabled, anyone who reaches {ingress.host} would chat "
+            f"without an account; turn auth on, or use `kubectl port-forward` "
+            f"and switch the ingress off",
+        )
     if settings.target == "icc" and not ingress.tls.enabled and not ingress.allow_plain_http:
-        raise KeyedError("ingress.tls.enabled", False,
-                         "passwords and chats would cross the network unencrypted; keep TLS "
-                         "on, or opt in with `pulumi config set --path ingress.allowPlainHttp "
-                         "true`")
+        raise KeyedError(
+            "ingress.tls.enabled",
+            False,
+            "passwords and chats would cross the network unencrypted; keep TLS "
+            "on, or opt in with `pulumi config set --path ingress.allowPlainHttp "
+            "true`",
+        )
 
 
 def _check_ollama_route(ingress: Ingress) -> None:
     if ingress.expose_ollama and ingress.ollama_host is None:
-        raise KeyedError("ingress.ollamaHost", None,
-                         "ingress.exposeOllama needs a host of its own (Open WebUI's /api paths "
-                         "would collide); set it with `pulumi config set --path "
-                         "ingress.ollamaHost <name>`")
+        raise KeyedError(
+            "ingress.ollamaHost",
+            None,
+            "ingress.exposeOllama needs a host of its own (Open WebUI's /api paths "
+            "would collide); set it with `pulumi config set --path "
+            "ingress.ollamaHost <name>`",
+        )
     if ingress.ollama_host is not None and not ingress.expose_ollama:
-        raise KeyedError("ingress.ollamaHost", ingress.ollama_host,
-                         "only used with ingress.exposeOllama true; remove it with "
-                         "`pulumi config rm --path ingress.ollamaHost`")
+        raise KeyedError(
+            "ingress.ollamaHost",
+            ingress.ollama_host,
+            "only used with ingress.exposeOllama true; remove it with "
+            "`pulumi config rm --path ingress.ollamaHost`",
+        )
     if ingress.ollama_host is not None and ingress.ollama_host == ingress.host:
-        raise KeyedError("ingress.ollamaHost", ingress.ollama_host,
-                         "must differ from ingress.host: Open WebUI's own /api paths would collide")
+        raise KeyedError(
+            "ingress.ollamaHost",
+            ingress.ollama_host,
+            "must differ from ingress.host: Open WebUI's own /api paths would collide",
+        )

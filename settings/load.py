@@ -29,8 +29,10 @@ class SettingsError(Exception):
 # Sections set with `pulumi config set --path`: the CLI hands them over JSON-encoded. Every other
 # key is a plain string (a password or a kubeconfig may well start with "[" or "{").
 _STRUCTURED = frozenset(
-    field.alias or name for name, field in Settings.model_fields.items()
-    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))
+    field.alias or name
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+)
 _FIELDS = frozenset(field.alias or name for name, field in Settings.model_fields.items())
 # pydantic's words for a wrong shape, in the words of the config file.
 _SHAPES = {
@@ -48,8 +50,10 @@ def _decode(key: str, value: Any) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError:
-            raise SettingsError(f"must be a block of settings, not a single value; set its keys "
-                                f"with `pulumi config set --path {key}.<setting> <value>`") from None
+            raise SettingsError(
+                f"must be a block of settings, not a single value; set its keys "
+                f"with `pulumi config set --path {key}.<setting> <value>`"
+            ) from None
     return value
 
 
@@ -58,7 +62,8 @@ def _dotted_key(key: str) -> SettingsError:
     dot in its name; say so, and how to move the value where it belongs."""
     return SettingsError(
         f"{PROJECT}:{key}: a key with a dot in its name, set without --path; move it with "
-        f"`pulumi config rm '{key}'` and then `pulumi config set --path {key} <value>`")
+        f"`pulumi config rm '{key}'` and then `pulumi config set --path {key} <value>`"
+    )
 
 
 def _show(value: Any) -> str:
@@ -97,8 +102,10 @@ def _describe(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error["loc"]]
     if loc[-1] == "[key]":  # a bad key inside a mapping such as ollama.nodeSelector
         block = _config_path(loc[:-2])
-        return (f"{PROJECT}:{block} (given key: {_show(loc[-2])}): {cause or error['msg']}; "
-                f"remove it with `pulumi config rm --path '{block}[\"{loc[-2]}\"]'`")
+        return (
+            f"{PROJECT}:{block} (given key: {_show(loc[-2])}): {cause or error['msg']}; "
+            f"remove it with `pulumi config rm --path '{block}[\"{loc[-2]}\"]'`"
+        )
     key = _config_path(loc)
     message = str(cause) if cause is not None else _SHAPES.get(error["type"], error["msg"])
     if error["type"] == "extra_forbidden":
@@ -124,13 +131,15 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: frozenset[str] = frozens
         if key in decoded and key not in secret_keys:
             raise SettingsError(
                 f"{PROJECT}:{key}: stored in plain text; set it again with "
-                f"`pulumi config set --secret {key} <value>`")
+                f"`pulumi config set --secret {key} <value>`"
+            )
     target = decoded.get("target")
     if target not in TARGETS:
         allowed = ", ".join(TARGETS)
         raise SettingsError(
             f"{PROJECT}:target (given: {_show(target)}): must be one of {allowed}; "
-            f"fix with `pulumi config set target <{'|'.join(TARGETS)}>`")
+            f"fix with `pulumi config set target <{'|'.join(TARGETS)}>`"
+        )
     merged = deep_merge(TARGET_DEFAULTS[target](), decoded)
     try:
         return Settings.model_validate(merged)
@@ -145,10 +154,11 @@ def _stack_config() -> tuple[dict[str, Any], frozenset[str]]:
 
     prefix = f"{PROJECT}:"
     merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    raw = {key[len(prefix):]: value for key, value in merged.items() if key.startswith(prefix)}
-    secret_keys = (set(runtime_config._SECRET_KEYS.get())
-                   | set(runtime_config.get_config_secret_keys_env()))
-    secret = frozenset(key[len(prefix):] for key in secret_keys if key.startswith(prefix))
+    raw = {key[len(prefix) :]: value for key, value in merged.items() if key.startswith(prefix)}
+    secret_keys = set(runtime_config._SECRET_KEYS.get()) | set(
+        runtime_config.get_config_secret_keys_env()
+    )
+    secret = frozenset(key[len(prefix) :] for key in secret_keys if key.startswith(prefix))
     return raw, secret
 
 
@@ -168,8 +178,9 @@ def as_make_commands(message: str, stack: str) -> str:
         return f"`make config-set STACK={stack} KEY={key}{shown}{secret}`"
 
     message = _SET.sub(set_command, message)
-    return _RM.sub(lambda m: f"`make config-rm STACK={stack} KEY={m.group(1) or m.group(2)}`",
-                   message)
+    return _RM.sub(
+        lambda m: f"`make config-rm STACK={stack} KEY={m.group(1) or m.group(2)}`", message
+    )
 
 
 def load_settings() -> Settings:

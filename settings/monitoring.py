@@ -7,8 +7,18 @@ from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from settings.base import (WEAK_PASSWORDS, DnsLabel, KeyedError, Model, PinnedImage, ResourceAmounts, Resources,
-                           StorageSize, empty_is_none, number_as_text)
+from settings.base import (
+    WEAK_PASSWORDS,
+    DnsLabel,
+    KeyedError,
+    Model,
+    PinnedImage,
+    ResourceAmounts,
+    Resources,
+    StorageSize,
+    empty_is_none,
+    number_as_text,
+)
 
 if TYPE_CHECKING:
     from settings.stack import Settings
@@ -28,15 +38,18 @@ def is_chart_path(chart: str) -> bool:
 
 def _check_repo_url(value: str) -> str:
     if not re.match(r"^(https?|oci)://[^\s/]+\S*$", value):
-        raise ValueError("must be a Helm repository URL such as "
-                         "https://prometheus-community.github.io/helm-charts")
+        raise ValueError(
+            "must be a Helm repository URL such as "
+            "https://prometheus-community.github.io/helm-charts"
+        )
     return value.rstrip("/")
 
 
 def _check_chart_version(value: str) -> str:
     if not _CHART_VERSION.match(value):
-        raise ValueError("must be one exact chart version such as 29.27.0 (no ranges: "
-                         "versions are pinned)")
+        raise ValueError(
+            "must be one exact chart version such as 29.27.0 (no ranges: versions are pinned)"
+        )
     return value
 
 
@@ -48,15 +61,16 @@ def _check_duration(value: str) -> str:
 
 def _check_host_port(value: str) -> str:
     if not _HOST_PORT.match(value):
-        raise ValueError("must be host:port, e.g. "
-                         "nvidia-dcgm-exporter.gpu-operator.svc.cluster.local:9400")
+        raise ValueError(
+            "must be host:port, e.g. nvidia-dcgm-exporter.gpu-operator.svc.cluster.local:9400"
+        )
     return value
 
 
-RepoUrl = Annotated[Optional[Annotated[str, AfterValidator(_check_repo_url)]],
-                    BeforeValidator(empty_is_none)]
-ChartVersion = Annotated[str, BeforeValidator(number_as_text),
-                         AfterValidator(_check_chart_version)]
+RepoUrl = Annotated[
+    Optional[Annotated[str, AfterValidator(_check_repo_url)]], BeforeValidator(empty_is_none)
+]
+ChartVersion = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_chart_version)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
 HostPort = Annotated[str, AfterValidator(_check_host_port)]
 
@@ -81,8 +95,10 @@ class Prometheus(Chart):
     # Unset: an emptyDir (metrics are lost when the pod moves). Set: a claim of this size.
     storage_size: Optional[StorageSize] = None
     storage_class: Optional[DnsLabel] = None
-    resources: Resources = Resources(requests=ResourceAmounts(cpu="100m", memory="512Mi"),
-                                     limits=ResourceAmounts(cpu="1", memory="1Gi"))
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="100m", memory="512Mi"),
+        limits=ResourceAmounts(cpu="1", memory="1Gi"),
+    )
 
 
 class Grafana(Chart):
@@ -90,8 +106,10 @@ class Grafana(Chart):
     chart: str = Field(default="grafana", min_length=1)
     version: ChartVersion = "12.11.1"
     local_port: int = Field(default=3000, ge=1024, le=65535)
-    resources: Resources = Resources(requests=ResourceAmounts(cpu="50m", memory="128Mi"),
-                                     limits=ResourceAmounts(cpu="500m", memory="512Mi"))
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="50m", memory="128Mi"),
+        limits=ResourceAmounts(cpu="500m", memory="512Mi"),
+    )
 
 
 class Exporter(Model):
@@ -119,31 +137,45 @@ def check_monitoring(settings: "Settings") -> None:
     if not monitoring.enabled:
         return
     if settings.target == "icc" and monitoring.scope == "cluster":
-        raise KeyedError("monitoring.scope", "cluster",
-                         "ICC users have one namespace and no cluster-admin, so Prometheus "
-                         "cannot read nodes, cAdvisor or other namespaces; set it with "
-                         "`pulumi config set --path monitoring.scope namespace`")
+        raise KeyedError(
+            "monitoring.scope",
+            "cluster",
+            "ICC users have one namespace and no cluster-admin, so Prometheus "
+            "cannot read nodes, cAdvisor or other namespaces; set it with "
+            "`pulumi config set --path monitoring.scope namespace`",
+        )
     _check_grafana_password(settings)
-    for key, chart in (("monitoring.prometheus", monitoring.prometheus),
-                       ("monitoring.grafana", monitoring.grafana)):
+    for key, chart in (
+        ("monitoring.prometheus", monitoring.prometheus),
+        ("monitoring.grafana", monitoring.grafana),
+    ):
         local = is_chart_path(chart.chart) or chart.chart.startswith("oci://")
         if chart.repo is None and not local:
-            raise KeyedError(f"{key}.repo", None,
-                             f"chart '{chart.chart}' is a name in a repository, so the "
-                             f"repository URL is needed; set {key}.repo, or set {key}.chart "
-                             f"to a local path (./charts/...) or an oci:// reference")
+            raise KeyedError(
+                f"{key}.repo",
+                None,
+                f"chart '{chart.chart}' is a name in a repository, so the "
+                f"repository URL is needed; set {key}.repo, or set {key}.chart "
+                f"to a local path (./charts/...) or an oci:// reference",
+            )
 
 
 def _check_grafana_password(settings: "Settings") -> None:
     password = settings.grafana_admin_password
     if password is None:
-        raise KeyedError("grafanaAdminPassword", None,
-                         "monitoring.enabled is true, so Grafana needs an admin password; set "
-                         "it with `pulumi config set --secret grafanaAdminPassword <value>` "
-                         "(e.g. from `openssl rand -base64 24`)")
+        raise KeyedError(
+            "grafanaAdminPassword",
+            None,
+            "monitoring.enabled is true, so Grafana needs an admin password; set "
+            "it with `pulumi config set --secret grafanaAdminPassword <value>` "
+            "(e.g. from `openssl rand -base64 24`)",
+        )
     text = password.get_secret_value()
     if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
-        raise KeyedError("grafanaAdminPassword", "(secret)",
-                         "use at least 12 characters and no default such as admin; set it "
-                         "with `pulumi config set --secret grafanaAdminPassword <value>` (e.g. "
-                         "from `openssl rand -base64 24`)")
+        raise KeyedError(
+            "grafanaAdminPassword",
+            "(secret)",
+            "use at least 12 characters and no default such as admin; set it "
+            "with `pulumi config set --secret grafanaAdminPassword <value>` (e.g. "
+            "from `openssl rand -base64 24`)",
+        )

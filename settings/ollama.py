@@ -7,8 +7,20 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from settings.base import (GI, DnsLabel, ExtendedResource, KeyedError, LabelKey, LabelValue, Model,
-                           PinnedImage, Resources, Storage, check_label_key, number_as_text)
+from settings.base import (
+    GI,
+    DnsLabel,
+    ExtendedResource,
+    KeyedError,
+    LabelKey,
+    LabelValue,
+    Model,
+    PinnedImage,
+    Resources,
+    Storage,
+    check_label_key,
+    number_as_text,
+)
 from settings.quantity import parse_quantity
 
 
@@ -20,8 +32,10 @@ def _check_model_name(model: str) -> str:
 
 def _check_toleration_key(key: str) -> str:
     if not key:
-        raise ValueError("must name the taint, e.g. gpu-tesla-v100 (an empty key tolerates "
-                         "every taint of every node)")
+        raise ValueError(
+            "must name the taint, e.g. gpu-tesla-v100 (an empty key tolerates "
+            "every taint of every node)"
+        )
     return check_label_key(key)
 
 
@@ -34,9 +48,11 @@ _INTEGER = re.compile(r"^[-+]?[0-9]+$")
 
 def _check_keep_alive(value: str) -> str:
     if not (_GO_DURATION.match(value) or _INTEGER.match(value)):
-        raise ValueError("must be a Go duration such as 30m, 1h or 24h (no 'd' unit), or whole "
-                         "seconds such as 300; -1 keeps models loaded for ever (Ollama would "
-                         "silently use 5m instead)")
+        raise ValueError(
+            "must be a Go duration such as 30m, 1h or 24h (no 'd' unit), or whole "
+            "seconds such as 300; -1 keeps models loaded for ever (Ollama would "
+            "silently use 5m instead)"
+        )
     return value
 
 
@@ -82,9 +98,12 @@ class Autoscaling(Model):
     @model_validator(mode="after")
     def _min_not_above_max(self) -> "Autoscaling":
         if self.min_replicas > self.max_replicas:
-            raise KeyedError("ollama.autoscaling.minReplicas", self.min_replicas,
-                             f"must not exceed ollama.autoscaling.maxReplicas "
-                             f"({self.max_replicas}); lower minReplicas or raise maxReplicas")
+            raise KeyedError(
+                "ollama.autoscaling.minReplicas",
+                self.min_replicas,
+                f"must not exceed ollama.autoscaling.maxReplicas "
+                f"({self.max_replicas}); lower minReplicas or raise maxReplicas",
+            )
         return self
 
 
@@ -108,7 +127,10 @@ class Ollama(Model):
     def _room_for_a_model(self) -> "Ollama":
         # Below this even the smallest chat model does not load; the pod would only crash-loop.
         if parse_quantity(self.resources.limits.memory) < GI:
-            raise KeyedError("ollama.resources.limits.memory", self.resources.limits.memory,
-                             "must be at least 1Gi: a model is loaded into this memory "
-                             "(llama3.2:1b needs about 2Gi)")
+            raise KeyedError(
+                "ollama.resources.limits.memory",
+                self.resources.limits.memory,
+                "must be at least 1Gi: a model is loaded into this memory "
+                "(llama3.2:1b needs about 2Gi)",
+            )
         return self

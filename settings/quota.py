@@ -19,7 +19,12 @@ from pydantic import Field
 
 from settings.base import Cpu, KeyedError, Memory, Model, StorageSize
 from settings.quantity import format_amount, parse_quantity
-from settings.sidecars import EXPORTER_RESOURCES, KSM_RESOURCES, LOADER_RESOURCES, RELOADER_RESOURCES
+from settings.sidecars import (
+    EXPORTER_RESOURCES,
+    KSM_RESOURCES,
+    LOADER_RESOURCES,
+    RELOADER_RESOURCES,
+)
 
 if TYPE_CHECKING:
     from settings.stack import Settings
@@ -58,8 +63,12 @@ QUOTA_CHECKS = (
     ("quota.storage", "requests", "storage"),
 )
 # What else the user can lower, per resource, besides the replica count.
-_SMALLER = {"gpu": "ollama.gpu.count", "cpu": "the pods' resources.{side}.cpu",
-            "memory": "the pods' resources.{side}.memory", "storage": "the storage sizes"}
+_SMALLER = {
+    "gpu": "ollama.gpu.count",
+    "cpu": "the pods' resources.{side}.cpu",
+    "memory": "the pods' resources.{side}.memory",
+    "storage": "the storage sizes",
+}
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,14 @@ class PodBudget:
     limits: Mapping[str, Decimal] = field(default_factory=dict)
 
 
-def pod_budget(name: str, replicas: int, replicas_key: str, containers: list[dict],
-               gpu_resource: str = "", claims: tuple[str, ...] = ()) -> PodBudget:
+def pod_budget(
+    name: str,
+    replicas: int,
+    replicas_key: str,
+    containers: list[dict],
+    gpu_resource: str = "",
+    claims: tuple[str, ...] = (),
+) -> PodBudget:
     """Sum the containers' `resources` blocks (as rendered) into one pod's amounts."""
     totals: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
     for container in containers:
@@ -91,7 +106,8 @@ def ollama_pods(settings: "Settings") -> PodBudget:
     ollama = settings.ollama
     gpu = ollama.gpu
     server = ollama.resources.requirements(
-        {gpu.resource_name: str(gpu.count)} if gpu.enabled else None)
+        {gpu.resource_name: str(gpu.count)} if gpu.enabled else None
+    )
     # The model-loader sidecar runs only when models are configured (see OllamaServer).
     containers = [server, LOADER_RESOURCES] if ollama.models else [server]
     if ollama.autoscaling.enabled:
@@ -103,8 +119,13 @@ def ollama_pods(settings: "Settings") -> PodBudget:
 
 def webui_pods(settings: "Settings") -> PodBudget:
     webui = settings.webui
-    return pod_budget("Open WebUI", 1, "webui.resources", [webui.resources.requirements()],
-                      claims=(webui.storage.size,))
+    return pod_budget(
+        "Open WebUI",
+        1,
+        "webui.resources",
+        [webui.resources.requirements()],
+        claims=(webui.storage.size,),
+    )
 
 
 def monitoring_pods(settings: "Settings") -> list[PodBudget]:
@@ -116,14 +137,21 @@ def monitoring_pods(settings: "Settings") -> list[PodBudget]:
     prometheus = config.prometheus
     claims = (prometheus.storage_size,) if prometheus.storage_size else ()
     pods = [
-        pod_budget("Prometheus", 1, "monitoring.prometheus.resources",
-                   [prometheus.resources.requirements(), RELOADER_RESOURCES], claims=claims),
-        pod_budget("Grafana", 1, "monitoring.grafana.resources",
-                   [config.grafana.resources.requirements()]),
+        pod_budget(
+            "Prometheus",
+            1,
+            "monitoring.prometheus.resources",
+            [prometheus.resources.requirements(), RELOADER_RESOURCES],
+            claims=claims,
+        ),
+        pod_budget(
+            "Grafana", 1, "monitoring.grafana.resources", [config.grafana.resources.requirements()]
+        ),
     ]
     if config.exporter.enabled:
-        pods.append(pod_budget("Ollama exporter", 1, "monitoring.exporter.enabled",
-                               [EXPORTER_RESOURCES]))
+        pods.append(
+            pod_budget("Ollama exporter", 1, "monitoring.exporter.enabled", [EXPORTER_RESOURCES])
+        )
     if config.scope == "cluster":
         pods.append(pod_budget("kube-state-metrics", 1, "monitoring.scope", [KSM_RESOURCES]))
     return pods
@@ -141,9 +169,14 @@ def quota_amount(quota: Quota, quota_key: str) -> Optional[Decimal]:
     return None if value is None else parse_quantity(value)
 
 
-def check_budget(pods: list[PodBudget], quota_key: str, side: str, resource: str,
-                 budget: Decimal,
-                 allows: str = "if the namespace quota allows it") -> Optional[KeyedError]:
+def check_budget(
+    pods: list[PodBudget],
+    quota_key: str,
+    side: str,
+    resource: str,
+    budget: Decimal,
+    allows: str = "if the namespace quota allows it",
+) -> Optional[KeyedError]:
     """The one message for a budget the pods exceed, pinned to the biggest consumer's count."""
     shares = [(pod, getattr(pod, side).get(resource, Decimal(0))) for pod in pods]
     shares = [(pod, amount) for pod, amount in shares if amount > 0]
@@ -153,9 +186,11 @@ def check_budget(pods: list[PodBudget], quota_key: str, side: str, resource: str
     terms = " + ".join(f"{_pods(pod)} × {amount_text(resource, amount)}" for pod, amount in shares)
     biggest = max(shares, key=lambda share: share[0].replicas * share[1])[0]
     smaller = _SMALLER.get(resource, "the pods' {side}").format(side=side)
-    message = (f"worst case {terms} = {amount_text(resource, need)}{_of(resource, side)}, more "
-               f"than {quota_key} = {amount_text(resource, budget)}; lower "
-               f"{biggest.replicas_key} or {smaller}, or raise {quota_key} {allows}")
+    message = (
+        f"worst case {terms} = {amount_text(resource, need)}{_of(resource, side)}, more "
+        f"than {quota_key} = {amount_text(resource, budget)}; lower "
+        f"{biggest.replicas_key} or {smaller}, or raise {quota_key} {allows}"
+    )
     given = biggest.replicas if biggest.replicas_key.lower().endswith("replicas") else None
     return KeyedError(biggest.replicas_key, given, message)
 
@@ -179,8 +214,9 @@ def _of(resource: str, side: str) -> str:
     return f" of {side}" if resource == "cpu" else f" of memory {side}"
 
 
-def budget_overrun(settings: "Settings",
-                   pods: Optional[list[PodBudget]] = None) -> Optional[KeyedError]:
+def budget_overrun(
+    settings: "Settings", pods: Optional[list[PodBudget]] = None
+) -> Optional[KeyedError]:
     """The first configured quota the release's worst case exceeds, or None."""
     pods = release_pods(settings) if pods is None else pods
     for quota_key, side, resource in QUOTA_CHECKS:
@@ -198,10 +234,14 @@ def node_overrun(settings: "Settings") -> Optional[KeyedError]:
     for resource in ("cpu", "memory"):
         amount = getattr(settings.node_capacity, resource)
         if amount is not None:
-            overrun = check_budget(pods, f"nodeCapacity.{resource}", "requests", resource,
-                                   parse_quantity(amount),
-                                   allows="if your node is bigger (`minikube start --cpus "
-                                          "--memory`)")
+            overrun = check_budget(
+                pods,
+                f"nodeCapacity.{resource}",
+                "requests",
+                resource,
+                parse_quantity(amount),
+                allows="if your node is bigger (`minikube start --cpus --memory`)",
+            )
             if overrun is not None:
                 return overrun
     return None

@@ -4,12 +4,20 @@ They live in the settings layer because the namespace quota check must count the
 components render them.
 """
 
-LOADER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
-                    "limits": {"cpu": "200m", "memory": "128Mi"}}
-EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
-                      "limits": {"cpu": "200m", "memory": "128Mi"}}
+LOADER_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "32Mi"},
+    "limits": {"cpu": "200m", "memory": "128Mi"},
+}
+EXPORTER_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "32Mi"},
+    "limits": {"cpu": "200m", "memory": "128Mi"},
+}
 # Prometheus' config reloader and kube-state-metrics, sized through the chart values.
-RELOADER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"},
-                      "limits": {"cpu": "100m", "memory": "64Mi"}}
-KSM_RESOURCES = {"requests": {"cpu": "10m", "memory": "64Mi"},
-                 "limits": {"cpu": "200m", "memory": "256Mi"}}
+RELOADER_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "32Mi"},
+    "limits": {"cpu": "100m", "memory": "64Mi"},
+}
+KSM_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "64Mi"},
+    "limits": {"cpu": "200m", "memory": "256Mi"},
+}

@@ -49,9 +49,12 @@ class Settings(Model):
         # Checked before the block itself, so the message is "remove it", not a detail inside it.
         target = data.get("target") if isinstance(data, Mapping) else None
         if target != "docker" and isinstance(data, Mapping) and "docker" in data:
-            raise KeyedError("docker", None,
-                             f"only the docker target uses it, this stack is {target}; "
-                             f"remove it with `pulumi config rm docker`")
+            raise KeyedError(
+                "docker",
+                None,
+                f"only the docker target uses it, this stack is {target}; "
+                f"remove it with `pulumi config rm docker`",
+            )
         return data
 
     @model_validator(mode="after")
@@ -60,17 +63,26 @@ class Settings(Model):
             _check_icc(self)
         check_docker_target(self)
         if self.target == "minikube" and self.ollama.gpu.enabled:
-            raise KeyedError("ollama.gpu.enabled", True,
-                             "the minikube target has no GPU; set ollama.gpu.enabled to false")
+            raise KeyedError(
+                "ollama.gpu.enabled",
+                True,
+                "the minikube target has no GPU; set ollama.gpu.enabled to false",
+            )
         _check_kubeconfig(self.kubeconfig)
         if len(self.webui_secret_key.get_secret_value()) < 32:
-            raise KeyedError("webuiSecretKey", "(secret)",
-                             "use at least 32 characters, e.g. `openssl rand -hex 32`")
+            raise KeyedError(
+                "webuiSecretKey",
+                "(secret)",
+                "use at least 32 characters, e.g. `openssl rand -hex 32`",
+            )
         _check_admin_password(self)
         if self.webui.openai.enabled and self.openai_api_key is None:
-            raise KeyedError("openaiApiKey", None,
-                             "webui.openai.enabled is true; set the key with "
-                             "`pulumi config set --secret openaiApiKey <key>`")
+            raise KeyedError(
+                "openaiApiKey",
+                None,
+                "webui.openai.enabled is true; set the key with "
+                "`pulumi config set --secret openaiApiKey <key>`",
+            )
         return self
 
     @model_validator(mode="after")
@@ -89,13 +101,17 @@ class Settings(Model):
 
 def _check_icc(settings: Settings) -> None:
     if not _ICC_NAMESPACE.match(settings.namespace):
-        raise KeyedError("namespace", settings.namespace,
-                         "must be your ICC namespace w<id>-default (login infwXYZ123 owns "
-                         "wXYZ123-default); fix with `pulumi config set namespace "
-                         "wXYZ123-default`")
+        raise KeyedError(
+            "namespace",
+            settings.namespace,
+            "must be your ICC namespace w<id>-default (login infwXYZ123 owns "
+            "wXYZ123-default); fix with `pulumi config set namespace "
+            "wXYZ123-default`",
+        )
     if settings.create_namespace:
-        raise KeyedError("createNamespace", True,
-                         "ICC users cannot create namespaces; set it to false")
+        raise KeyedError(
+            "createNamespace", True, "ICC users cannot create namespaces; set it to false"
+        )
 
 
 def _check_kubeconfig(kubeconfig: Optional[str]) -> None:
@@ -103,9 +119,12 @@ def _check_kubeconfig(kubeconfig: Optional[str]) -> None:
     if kubeconfig is None or "\n" in kubeconfig or kubeconfig.lstrip().startswith(("{", "api")):
         return
     if not Path(kubeconfig).expanduser().is_file():
-        raise KeyedError("kubeconfig", kubeconfig,
-                         "no such file; give the path of the kubeconfig from the ICC login "
-                         "portal (e.g. ~/.kube/icc.yaml) or unset it to use ~/.kube/config")
+        raise KeyedError(
+            "kubeconfig",
+            kubeconfig,
+            "no such file; give the path of the kubeconfig from the ICC login "
+            "portal (e.g. ~/.kube/icc.yaml) or unset it to use ~/.kube/config",
+        )
 
 
 def _check_admin_password(settings: Settings) -> None:
@@ -113,22 +132,31 @@ def _check_admin_password(settings: Settings) -> None:
         return
     password = settings.webui_admin_password
     if password is None:
-        raise KeyedError("webuiAdminPassword", None,
-                         "the Open WebUI admin account is created at the first start with this "
-                         "password; set it with `pulumi config set --secret webuiAdminPassword "
-                         "<value>` (`make up` generates it)")
+        raise KeyedError(
+            "webuiAdminPassword",
+            None,
+            "the Open WebUI admin account is created at the first start with this "
+            "password; set it with `pulumi config set --secret webuiAdminPassword "
+            "<value>` (`make up` generates it)",
+        )
     text = password.get_secret_value()
     if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
-        raise KeyedError("webuiAdminPassword", "(secret)",
-                         "use at least 12 characters and no default such as admin; set it with "
-                         "`pulumi config set --secret webuiAdminPassword <value>`")
+        raise KeyedError(
+            "webuiAdminPassword",
+            "(secret)",
+            "use at least 12 characters and no default such as admin; set it with "
+            "`pulumi config set --secret webuiAdminPassword <value>`",
+        )
 
 
 def _check_autoscaling(settings: Settings) -> None:
     scaling, gpu = settings.ollama.autoscaling, settings.ollama.gpu
     if settings.target == "icc" and scaling.enabled and gpu.enabled and settings.quota.gpu is None:
-        raise KeyedError("quota.gpu", None,
-                         f"required while ollama.autoscaling is on with GPUs: the HPA may ask "
-                         f"for maxReplicas × gpu.count = {scaling.max_replicas * gpu.count} "
-                         f"GPUs; set your namespace's GPU quota (`kubectl describe "
-                         f"resourcequota`) with `pulumi config set --path quota.gpu <n>`")
+        raise KeyedError(
+            "quota.gpu",
+            None,
+            f"required while ollama.autoscaling is on with GPUs: the HPA may ask "
+            f"for maxReplicas × gpu.count = {scaling.max_replicas * gpu.count} "
+            f"GPUs; set your namespace's GPU quota (`kubectl describe "
+            f"resourcequota`) with `pulumi config set --path quota.gpu <n>`",
+        )

@@ -38,24 +38,34 @@ def icc() -> dict[str, Any]:
         "ingress": {"tls": {"clusterIssuer": "letsencrypt-production"}, "skipAwait": True},
         # Opt-in: it needs grafanaAdminPassword and room in the namespace quota. Namespace
         # scope is the only one an ICC user can run.
-        "monitoring": deep_merge(_monitoring_defaults(), {
-            "enabled": False, "scope": "namespace",
-            "prometheus": {"storageClass": "rook-ceph-block"}}),
+        "monitoring": deep_merge(
+            _monitoring_defaults(),
+            {
+                "enabled": False,
+                "scope": "namespace",
+                "prometheus": {"storageClass": "rook-ceph-block"},
+            },
+        ),
         "ollama": {
             "replicas": 1,
             "gpu": {"enabled": True, "count": 1, "cudaEnv": True},
-            "tolerations": [{"key": "gpu-tesla-v100", "operator": "Exists",
-                             "effect": "NoSchedule"}],
-            "resources": {"requests": {"cpu": "1", "memory": "8Gi"},
-                          "limits": {"cpu": "4", "memory": "16Gi"}},
+            "tolerations": [
+                {"key": "gpu-tesla-v100", "operator": "Exists", "effect": "NoSchedule"}
+            ],
+            "resources": {
+                "requests": {"cpu": "1", "memory": "8Gi"},
+                "limits": {"cpu": "4", "memory": "16Gi"},
+            },
             "storage": {"size": "20Gi", "storageClass": "rook-ceph-block"},
             "keepAlive": "30m",
             "numParallel": 2,
             "maxLoadedModels": 2,
         },
         "webui": {
-            "resources": {"requests": {"cpu": "250m", "memory": "1Gi"},
-                          "limits": {"cpu": "1", "memory": "2Gi"}},
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "1Gi"},
+                "limits": {"cpu": "1", "memory": "2Gi"},
+            },
             "storage": {"size": "5Gi", "storageClass": "rook-ceph-block"},
         },
     }
@@ -76,13 +86,17 @@ def minikube() -> dict[str, Any]:
             "replicas": 2,
             # Opt-in; starts from the two fixed replicas, at most four on a laptop.
             "autoscaling": {"minReplicas": 2, "maxReplicas": 4},
-            "resources": {"requests": {"cpu": "500m", "memory": "2Gi"},
-                          "limits": {"cpu": "2", "memory": "4Gi"}},
+            "resources": {
+                "requests": {"cpu": "500m", "memory": "2Gi"},
+                "limits": {"cpu": "2", "memory": "4Gi"},
+            },
             "storage": {"size": "10Gi"},
         },
         "webui": {
-            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
-                          "limits": {"cpu": "1", "memory": "2Gi"}},
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "512Mi"},
+                "limits": {"cpu": "1", "memory": "2Gi"},
+            },
             "storage": {"size": "2Gi"},
         },
     }
@@ -99,18 +113,25 @@ def docker() -> dict[str, Any]:
             "replicas": 1,
             # Docker refuses a CPU limit above the host's CPUs; 2 fits the smallest machine that
             # can run a model. scripts/docker_preflight.py checks the limits against the host.
-            "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
-                          "limits": {"cpu": "2", "memory": "8Gi"}},
+            "resources": {
+                "requests": {"cpu": "1", "memory": "2Gi"},
+                "limits": {"cpu": "2", "memory": "8Gi"},
+            },
             "storage": {"size": "20Gi"},
         },
         "webui": {
-            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
-                          "limits": {"cpu": "1", "memory": "2Gi"}},
+            "resources": {
+                "requests": {"cpu": "250m", "memory": "512Mi"},
+                "limits": {"cpu": "1", "memory": "2Gi"},
+            },
             "storage": {"size": "2Gi"},
         },
     }
 
 
 TARGET_DEFAULTS: dict[str, Callable[[], dict[str, Any]]] = {
-    "icc": icc, "minikube": minikube, "docker": docker}
+    "icc": icc,
+    "minikube": minikube,
+    "docker": docker,
+}
 TARGETS = tuple(TARGET_DEFAULTS)

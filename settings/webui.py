@@ -29,8 +29,9 @@ def _check_login_email(value: str) -> str:
     if value != value.lower() or re.search(r"\s", value):
         raise ValueError(f"use lower case and no spaces: {value.lower().strip()}")
     if not (value.endswith("@localhost") or re.fullmatch(r"[^@]+@[^@]+\.[^@]+", value)):
-        raise ValueError("must be an e-mail address such as admin@localhost or "
-                         "chat-admin@haw-hamburg.de")
+        raise ValueError(
+            "must be an e-mail address such as admin@localhost or chat-admin@haw-hamburg.de"
+        )
     return value
 
 
@@ -63,16 +64,23 @@ class WebUi(Model):
     def _retired_keys(cls, data: Any) -> Any:
         for old, new in _RETIRED_KEYS.items():
             if isinstance(data, Mapping) and old in data:
-                raise KeyedError(old, None,
-                                 f"replaced by {new} (approval | open | closed); remove it with "
-                                 f"`pulumi config rm --path webui.{old}` and set e.g. "
-                                 f"`pulumi config set --path {new} approval`", relative=True)
+                raise KeyedError(
+                    old,
+                    None,
+                    f"replaced by {new} (approval | open | closed); remove it with "
+                    f"`pulumi config rm --path webui.{old}` and set e.g. "
+                    f"`pulumi config set --path {new} approval`",
+                    relative=True,
+                )
         return data
 
     @model_validator(mode="after")
     def _room_to_start(self) -> "WebUi":
         # Open WebUI's Python backend alone needs about 400Mi before the first chat.
         if parse_quantity(self.resources.limits.memory) < 512 * MI:
-            raise KeyedError("webui.resources.limits.memory", self.resources.limits.memory,
-                             "must be at least 512Mi: Open WebUI needs about 400Mi to start")
+            raise KeyedError(
+                "webui.resources.limits.memory",
+                self.resources.limits.memory,
+                "must be at least 512Mi: Open WebUI needs about 400Mi to start",
+            )
         return self

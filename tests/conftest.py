@@ -16,7 +16,8 @@ from harness import run_stack  # noqa: E402
 # kubernetes-validate reads and parses the multi-megabyte definitions file on every call; the
 # files never change during a run, so each is read once (6.6 s -> 0.4 s for one stack).
 kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
-    kubernetes_validate.utils.schema_contents)
+    kubernetes_validate.utils.schema_contents
+)
 
 ICC_NAMESPACE = "wabc123-default"
 

@@ -14,8 +14,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 MIB = 2**20
 NANO = 10**9
-HEALTH_DURATIONS = {"interval": "Interval", "timeout": "Timeout", "startPeriod": "StartPeriod",
-                    "startInterval": "StartInterval"}
+HEALTH_DURATIONS = {
+    "interval": "Interval",
+    "timeout": "Timeout",
+    "startPeriod": "StartPeriod",
+    "startInterval": "StartInterval",
+}
 
 
 def cpus_from_nano(nano: int) -> str:
@@ -52,10 +56,13 @@ def memory_swap_from_bytes(swap: int) -> int:
 def from_engine(inspect: dict) -> dict:
     """The diffed fields as the provider sets them from a ContainerInspect answer."""
     host, health = inspect["HostConfig"], inspect["Config"].get("Healthcheck") or {}
-    read = {"memory": host["Memory"] // MIB,
-            "memorySwap": memory_swap_from_bytes(host["MemorySwap"]),
-            "healthcheck": {key: go_duration(health.get(field) or 0)
-                            for key, field in HEALTH_DURATIONS.items()}}
+    read = {
+        "memory": host["Memory"] // MIB,
+        "memorySwap": memory_swap_from_bytes(host["MemorySwap"]),
+        "healthcheck": {
+            key: go_duration(health.get(field) or 0) for key, field in HEALTH_DURATIONS.items()
+        },
+    }
     read["healthcheck"].update(tests=health.get("Test"), retries=health.get("Retries", 0))
     if host.get("NanoCpus"):
         read["cpus"] = cpus_from_nano(host["NanoCpus"])
@@ -65,10 +72,16 @@ def from_engine(inspect: dict) -> dict:
 def as_diffed(inputs: dict) -> dict:
     """The same fields from the inputs, with the schema's defaults filled in ("0s")."""
     health = inputs["healthcheck"]
-    return {"cpus": inputs["cpus"], "memory": inputs["memory"],
-            "memorySwap": inputs.get("memorySwap"),
-            "healthcheck": {**{key: health.get(key, "0s") for key in HEALTH_DURATIONS},
-                            "tests": health["tests"], "retries": health.get("retries", 0)}}
+    return {
+        "cpus": inputs["cpus"],
+        "memory": inputs["memory"],
+        "memorySwap": inputs.get("memorySwap"),
+        "healthcheck": {
+            **{key: health.get(key, "0s") for key in HEALTH_DURATIONS},
+            "tests": health["tests"],
+            "retries": health.get("retries", 0),
+        },
+    }
 
 
 def engine_from_inputs(inputs: dict, swap_accounting: bool = True) -> dict:
@@ -82,9 +95,21 @@ def engine_from_inputs(inputs: dict, swap_accounting: bool = True) -> dict:
         stored_swap = 2 * memory  # Docker's default: as much swap as memory
     else:
         stored_swap = swap * MIB if swap > 0 else swap
-    return {"HostConfig": {"Memory": memory, "MemorySwap": stored_swap,
-                           "NanoCpus": int(Decimal(inputs["cpus"]) * NANO)},
-            "Config": {"Healthcheck": {
-                "Test": health["tests"], "Retries": health.get("retries", 0),
-                **{field: duration_ns(health[key]) for key, field in HEALTH_DURATIONS.items()
-                   if key in health}}}}
+    return {
+        "HostConfig": {
+            "Memory": memory,
+            "MemorySwap": stored_swap,
+            "NanoCpus": int(Decimal(inputs["cpus"]) * NANO),
+        },
+        "Config": {
+            "Healthcheck": {
+                "Test": health["tests"],
+                "Retries": health.get("retries", 0),
+                **{
+                    field: duration_ns(health[key])
+                    for key, field in HEALTH_DURATIONS.items()
+                    if key in health
+                },
+            }
+        },
+    }

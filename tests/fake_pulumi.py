@@ -8,6 +8,7 @@ that only the right passphrase decrypts. Without --config-file it reads and writ
 Pulumi.<stack>.yaml next to Pulumi.yaml, like the real CLI, so a script that forgets the flag
 dirties the tracked file.
 """
+
 import base64
 import hashlib
 import json
@@ -20,8 +21,14 @@ from typing import Any, Optional
 import yaml
 
 PROJECT = "icc-ollama"
-VALUE_FLAGS = {"--stack", "-s", "--config-file", "--secrets-provider", "--policy-pack",
-               "--policy-pack-config"}
+VALUE_FLAGS = {
+    "--stack",
+    "-s",
+    "--config-file",
+    "--secrets-provider",
+    "--policy-pack",
+    "--policy-pack-config",
+}
 
 
 class Fail(Exception):
@@ -74,8 +81,10 @@ def passphrase() -> str:
         return os.environ["PULUMI_CONFIG_PASSPHRASE"]
     if os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
         return Path(os.environ["PULUMI_CONFIG_PASSPHRASE_FILE"]).read_text().strip()
-    raise Fail("passphrase must be set with PULUMI_CONFIG_PASSPHRASE or "
-               "PULUMI_CONFIG_PASSPHRASE_FILE environment variables")
+    raise Fail(
+        "passphrase must be set with PULUMI_CONFIG_PASSPHRASE or "
+        "PULUMI_CONFIG_PASSPHRASE_FILE environment variables"
+    )
 
 
 def new_salt() -> str:
@@ -160,8 +169,9 @@ def store(config: dict[str, Any], key: str, value: Any, path: bool) -> None:
 
 
 def secure_keys(config: dict[str, Any]) -> list[str]:
-    return sorted(key for key, value in config.items()
-                  if isinstance(value, dict) and "secure" in value)
+    return sorted(
+        key for key, value in config.items() if isinstance(value, dict) and "secure" in value
+    )
 
 
 def current_stack_file() -> Path:
@@ -225,9 +235,12 @@ def config_cmd(words: list[str], flags: dict[str, Any]) -> None:
     document = load_config(path)
     config, by_path = document["config"], "path" in flags
     if not words and "json" in flags:  # as the CLI prints it: secrets without their value
-        listing = {key: {"secret": True} if key in secure_keys(config) else
-                   {"value": value if isinstance(value, str) else json.dumps(value),
-                    "secret": False} for key, value in config.items()}
+        listing = {
+            key: {"secret": True}
+            if key in secure_keys(config)
+            else {"value": value if isinstance(value, str) else json.dumps(value), "secret": False}
+            for key, value in config.items()
+        }
         print(json.dumps(listing))
         return
     if not words:

@@ -1,5 +1,6 @@
 """A fresh clone of the working tree for script tests: tests/test_up_script.py (fake `pulumi`)
 and tests/e2e/test_first_run.py (the real CLI)."""
+
 import json
 import os
 import shutil
@@ -18,8 +19,13 @@ class Clone:
 
     def __init__(self, root: Path, bin_dir: Path, replace: Optional[dict[str, str]] = None):
         self.dir, self.home, self.log = root / "clone", root / "home", root / "pulumi.log"
-        files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                               cwd=REPO, check=True, capture_output=True, text=True).stdout.split()
+        files = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         for name in files:
             if (REPO / name).is_file():
                 (self.dir / name).parent.mkdir(parents=True, exist_ok=True)
@@ -31,19 +37,28 @@ class Clone:
         self.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "fresh clone")
         (self.dir / ".venv").symlink_to((REPO / ".venv").resolve())  # ignored, as in a worktree
         self.home.mkdir()
-        self.env = {key: value for key, value in os.environ.items()
-                    if not key.startswith(("PULUMI_", "ICC_OLLAMA_", "MAKE"))}
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PULUMI_", "ICC_OLLAMA_", "MAKE"))
+        }
         self.env.update(HOME=str(self.home), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
     def git(self, *args: str) -> str:
-        return subprocess.run(["git", *args], cwd=self.dir, check=True, capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["git", *args], cwd=self.dir, check=True, capture_output=True, text=True
+        ).stdout
 
     def make(self, *args: str, ok: bool = True, input: str = "") -> subprocess.CompletedProcess:
         # -o: the shared virtualenv is never rebuilt from here.
-        result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", *args],
-                                cwd=self.dir, env=self.env, capture_output=True, text=True,
-                                input=input)
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-o", ".venv/.installed", *args],
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+        )
         if ok:
             assert result.returncode == 0, result.stdout + result.stderr
         return result

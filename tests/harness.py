@@ -23,8 +23,11 @@ TEST_SECRET_KEY = "t" * 64  # a test value; never a real key
 TEST_GRAFANA_PASSWORD = "grafana-test-" + "g" * 16  # likewise
 TEST_ADMIN_PASSWORD = "admin-test-" + "a" * 16  # likewise
 # What a stack made by `make up` holds as secrets (monitoring on Minikube needs the password).
-TEST_SECRETS = {"webuiSecretKey": TEST_SECRET_KEY, "grafanaAdminPassword": TEST_GRAFANA_PASSWORD,
-                "webuiAdminPassword": TEST_ADMIN_PASSWORD}
+TEST_SECRETS = {
+    "webuiSecretKey": TEST_SECRET_KEY,
+    "grafanaAdminPassword": TEST_GRAFANA_PASSWORD,
+    "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+}
 # Wire-level marker the SDK puts around a secret value (rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_MARK = "4dabf18193072939515e22adb298388d"
@@ -68,9 +71,14 @@ class ProgramRun:
 
     def kubernetes_objects(self) -> list[dict]:
         """Every Kubernetes object as it would be sent to the API server (secrets unwrapped)."""
-        return [unwrap_secrets(r.inputs) for r in self.resources
-                if r.custom and r.typ.startswith("kubernetes:") and "helm.sh" not in r.typ
-                and not r.typ.startswith("pulumi:providers:")]
+        return [
+            unwrap_secrets(r.inputs)
+            for r in self.resources
+            if r.custom
+            and r.typ.startswith("kubernetes:")
+            and "helm.sh" not in r.typ
+            and not r.typ.startswith("pulumi:providers:")
+        ]
 
 
 @dataclass(frozen=True)
@@ -88,11 +96,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.run = run
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.run.resources.append(Registered(args.typ, args.name, args.inputs,
-                                             args.provider or "", bool(args.custom)))
+        self.run.resources.append(
+            Registered(args.typ, args.name, args.inputs, args.provider or "", bool(args.custom))
+        )
         state = dict(args.inputs)
-        if args.typ.startswith("kubernetes:") and "metadata" in state or (
-                args.typ.startswith("kubernetes:") and "helm.sh" not in args.typ):
+        if (
+            args.typ.startswith("kubernetes:")
+            and "metadata" in state
+            or (args.typ.startswith("kubernetes:") and "helm.sh" not in args.typ)
+        ):
             metadata = dict(state.get("metadata") or {})
             metadata.setdefault("name", f"{args.name}-5a1e7c0d")  # autonaming, as the provider does
             state["metadata"] = metadata
@@ -132,13 +144,17 @@ def stack_config(stack: str) -> dict[str, str]:
     """The committed `Pulumi.<stack>.yaml`, as the CLI would pass it: strings, objects as JSON."""
     data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     prefix = f"{PROJECT}:"
-    return {key[len(prefix):]: value if isinstance(value, str) else json.dumps(value)
-            for key, value in data.items() if key.startswith(prefix)}
+    return {
+        key[len(prefix) :]: value if isinstance(value, str) else json.dumps(value)
+        for key, value in data.items()
+        if key.startswith(prefix)
+    }
 
 
 def encode(config: dict[str, Any]) -> dict[str, str]:
-    return {key: value if isinstance(value, str) else json.dumps(value)
-            for key, value in config.items()}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
+    }
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
@@ -156,11 +172,19 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         self._run.dependencies[response.urn] = waits
         timeouts = request.customTimeouts
         self._run.options[response.urn] = Options(
-            retain_on_delete=bool(request.retainOnDelete), protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            protect=bool(request.protect),
             ignore_changes=tuple(request.ignoreChanges),
-            custom_timeouts={key: value for key, value in (
-                ("create", timeouts.create), ("update", timeouts.update),
-                ("delete", timeouts.delete)) if value})
+            custom_timeouts={
+                key: value
+                for key, value in (
+                    ("create", timeouts.create),
+                    ("update", timeouts.update),
+                    ("delete", timeouts.delete),
+                )
+                if value
+            },
+        )
         return response
 
 
@@ -174,11 +198,13 @@ def capturing_exports(exported: dict[str, Any]):
         pulumi.export = real
 
 
-def run_program(config: dict[str, Any],
-                secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword",
-                                                "webuiAdminPassword"),
-                stack: str = "test", monkeypatch=None,
-                run: Optional[ProgramRun] = None) -> ProgramRun:
+def run_program(
+    config: dict[str, Any],
+    secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword", "webuiAdminPassword"),
+    stack: str = "test",
+    monkeypatch=None,
+    run: Optional[ProgramRun] = None,
+) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
@@ -187,7 +213,8 @@ def run_program(config: dict[str, Any],
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
-        [f"{PROJECT}:{key}" for key in secret_keys if key in config])
+        [f"{PROJECT}:{key}" for key in secret_keys if key in config],
+    )
     exported: dict[str, Any] = {}
 
     @pulumi.runtime.test

@@ -13,13 +13,19 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 SECRET = frozenset(TEST_SECRETS)
 ON = {"autoscaling": {"enabled": True}}
-ICC_ON = {"namespace": "wabc123-default", "quota": {"gpu": 2},
-          "ollama": {"autoscaling": {"enabled": True, "maxReplicas": 2}}}
+ICC_ON = {
+    "namespace": "wabc123-default",
+    "quota": {"gpu": 2},
+    "ollama": {"autoscaling": {"enabled": True, "maxReplicas": 2}},
+}
 
 
 def ollama_settings(target, autoscaling):
-    raw = {"target": target, **TEST_SECRETS,
-           "ollama": f'{{"autoscaling": {{"enabled": {str(autoscaling).lower()}}}}}'}
+    raw = {
+        "target": target,
+        **TEST_SECRETS,
+        "ollama": f'{{"autoscaling": {{"enabled": {str(autoscaling).lower()}}}}}',
+    }
     return parse_settings(raw, SECRET).ollama
 
 
@@ -30,9 +36,12 @@ def base_urls(run):
 
 
 def claims(run):
-    return {(o["metadata"]["name"], t["metadata"]["name"]): t["spec"]
-            for o in run.kubernetes_objects() if o["kind"] == "StatefulSet"
-            for t in o["spec"]["volumeClaimTemplates"]}
+    return {
+        (o["metadata"]["name"], t["metadata"]["name"]): t["spec"]
+        for o in run.kubernetes_objects()
+        if o["kind"] == "StatefulSet"
+        for t in o["spec"]["volumeClaimTemplates"]
+    }
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
@@ -46,20 +55,35 @@ def test_minikube_hpa_targets_the_statefulset(monkeypatch):
     run = run_stack("minikube", monkeypatch, ollama=ON)
     hpa = run.one(HPA).inputs
     statefulset = run.one(STATEFULSET, "ollama").inputs
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet",
-                                             "name": statefulset["metadata"]["name"]}
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "name": statefulset["metadata"]["name"],
+    }
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
     (metric,) = hpa["spec"]["metrics"]
-    assert metric == {"type": "Resource", "resource": {
-        "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}
+    assert metric == {
+        "type": "Resource",
+        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+    }
     assert hpa["metadata"]["namespace"] == "icc-ollama"
     # Starts at minReplicas; afterwards the HPA owns the count (see the options test).
     assert statefulset["spec"]["replicas"] == 2
 
 
 def test_hpa_settings_reach_the_object(monkeypatch):
-    run = run_stack("minikube", monkeypatch, ollama={"autoscaling": {
-        "enabled": True, "minReplicas": 1, "maxReplicas": 3, "targetCpuUtilization": 150}})
+    run = run_stack(
+        "minikube",
+        monkeypatch,
+        ollama={
+            "autoscaling": {
+                "enabled": True,
+                "minReplicas": 1,
+                "maxReplicas": 3,
+                "targetCpuUtilization": 150,
+            }
+        },
+    )
     spec = run.one(HPA).inputs["spec"]
     assert (spec["minReplicas"], spec["maxReplicas"]) == (1, 3)
     assert spec["metrics"][0]["resource"]["target"]["averageUtilization"] == 150
@@ -100,10 +124,17 @@ def test_icc_gpu_hpa_is_bounded_by_the_quota(monkeypatch):
     run = run_stack("icc", monkeypatch, **ICC_ON)
     assert run.one(HPA).inputs["spec"]["maxReplicas"] == 2
     with pytest.raises(SettingsError, match="ollama.autoscaling.maxReplicas \\(given: 3\\)"):
-        parse_settings({"target": "icc", "namespace": "wabc123-default",
-                        "webuiSecretKey": TEST_SECRET_KEY, "quota": '{"gpu": 2}',
-                        "webuiAdminPassword": TEST_ADMIN_PASSWORD,
-                        "ollama": '{"autoscaling": {"enabled": true, "maxReplicas": 3}}'}, SECRET)
+        parse_settings(
+            {
+                "target": "icc",
+                "namespace": "wabc123-default",
+                "webuiSecretKey": TEST_SECRET_KEY,
+                "quota": '{"gpu": 2}',
+                "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+                "ollama": '{"autoscaling": {"enabled": true, "maxReplicas": 3}}',
+            },
+            SECRET,
+        )
 
 
 def test_switching_autoscaling_on_keeps_every_model_claim(minikube, monkeypatch):
@@ -118,17 +149,27 @@ def test_the_hpa_is_a_child_of_ollama_server(monkeypatch):
 
 def test_autoscaled_stacks_match_the_kubernetes_schema(monkeypatch):
     # tests/test_schemas.py covers the default stacks, which have no HPA.
-    for run in (run_stack("minikube", monkeypatch, ollama=ON),
-                run_stack("icc", monkeypatch, **ICC_ON)):
+    for run in (
+        run_stack("minikube", monkeypatch, ollama=ON),
+        run_stack("icc", monkeypatch, **ICC_ON),
+    ):
         assert run.of_type(HPA)
         for version in KUBERNETES_VERSIONS:
             validate_all(run.kubernetes_objects(), version)
 
 
 def test_docker_target_refuses_autoscaling_and_ingress():
-    for key, block in (("ollama.autoscaling.enabled",
-                        {"ollama": '{"autoscaling": {"enabled": true}}'}),
-                       ("ingress.enabled", {"ingress": '{"enabled": true}'})):
+    for key, block in (
+        ("ollama.autoscaling.enabled", {"ollama": '{"autoscaling": {"enabled": true}}'}),
+        ("ingress.enabled", {"ingress": '{"enabled": true}'}),
+    ):
         with pytest.raises(SettingsError, match=f"icc-ollama:{key} .*only the Kubernetes targets"):
-            parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
-                            "webuiAdminPassword": TEST_ADMIN_PASSWORD, **block}, SECRET)
+            parse_settings(
+                {
+                    "target": "docker",
+                    "webuiSecretKey": TEST_SECRET_KEY,
+                    "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+                    **block,
+                },
+                SECRET,
+            )

@@ -24,9 +24,32 @@ EXTERNAL = {
 }
 # Labels each source puts on its series (the exporter's own plus the scrape's namespace label).
 EXPORTER_LABELS = {"replica", "model", "namespace", "job", "instance"}
-PROMQL_WORDS = {"sum", "avg", "max", "min", "count", "by", "without", "rate", "irate",
-                "increase", "time", "on", "ignoring", "group_left", "group_right", "and", "or",
-                "unless", "offset", "bool", "topk", "bottomk", "histogram_quantile", "changes"}
+PROMQL_WORDS = {
+    "sum",
+    "avg",
+    "max",
+    "min",
+    "count",
+    "by",
+    "without",
+    "rate",
+    "irate",
+    "increase",
+    "time",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "bool",
+    "topk",
+    "bottomk",
+    "histogram_quantile",
+    "changes",
+}
 
 
 def load(path):
@@ -51,8 +74,10 @@ def metric_names(expr: str) -> set[str]:
 
 def selectors(expr: str) -> list[tuple[str, set[str]]]:
     """(metric, label names) for every `metric{...}` in the expression."""
-    return [(name, set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*=~?", body)))
-            for name, body in re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*)\{([^}]*)\}", expr)]
+    return [
+        (name, set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*=~?", body)))
+        for name, body in re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*)\{([^}]*)\}", expr)
+    ]
 
 
 def test_there_is_a_dashboard():
@@ -82,7 +107,9 @@ def test_every_datasource_reference_resolves(path):
     board = load(path)
     variables = {v["name"] for v in board.get("templating", {}).get("list", [])}
     for panel in board["panels"]:
-        for ref in [panel.get("datasource")] + [t.get("datasource") for t in panel.get("targets", [])]:
+        for ref in [panel.get("datasource")] + [
+            t.get("datasource") for t in panel.get("targets", [])
+        ]:
             if ref is None:
                 assert panel["type"] == "text", panel["title"]
                 continue
@@ -90,7 +117,9 @@ def test_every_datasource_reference_resolves(path):
             if uid.startswith("${"):
                 assert uid[2:-1] in variables, panel["title"]
             else:
-                assert (ref["type"], uid) == ("prometheus", mon_values.DATASOURCE_UID), panel["title"]
+                assert (ref["type"], uid) == ("prometheus", mon_values.DATASOURCE_UID), panel[
+                    "title"
+                ]
 
 
 @pytest.mark.parametrize("path", BOARDS, ids=lambda p: p.name)
@@ -107,9 +136,14 @@ def test_queries_use_only_metrics_that_exist_here(path):
         for name, labels in selectors(expr):
             if name in exported:
                 assert labels <= EXPORTER_LABELS, f"{panel['title']}: {name} has no {labels}"
-    assert {"ollama_up", "ollama_models_loaded", "ollama_loaded_model_vram_bytes",
-            "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED",
-            "container_cpu_usage_seconds_total"} <= used
+    assert {
+        "ollama_up",
+        "ollama_models_loaded",
+        "ollama_loaded_model_vram_bytes",
+        "DCGM_FI_DEV_GPU_UTIL",
+        "DCGM_FI_DEV_FB_USED",
+        "container_cpu_usage_seconds_total",
+    } <= used
 
 
 def test_cpu_panel_is_usage_rate_over_requests_per_ollama_pod():
@@ -134,8 +168,12 @@ def test_namespace_is_a_constant_the_component_fills_in():
 
 
 def test_the_metric_scan_sees_through_promql():
-    expr = ('sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="$namespace", '
-            'pod=~"x"}[5m])) / on (pod) kube_pod_container_resource_requests{resource="cpu"}')
-    assert metric_names(expr) == {"container_cpu_usage_seconds_total",
-                                  "kube_pod_container_resource_requests"}
+    expr = (
+        'sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="$namespace", '
+        'pod=~"x"}[5m])) / on (pod) kube_pod_container_resource_requests{resource="cpu"}'
+    )
+    assert metric_names(expr) == {
+        "container_cpu_usage_seconds_total",
+        "kube_pod_container_resource_requests",
+    }
     assert selectors('ollama_up{namespace="a", pod=~"b"}') == [("ollama_up", {"namespace", "pod"})]

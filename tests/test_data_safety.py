@@ -24,13 +24,24 @@ SAFE_CHANGES = {
     "ollama.models": {"ollama": {"models": ["qwen2.5:0.5b"]}},
     "ollama.image": {"ollama": {"image": "ollama/ollama:0.33.0"}},
     "ollama.gpu.count": {"ollama": {"gpu": {"count": 2}}},
-    "ollama.resources": {"ollama": {"resources": {"limits": {"cpu": "8", "memory": "30Gi"},
-                                                  "requests": {"cpu": "2", "memory": "10Gi"}}}},
+    "ollama.resources": {
+        "ollama": {
+            "resources": {
+                "limits": {"cpu": "8", "memory": "30Gi"},
+                "requests": {"cpu": "2", "memory": "10Gi"},
+            }
+        }
+    },
     "ollama.keepAlive": {"ollama": {"keepAlive": "-1"}},
     "ollama.tolerations": {"ollama": {"tolerations": [{"key": "gpu-tesla-v100s"}]}},
     "webui.image": {"webui": {"image": "ghcr.io/open-webui/open-webui:v0.11.1"}},
-    "webui.signup": {"webui": {"signup": "open", "modelAccess": "granted",
-                               "adminEmail": "chat-admin@haw-hamburg.de"}},
+    "webui.signup": {
+        "webui": {
+            "signup": "open",
+            "modelAccess": "granted",
+            "adminEmail": "chat-admin@haw-hamburg.de",
+        }
+    },
     "webui.openai": {"webui": {"openai": {"enabled": False}}},
     "networkPolicies.enabled": {"networkPolicies": {"enabled": False}},
     "monitoring.enabled": {"monitoring": {"enabled": True, "prometheus": {"storageSize": "5Gi"}}},
@@ -42,8 +53,11 @@ def claim_identities(run) -> dict:
     for obj in run.kubernetes_objects():
         if obj["kind"] == "StatefulSet":
             for template in obj["spec"]["volumeClaimTemplates"]:
-                key = (obj["metadata"]["namespace"], obj["metadata"]["name"],
-                       template["metadata"]["name"])
+                key = (
+                    obj["metadata"]["namespace"],
+                    obj["metadata"]["name"],
+                    template["metadata"]["name"],
+                )
                 identities[key] = template["spec"]
     return identities
 

@@ -21,8 +21,17 @@ from settings.docker import is_loopback
 from settings.quantity import parse_quantity
 from components.webui import OpenWebUIArgs
 from components.webui_env import webui_env
-from harness import (TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, ProgramRun, is_secret, mock_image_id,
-                     run_program, run_stack, stack_config, unwrap_secrets)
+from harness import (
+    TEST_ADMIN_PASSWORD,
+    TEST_SECRET_KEY,
+    ProgramRun,
+    is_secret,
+    mock_image_id,
+    run_program,
+    run_stack,
+    stack_config,
+    unwrap_secrets,
+)
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -43,8 +52,15 @@ def remote(monkeypatch):
 
 
 def settings(**extra):
-    return parse_settings({**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
-                           "webuiAdminPassword": TEST_ADMIN_PASSWORD, **extra}, SECRET)
+    return parse_settings(
+        {
+            **stack_config("docker"),
+            "webuiSecretKey": TEST_SECRET_KEY,
+            "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+            **extra,
+        },
+        SECRET,
+    )
 
 
 def container(run, name):
@@ -64,11 +80,14 @@ def mounts(inputs):
 
 # --- both modes: what runs where -----------------------------------------------------------
 
+
 def test_local_mode_runs_ollama_loader_and_webui(local):
     names = sorted(r.inputs["name"] for r in local.of_type(CONTAINER))
     assert names == ["ollama", "ollama-model-loader", "open-webui"]
-    assert sorted(r.inputs["name"] for r in local.of_type(VOLUME)) == ["ollama-models",
-                                                                         "open-webui-data"]
+    assert sorted(r.inputs["name"] for r in local.of_type(VOLUME)) == [
+        "ollama-models",
+        "open-webui-data",
+    ]
 
 
 def test_remote_mode_runs_only_webui(remote):
@@ -122,19 +141,29 @@ def test_children_are_parented_to_the_component(local):
 
 # --- ports, volumes, network ------------------------------------------------------------------
 
+
 def test_ports_are_published_on_loopback_only(local):
     assert container(local, "open-webui")["ports"] == [
-        {"internal": 8080, "external": 3000, "ip": "127.0.0.1", "protocol": "tcp"}]
+        {"internal": 8080, "external": 3000, "ip": "127.0.0.1", "protocol": "tcp"}
+    ]
     assert container(local, "ollama")["ports"] == [
-        {"internal": 11434, "external": 11434, "ip": "127.0.0.1", "protocol": "tcp"}]
+        {"internal": 11434, "external": 11434, "ip": "127.0.0.1", "protocol": "tcp"}
+    ]
     assert "ports" not in container(local, "ollama-model-loader")
     assert local.exports["openWebUIUrl"] == "http://127.0.0.1:3000"
 
 
 def test_bind_address_and_ports_are_settable(monkeypatch):
-    run = run_stack("docker", monkeypatch,
-                    docker={"bindAddress": "0.0.0.0", "allowNetworkAccess": True,
-                            "webuiPort": 8081, "ollamaPort": 0})
+    run = run_stack(
+        "docker",
+        monkeypatch,
+        docker={
+            "bindAddress": "0.0.0.0",
+            "allowNetworkAccess": True,
+            "webuiPort": 8081,
+            "ollamaPort": 0,
+        },
+    )
     (port,) = container(run, "open-webui")["ports"]
     assert (port["ip"], port["external"]) == ("0.0.0.0", 8081)
     assert "ports" not in container(run, "ollama")  # 0: the Ollama API stays unpublished
@@ -157,11 +186,13 @@ def test_containers_share_the_stack_network(local):
 
 def test_volume_names_do_not_depend_on_safe_setting_changes(monkeypatch):
     base = sorted(r.inputs["name"] for r in run_stack("docker", monkeypatch).of_type(VOLUME))
-    changed = run_stack("docker", monkeypatch,
-                        ollama={"image": "ollama/ollama:0.33.0", "gpu": {"enabled": True},
-                                "models": ["phi3"]},
-                        webui={"image": "ghcr.io/open-webui/open-webui:v0.11.1"},
-                        docker={"networkName": "other", "webuiPort": 3001, "bindAddress": "::1"})
+    changed = run_stack(
+        "docker",
+        monkeypatch,
+        ollama={"image": "ollama/ollama:0.33.0", "gpu": {"enabled": True}, "models": ["phi3"]},
+        webui={"image": "ghcr.io/open-webui/open-webui:v0.11.1"},
+        docker={"networkName": "other", "webuiPort": 3001, "bindAddress": "::1"},
+    )
     assert sorted(r.inputs["name"] for r in changed.of_type(VOLUME)) == base
 
 
@@ -176,6 +207,7 @@ def test_every_volume_is_registered_with_the_retain_option(keep, expected):
 
 
 # --- environment and secrets ------------------------------------------------------------------
+
 
 def test_webui_reaches_ollama_by_container_name_in_local_mode(local):
     env = envs(container(local, "open-webui"))
@@ -203,11 +235,20 @@ def test_env_is_the_shared_kubernetes_wiring(local):
 
 @pytest.mark.parametrize("docker", [{}, REMOTE])
 def test_envs_are_secret_and_no_secret_is_plain_anywhere(docker, monkeypatch):
-    config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
-              "webuiAdminPassword": TEST_ADMIN_PASSWORD,
-              "openaiApiKey": OPENAI_KEY, "webui": {"openai": {"enabled": True}}, "docker": docker}
-    run = run_program(config, secret_keys=("webuiSecretKey", "webuiAdminPassword", "openaiApiKey"),
-                      stack="docker", monkeypatch=monkeypatch)
+    config = {
+        **stack_config("docker"),
+        "webuiSecretKey": TEST_SECRET_KEY,
+        "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+        "openaiApiKey": OPENAI_KEY,
+        "webui": {"openai": {"enabled": True}},
+        "docker": docker,
+    }
+    run = run_program(
+        config,
+        secret_keys=("webuiSecretKey", "webuiAdminPassword", "openaiApiKey"),
+        stack="docker",
+        monkeypatch=monkeypatch,
+    )
     webui = container(run, "open-webui")
     assert is_secret(webui["envs"])
     env = envs(webui)
@@ -234,6 +275,7 @@ def _without_secrets(value):
 
 # --- GPU, health, restart ---------------------------------------------------------------------
 
+
 def test_no_gpu_unless_asked(local):
     for c in local.of_type(CONTAINER):
         assert "deviceRequests" not in c.inputs and "gpus" not in c.inputs
@@ -242,7 +284,8 @@ def test_no_gpu_unless_asked(local):
 def test_gpu_is_requested_for_ollama_only(monkeypatch):
     run = run_stack("docker", monkeypatch, ollama={"gpu": {"enabled": True, "count": 2}})
     assert container(run, "ollama")["deviceRequests"] == [
-        {"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}]
+        {"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}
+    ]
     assert "gpus" not in container(run, "ollama")  # gpus and device_requests exclude each other
     for name in ("open-webui", "ollama-model-loader"):
         assert "deviceRequests" not in container(run, name)
@@ -250,8 +293,13 @@ def test_gpu_is_requested_for_ollama_only(monkeypatch):
 
 def test_servers_are_health_checked_and_waited_for(local):
     webui, ollama = container(local, "open-webui"), container(local, "ollama")
-    assert webui["healthcheck"]["tests"] == ["CMD", "curl", "--silent", "--fail",
-                                             "http://localhost:8080/ready"]
+    assert webui["healthcheck"]["tests"] == [
+        "CMD",
+        "curl",
+        "--silent",
+        "--fail",
+        "http://localhost:8080/ready",
+    ]
     assert ollama["healthcheck"]["tests"] == ["CMD", "ollama", "list"]  # the image has no curl
     for c in (webui, ollama):
         assert c["wait"] is True and c["waitTimeout"] >= 300
@@ -266,16 +314,27 @@ def test_limits_come_from_the_resource_settings(local):
     assert (webui["memory"], webui["memorySwap"], webui["cpus"]) == (2048, 2048, "1.0")
 
 
-@pytest.mark.parametrize("quantity, mib", [("8Gi", 8192), ("512Mi", 512), ("1G", 954),
-                                           ("1.5Gi", 1536), ("100M", 96)])
+@pytest.mark.parametrize(
+    "quantity, mib", [("8Gi", 8192), ("512Mi", 512), ("1G", 954), ("1.5Gi", 1536), ("100M", 96)]
+)
 def test_memory_quantities_become_mib(quantity, mib):
     assert docker_forms.memory_mib(quantity) == mib
 
 
 # What terraform-provider-docker v4.5.0 (helpers.go:133) prints for NanoCPUs, checked with Go.
-READ_BACK_CPUS = [("500m", "0.5"), ("2", "2.0"), ("1", "1.0"), ("10", "10."), ("20", "20."),
-                  ("0.25", "0.25"), ("1500m", "1.5"), ("100m", "0.1"), ("1.05", "1.05"),
-                  ("10.5", "10.5"), ("150m", "0.15")]
+READ_BACK_CPUS = [
+    ("500m", "0.5"),
+    ("2", "2.0"),
+    ("1", "1.0"),
+    ("10", "10."),
+    ("20", "20."),
+    ("0.25", "0.25"),
+    ("1500m", "1.5"),
+    ("100m", "0.1"),
+    ("1.05", "1.05"),
+    ("10.5", "10.5"),
+    ("150m", "0.15"),
+]
 
 
 @pytest.mark.parametrize("quantity, cpus", READ_BACK_CPUS)
@@ -289,9 +348,10 @@ def test_the_read_back_model_prints_nano_cpus_as_the_provider(quantity, cpus):
     assert read_back.cpus_from_nano(nano) == cpus
 
 
-@pytest.mark.parametrize("quantity, shown", [("10m", "0.0"), ("50m", "0.1"),
-                                                 ("10.01", "10.0"), ("1n", "0.0"),
-                                                 ("0.0000000001", None)])
+@pytest.mark.parametrize(
+    "quantity, shown",
+    [("10m", "0.0"), ("50m", "0.1"), ("10.01", "10.0"), ("1n", "0.0"), ("0.0000000001", None)],
+)
 def test_cpu_limits_the_provider_would_misread_are_refused(quantity, shown):
     with pytest.raises(ValueError, match=shown or "nine decimals"):
         docker_forms.cpus(quantity)
@@ -299,9 +359,12 @@ def test_cpu_limits_the_provider_would_misread_are_refused(quantity, shown):
 
 def test_a_misread_cpu_limit_is_one_clear_error_before_any_resource(monkeypatch):
     run = ProgramRun()
-    config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
-              "webuiAdminPassword": TEST_ADMIN_PASSWORD,
-              "ollama": {"resources": {"requests": {"cpu": "10m"}, "limits": {"cpu": "50m"}}}}
+    config = {
+        **stack_config("docker"),
+        "webuiSecretKey": TEST_SECRET_KEY,
+        "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+        "ollama": {"resources": {"requests": {"cpu": "10m"}, "limits": {"cpu": "50m"}}},
+    }
     with pytest.raises(pulumi.RunError) as caught:
         run_program(config, stack="docker", monkeypatch=monkeypatch, run=run)
     message = str(caught.value)
@@ -312,6 +375,7 @@ def test_a_misread_cpu_limit_is_one_clear_error_before_any_resource(monkeypatch)
 
 # --- model preloading and exports --------------------------------------------------------------
 
+
 def test_loader_runs_the_kubernetes_model_loader_script(local):
     loader = container(local, "ollama-model-loader")
     (upload,) = loader["uploads"]
@@ -320,8 +384,11 @@ def test_loader_runs_the_kubernetes_model_loader_script(local):
     assert loader["entrypoints"] == ["/bin/sh"]
     assert loader["command"] == [upload["file"]]
     # No GPU for the loader: the Ollama image's NVIDIA_VISIBLE_DEVICES=all is overridden.
-    assert envs(loader) == {"OLLAMA_HOST": "ollama:11434", "OLLAMA_MODELS_WANTED": "llama3.2:1b",
-                            "NVIDIA_VISIBLE_DEVICES": "void"}
+    assert envs(loader) == {
+        "OLLAMA_HOST": "ollama:11434",
+        "OLLAMA_MODELS_WANTED": "llama3.2:1b",
+        "NVIDIA_VISIBLE_DEVICES": "void",
+    }
 
 
 def test_no_loader_without_models(monkeypatch):
@@ -342,22 +409,37 @@ def test_exports_say_how_to_use_the_local_stack(local):
 def test_exports_pull_through_the_host_in_remote_mode(remote):
     steps = remote.exports["nextSteps"]
     assert steps["pullModel"] == (
-        "curl http://localhost:11434/api/pull -d '{\"model\": \"llama3.2:1b\"}'")
+        'curl http://localhost:11434/api/pull -d \'{"model": "llama3.2:1b"}\''
+    )
     assert "modelLoaderLogs" not in steps
 
 
-@pytest.mark.parametrize("address, host", [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"),
-                                           ("::", "127.0.0.1"), ("::1", "[::1]"),
-                                           ("192.168.1.5", "192.168.1.5")])
+@pytest.mark.parametrize(
+    "address, host",
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("0.0.0.0", "127.0.0.1"),
+        ("::", "127.0.0.1"),
+        ("::1", "[::1]"),
+        ("192.168.1.5", "192.168.1.5"),
+    ],
+)
 def test_url_host_is_reachable_from_a_browser(address, host):
     assert docker_forms.url_host(address) == host
 
 
 # --- settings ------------------------------------------------------------------------------------
 
+
 def test_docker_needs_no_namespace_and_has_safe_defaults():
-    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
-                             "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRET)
+    parsed = parse_settings(
+        {
+            "target": "docker",
+            "webuiSecretKey": TEST_SECRET_KEY,
+            "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+        },
+        SECRET,
+    )
     docker = parsed.docker
     assert docker.host == "unix:///var/run/docker.sock" and docker.bind_address == "127.0.0.1"
     assert (docker.run_ollama, docker.webui_port, docker.ollama_port) == (True, 3000, 11434)
@@ -375,37 +457,68 @@ def test_trailing_slash_is_dropped_from_the_ollama_url():
 
 INVALID_DOCKER = [
     # (raw settings, key the message must name, words the message must contain)
-    ({"docker": '{"runOllama": false}'}, "icc-ollama:docker.ollamaUrl",
-     "pulumi config set --path docker.ollamaUrl"),
-    ({"docker": '{"runOllama": false, "ollamaUrl": "http://host.docker.internal:11434/api"}'},
-     "icc-ollama:docker.ollamaUrl", "drop the '/api' suffix"),
-    ({"docker": '{"runOllama": false, "ollamaUrl": "http://localhost:11434"}'},
-     "icc-ollama:docker.ollamaUrl", "host.docker.internal"),
-    ({"docker": '{"runOllama": false, "ollamaUrl": "host.docker.internal:11434"}'},
-     "icc-ollama:docker.ollamaUrl", "http(s) URL"),
-    ({"docker": '{"ollamaUrl": "http://gpu-box:11434"}'}, "icc-ollama:docker.ollamaUrl",
-     "only used when docker.runOllama is false"),
-    ({"docker": '{"runOllama": false, "ollamaUrl": "http://host.docker.internal:11434"}',
-      "ollama": '{"gpu": {"enabled": true}}'}, "icc-ollama:ollama.gpu.enabled",
-     "docker.runOllama is false"),
+    (
+        {"docker": '{"runOllama": false}'},
+        "icc-ollama:docker.ollamaUrl",
+        "pulumi config set --path docker.ollamaUrl",
+    ),
+    (
+        {"docker": '{"runOllama": false, "ollamaUrl": "http://host.docker.internal:11434/api"}'},
+        "icc-ollama:docker.ollamaUrl",
+        "drop the '/api' suffix",
+    ),
+    (
+        {"docker": '{"runOllama": false, "ollamaUrl": "http://localhost:11434"}'},
+        "icc-ollama:docker.ollamaUrl",
+        "host.docker.internal",
+    ),
+    (
+        {"docker": '{"runOllama": false, "ollamaUrl": "host.docker.internal:11434"}'},
+        "icc-ollama:docker.ollamaUrl",
+        "http(s) URL",
+    ),
+    (
+        {"docker": '{"ollamaUrl": "http://gpu-box:11434"}'},
+        "icc-ollama:docker.ollamaUrl",
+        "only used when docker.runOllama is false",
+    ),
+    (
+        {
+            "docker": '{"runOllama": false, "ollamaUrl": "http://host.docker.internal:11434"}',
+            "ollama": '{"gpu": {"enabled": true}}',
+        },
+        "icc-ollama:ollama.gpu.enabled",
+        "docker.runOllama is false",
+    ),
     ({"ollama": '{"replicas": 2}'}, "icc-ollama:ollama.replicas", "one Ollama container"),
     ({"docker": '{"bindAddress": "localhost"}'}, "icc-ollama:docker.bindAddress", "IP address"),
-    ({"docker": '{"host": "/var/run/docker.sock"}'}, "icc-ollama:docker.host",
-     "unix:///var/run/docker.sock"),
+    (
+        {"docker": '{"host": "/var/run/docker.sock"}'},
+        "icc-ollama:docker.host",
+        "unix:///var/run/docker.sock",
+    ),
     ({"docker": '{"webuiPort": 70000}'}, "icc-ollama:docker.webuiPort", "less than or equal"),
     ({"docker": '{"networkName": "My_Net"}'}, "icc-ollama:docker.networkName", "DNS label"),
     ({"docker": '{"runOlama": false}'}, "icc-ollama:docker.runOlama", "unknown setting"),
-    ({"target": "icc", "namespace": "wabc123-default", "docker": '{"runOllama": false}'},
-     "icc-ollama:docker", "only the docker target uses it"),
+    (
+        {"target": "icc", "namespace": "wabc123-default", "docker": '{"runOllama": false}'},
+        "icc-ollama:docker",
+        "only the docker target uses it",
+    ),
     ({"target": "minikube", "docker": "{}"}, "icc-ollama:docker", "pulumi config rm docker"),
 ]
 
 
-@pytest.mark.parametrize("raw, key, words", INVALID_DOCKER,
-                         ids=[f"{c[1]}-{i}" for i, c in enumerate(INVALID_DOCKER)])
+@pytest.mark.parametrize(
+    "raw, key, words", INVALID_DOCKER, ids=[f"{c[1]}-{i}" for i, c in enumerate(INVALID_DOCKER)]
+)
 def test_invalid_docker_settings_name_their_key_and_fix(raw, key, words):
-    raw = {"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
-           "webuiAdminPassword": TEST_ADMIN_PASSWORD, **raw}
+    raw = {
+        "target": "docker",
+        "webuiSecretKey": TEST_SECRET_KEY,
+        "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+        **raw,
+    }
     with pytest.raises(SettingsError) as caught:
         parse_settings(raw, SECRET)
     message = str(caught.value)
@@ -416,8 +529,11 @@ def test_invalid_docker_settings_name_their_key_and_fix(raw, key, words):
 
 def test_invalid_docker_settings_stop_before_any_resource(monkeypatch):
     run = ProgramRun()
-    config = {**stack_config("docker"), "webuiSecretKey": TEST_SECRET_KEY,
-              "docker": {"runOllama": False}}
+    config = {
+        **stack_config("docker"),
+        "webuiSecretKey": TEST_SECRET_KEY,
+        "docker": {"runOllama": False},
+    }
     with pytest.raises(pulumi.RunError, match="icc-ollama:docker.ollamaUrl"):
         run_program(config, stack="docker", monkeypatch=monkeypatch, run=run)
     assert run.resources == []
@@ -425,37 +541,72 @@ def test_invalid_docker_settings_stop_before_any_resource(monkeypatch):
 
 # --- fuzzing the docker block ---------------------------------------------------------------------
 
-URLS = ["http://host.docker.internal:11434", "http://host.docker.internal:11434/api",
-        "https://gpu.example.org/", "http://localhost:11434", "ollama:11434", "", None,
-        "http://127.0.0.2:11434", "http://[::ffff:127.0.0.1]:11434", "http://gpu.example.org:0",
-        "http://gpu.example.org:99999", "http://app.localhost:11434"]
+URLS = [
+    "http://host.docker.internal:11434",
+    "http://host.docker.internal:11434/api",
+    "https://gpu.example.org/",
+    "http://localhost:11434",
+    "ollama:11434",
+    "",
+    None,
+    "http://127.0.0.2:11434",
+    "http://[::ffff:127.0.0.1]:11434",
+    "http://gpu.example.org:0",
+    "http://gpu.example.org:99999",
+    "http://app.localhost:11434",
+]
 PORTS = st.one_of(st.integers(-1, 70000), st.sampled_from([0, 3000, 8080, 11434]))
-docker_blocks = st.fixed_dictionaries({}, optional={
-    "host": st.sampled_from(["unix:///var/run/docker.sock", "ssh://me@box", "/var/run/x", ""]),
-    "runOllama": st.one_of(st.booleans(), st.just("nope")),
-    "ollamaUrl": st.sampled_from(URLS),
-    "webuiPort": st.one_of(PORTS, st.just("http")),
-    "ollamaPort": PORTS,
-    "bindAddress": st.sampled_from(["127.0.0.1", "0.0.0.0", "::1", "localhost", "300.1.1.1",
-                                    "192.168.1.5", "10.0.0.1", "::", "127.0.0.2"]),
-    "allowNetworkAccess": st.booleans(),
-    "exposeOllamaApi": st.booleans(),
-    "networkName": st.sampled_from(["icc-ollama", "Bad_Net"]),
-    "extra": st.integers()})
-docker_raw = st.fixed_dictionaries({"target": st.sampled_from(["docker", "icc", "minikube"]),
-                                    "docker": docker_blocks},
-                                   optional={"ollama": st.fixed_dictionaries({}, optional={
-                                       "gpu": st.fixed_dictionaries({"enabled": st.booleans()}),
-                                       "replicas": st.integers(0, 3)}),
-                                       "webui": st.fixed_dictionaries({}, optional={
-                                           "auth": st.booleans()})})
+docker_blocks = st.fixed_dictionaries(
+    {},
+    optional={
+        "host": st.sampled_from(["unix:///var/run/docker.sock", "ssh://me@box", "/var/run/x", ""]),
+        "runOllama": st.one_of(st.booleans(), st.just("nope")),
+        "ollamaUrl": st.sampled_from(URLS),
+        "webuiPort": st.one_of(PORTS, st.just("http")),
+        "ollamaPort": PORTS,
+        "bindAddress": st.sampled_from(
+            [
+                "127.0.0.1",
+                "0.0.0.0",
+                "::1",
+                "localhost",
+                "300.1.1.1",
+                "192.168.1.5",
+                "10.0.0.1",
+                "::",
+                "127.0.0.2",
+            ]
+        ),
+        "allowNetworkAccess": st.booleans(),
+        "exposeOllamaApi": st.booleans(),
+        "networkName": st.sampled_from(["icc-ollama", "Bad_Net"]),
+        "extra": st.integers(),
+    },
+)
+docker_raw = st.fixed_dictionaries(
+    {"target": st.sampled_from(["docker", "icc", "minikube"]), "docker": docker_blocks},
+    optional={
+        "ollama": st.fixed_dictionaries(
+            {},
+            optional={
+                "gpu": st.fixed_dictionaries({"enabled": st.booleans()}),
+                "replicas": st.integers(0, 3),
+            },
+        ),
+        "webui": st.fixed_dictionaries({}, optional={"auth": st.booleans()}),
+    },
+)
 
 
 @hypothesis_settings(max_examples=150, deadline=None)
 @given(docker_raw)
 def test_any_docker_block_is_valid_or_one_clear_error(raw):
-    raw = {**raw, "namespace": "wabc123-default", "webuiSecretKey": TEST_SECRET_KEY,
-           "webuiAdminPassword": TEST_ADMIN_PASSWORD}
+    raw = {
+        **raw,
+        "namespace": "wabc123-default",
+        "webuiSecretKey": TEST_SECRET_KEY,
+        "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+    }
     raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
     try:
         parsed = parse_settings(raw, SECRET)
@@ -486,14 +637,25 @@ def test_any_docker_block_is_valid_or_one_clear_error(raw):
 # `healthcheck` force a replacement, so a value not in the read-back form replaced Ollama and
 # Open WebUI on every `up`.
 
+
 def round_trip(inputs):
     """What the provider would diff after the engine stored these inputs (swap accounting on)."""
     return read_back.from_engine(read_back.engine_from_inputs(inputs))
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "0s"), (5, "5s"), (10, "10s"), (60, "1m0s"),
-                                           (90, "1m30s"), (300, "5m0s"), (3600, "1h0m0s"),
-                                           (9000, "2h30m0s")])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0, "0s"),
+        (5, "5s"),
+        (10, "10s"),
+        (60, "1m0s"),
+        (90, "1m30s"),
+        (300, "5m0s"),
+        (3600, "1h0m0s"),
+        (9000, "2h30m0s"),
+    ],
+)
 def test_durations_are_written_as_go_prints_them(seconds, text):
     assert docker_forms.go_duration(seconds) == text  # time.Duration.String(), checked with Go
     assert read_back.go_duration(seconds * 10**9) == text
@@ -522,7 +684,10 @@ def test_health_checks_pin_their_canonical_durations(local):
     for name, start_period in expected.items():
         health = container(local, name)["healthcheck"]
         assert (health["interval"], health["timeout"], health["startPeriod"]) == (
-            "10s", "5s", start_period)
+            "10s",
+            "5s",
+            start_period,
+        )
 
 
 def test_no_container_sets_start_interval(local):
@@ -534,8 +699,10 @@ def test_no_container_sets_start_interval(local):
 def test_the_same_settings_render_the_same_containers():
     first, second = (run_stack("docker", cached=False) for _ in range(2))
     assert first is not second
-    rendered = [{r.inputs["name"]: unwrap_secrets(r.inputs) for r in run.of_type(CONTAINER)}
-                for run in (first, second)]
+    rendered = [
+        {r.inputs["name"]: unwrap_secrets(r.inputs) for r in run.of_type(CONTAINER)}
+        for run in (first, second)
+    ]
     assert rendered[0] == rendered[1]
     for inputs in rendered[0].values():
         assert round_trip(inputs) == read_back.as_diffed(inputs)
@@ -544,8 +711,11 @@ def test_the_same_settings_render_the_same_containers():
 def test_a_keep_alive_change_touches_only_ollama():
     before = run_stack("docker")
     after = run_stack("docker", ollama={"keepAlive": "1h"})
-    changed = {name for name in ("ollama", "ollama-model-loader", "open-webui")
-               if unwrap_secrets(container(before, name)) != unwrap_secrets(container(after, name))}
+    changed = {
+        name
+        for name in ("ollama", "ollama-model-loader", "open-webui")
+        if unwrap_secrets(container(before, name)) != unwrap_secrets(container(after, name))
+    }
     assert changed == {"ollama"}
     assert envs(container(after, "ollama"))["OLLAMA_KEEP_ALIVE"] == "1h"
 
@@ -565,6 +735,12 @@ def test_up_waits_for_the_loader_to_run(local):
 
 
 def test_default_ollama_cpu_limit_fits_a_two_cpu_host():
-    parsed = parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
-                             "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRET)
+    parsed = parse_settings(
+        {
+            "target": "docker",
+            "webuiSecretKey": TEST_SECRET_KEY,
+            "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+        },
+        SECRET,
+    )
     assert docker_forms.cpus(parsed.ollama.resources.limits.cpu) == "2.0"

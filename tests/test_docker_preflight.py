@@ -13,8 +13,9 @@ import pytest
 from settings import parse_settings
 from harness import ROOT, TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 
-spec = importlib.util.spec_from_file_location("docker_preflight",
-                                              ROOT / "scripts" / "docker_preflight.py")
+spec = importlib.util.spec_from_file_location(
+    "docker_preflight", ROOT / "scripts" / "docker_preflight.py"
+)
 preflight = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = preflight  # dataclasses look their module up there
 spec.loader.exec_module(preflight)
@@ -24,10 +25,15 @@ DEBIAN_12 = preflight.EngineFacts(version="20.10.24", api_version="1.41", cpus=2
 
 
 def settings(**raw):
-    return parse_settings({"target": "docker", "webuiSecretKey": TEST_SECRET_KEY,
-                           "webuiAdminPassword": TEST_ADMIN_PASSWORD,
-                           **{k: json.dumps(v) for k, v in raw.items()}},
-                          frozenset({"webuiSecretKey", "webuiAdminPassword"}))
+    return parse_settings(
+        {
+            "target": "docker",
+            "webuiSecretKey": TEST_SECRET_KEY,
+            "webuiAdminPassword": TEST_ADMIN_PASSWORD,
+            **{k: json.dumps(v) for k, v in raw.items()},
+        },
+        frozenset({"webuiSecretKey", "webuiAdminPassword"}),
+    )
 
 
 def limit(cpu):
@@ -46,7 +52,8 @@ def test_an_engine_older_than_20_10_is_one_clear_line(api):
     assert problems == [
         f"icc-ollama:docker.host (unix:///var/run/docker.sock): Docker Engine 19.03.15 (API "
         f"{api}) is too old; the docker target needs Docker 20.10 (API 1.41) or newer: update "
-        f"Docker there, or point docker.host at a newer engine"]
+        f"Docker there, or point docker.host at a newer engine"
+    ]
 
 
 def test_a_cpu_limit_above_the_host_names_the_key_and_the_fix():
@@ -54,7 +61,8 @@ def test_a_cpu_limit_above_the_host_names_the_key_and_the_fix():
     assert problems == [
         "icc-ollama:ollama.resources.limits.cpu (given: 4): the Docker host "
         "unix:///var/run/docker.sock has 2 CPUs and refuses a larger limit; lower it with "
-        "`pulumi config set --path ollama.resources.limits.cpu 2`"]
+        "`pulumi config set --path ollama.resources.limits.cpu 2`"
+    ]
 
 
 def test_the_default_ollama_limit_is_refused_only_on_a_one_cpu_host():
@@ -66,30 +74,38 @@ def test_the_default_ollama_limit_is_refused_only_on_a_one_cpu_host():
 def test_every_container_limit_is_checked():
     problems, _ = preflight.check(settings(ollama=limit("3"), webui=limit("2500m")), CURRENT)
     assert [line.split(" (")[0] for line in problems] == [
-        "icc-ollama:webui.resources.limits.cpu", "icc-ollama:ollama.resources.limits.cpu"]
+        "icc-ollama:webui.resources.limits.cpu",
+        "icc-ollama:ollama.resources.limits.cpu",
+    ]
 
 
 def test_the_ollama_limit_is_not_checked_when_ollama_runs_elsewhere():
-    remote = settings(docker={"runOllama": False, "ollamaUrl": "http://host.docker.internal:1"},
-                      ollama=limit("64"))
+    remote = settings(
+        docker={"runOllama": False, "ollamaUrl": "http://host.docker.internal:1"},
+        ollama=limit("64"),
+    )
     assert preflight.check(remote, CURRENT) == ([], [])
 
 
 def test_a_host_without_swap_accounting_gets_a_note_not_an_error():
-    no_swap = preflight.EngineFacts(version="28.5.2", api_version="1.51", cpus=2,
-                                    swap_limit=False)
+    no_swap = preflight.EngineFacts(version="28.5.2", api_version="1.51", cpus=2, swap_limit=False)
     problems, notes = preflight.check(settings(), no_swap)
     assert problems == [] and len(notes) == 1 and "memorySwap" in notes[0]
 
 
 def test_stack_settings_read_pulumi_config_json_without_secrets(monkeypatch):
     # The shape `pulumi config --json` prints: objects as JSON text, secrets without a value.
-    shown = {"icc-ollama:target": {"value": "docker", "secret": False},
-             "icc-ollama:ollama": {"value": json.dumps(limit("8")), "secret": False,
-                                   "objectValue": limit("8")},
-             "icc-ollama:webuiSecretKey": {"secret": True},
-             "icc-ollama:webuiAdminPassword": {"secret": True},
-             "other:key": {"value": "x", "secret": False}}
+    shown = {
+        "icc-ollama:target": {"value": "docker", "secret": False},
+        "icc-ollama:ollama": {
+            "value": json.dumps(limit("8")),
+            "secret": False,
+            "objectValue": limit("8"),
+        },
+        "icc-ollama:webuiSecretKey": {"secret": True},
+        "icc-ollama:webuiAdminPassword": {"secret": True},
+        "other:key": {"value": "x", "secret": False},
+    }
     calls = []
 
     def fake_run(command, **kwargs):
@@ -98,27 +114,40 @@ def test_stack_settings_read_pulumi_config_json_without_secrets(monkeypatch):
 
     monkeypatch.setattr(preflight.subprocess, "run", fake_run)
     parsed = preflight.stack_settings("docker", ["--config-file", "/tmp/merged.yaml"])
-    assert calls == [["pulumi", "config", "--json", "--stack", "docker",
-                      "--config-file", "/tmp/merged.yaml"]]
+    assert calls == [
+        ["pulumi", "config", "--json", "--stack", "docker", "--config-file", "/tmp/merged.yaml"]
+    ]
     assert parsed.ollama.resources.limits.cpu == "8"
     assert parsed.webui_secret_key.get_secret_value() == preflight.SECRET_STAND_IN
 
 
 def test_settings_pulumi_would_refuse_are_left_to_pulumi(monkeypatch):
-    shown = {"icc-ollama:target": {"value": "docker", "secret": False},
-             "icc-ollama:docker": {"value": json.dumps({"webuiPort": 0}), "secret": False},
-             "icc-ollama:webuiSecretKey": {"secret": True},
-             "icc-ollama:webuiAdminPassword": {"secret": True}}
-    monkeypatch.setattr(preflight.subprocess, "run", lambda command, **kwargs:
-                        subprocess.CompletedProcess(command, 0, stdout=json.dumps(shown)))
+    shown = {
+        "icc-ollama:target": {"value": "docker", "secret": False},
+        "icc-ollama:docker": {"value": json.dumps({"webuiPort": 0}), "secret": False},
+        "icc-ollama:webuiSecretKey": {"secret": True},
+        "icc-ollama:webuiAdminPassword": {"secret": True},
+    }
+    monkeypatch.setattr(
+        preflight.subprocess,
+        "run",
+        lambda command, **kwargs: subprocess.CompletedProcess(command, 0, stdout=json.dumps(shown)),
+    )
     assert preflight.stack_settings("docker", []) is None
     assert preflight.main(["docker_preflight.py", "docker"]) == 0
 
 
 def test_an_unreachable_engine_is_one_clear_line(monkeypatch, capsys):
-    monkeypatch.setattr(preflight, "stack_settings", lambda stack, config_args: settings(
-        docker={"host": "unix:///nonexistent/docker.sock"}))
+    monkeypatch.setattr(
+        preflight,
+        "stack_settings",
+        lambda stack, config_args: settings(docker={"host": "unix:///nonexistent/docker.sock"}),
+    )
     assert preflight.main(["docker_preflight.py", "docker"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("icc-ollama:docker.host (unix:///nonexistent/docker.sock): cannot "
-                          "reach Docker") and err.count("\n") == 1
+    assert (
+        err.startswith(
+            "icc-ollama:docker.host (unix:///nonexistent/docker.sock): cannot reach Docker"
+        )
+        and err.count("\n") == 1
+    )

@@ -19,11 +19,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from components.monitoring_values import EXPORTER_SCRIPT
 
-GIB = 1024 ** 3
-TAGS = {"models": [{"name": "llama3.2:1b", "size": 1321098329},
-                   {"name": "phi3:latest", "size": 2176178913}]}
-PS = {"models": [{"name": "llama3.2:1b", "size": 2 * GIB, "size_vram": GIB,
-                  "expires_at": "2026-09-01T12:30:00.123456789+02:00"}]}
+GIB = 1024**3
+TAGS = {
+    "models": [
+        {"name": "llama3.2:1b", "size": 1321098329},
+        {"name": "phi3:latest", "size": 2176178913},
+    ]
+}
+PS = {
+    "models": [
+        {
+            "name": "llama3.2:1b",
+            "size": 2 * GIB,
+            "size_vram": GIB,
+            "expires_at": "2026-09-01T12:30:00.123456789+02:00",
+        }
+    ]
+}
 
 
 def load_exporter():
@@ -85,9 +97,21 @@ def free_port() -> int:
 def running_exporter(ollama):
     """The script as the pod runs it: its own process, serving HTTP."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(EXPORTER_SCRIPT), "--target", ollama.url,
-                                "--listen", f"127.0.0.1:{port}", "--timeout", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(EXPORTER_SCRIPT),
+            "--target",
+            ollama.url,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -130,12 +154,20 @@ def test_metrics_endpoint_serves_parseable_text_format(running_exporter, ollama)
     assert value(text, "ollama_up", replica=replica) == 1
     assert value(text, "ollama_models_present", replica=replica) == 2
     assert value(text, "ollama_models_loaded", replica=replica) == 1
-    assert value(text, "ollama_model_size_bytes", replica=replica, model="phi3:latest") == 2176178913
-    assert value(text, "ollama_loaded_model_size_bytes", replica=replica, model="llama3.2:1b") == 2 * GIB
-    assert value(text, "ollama_loaded_model_vram_bytes", replica=replica, model="llama3.2:1b") == GIB
+    assert (
+        value(text, "ollama_model_size_bytes", replica=replica, model="phi3:latest") == 2176178913
+    )
+    assert (
+        value(text, "ollama_loaded_model_size_bytes", replica=replica, model="llama3.2:1b")
+        == 2 * GIB
+    )
+    assert (
+        value(text, "ollama_loaded_model_vram_bytes", replica=replica, model="llama3.2:1b") == GIB
+    )
     # 12:30:00.123 at +02:00 is 10:30:00.123 UTC; nanoseconds cut to microseconds.
-    expiry = value(text, "ollama_loaded_model_expiry_timestamp_seconds", replica=replica,
-                   model="llama3.2:1b")
+    expiry = value(
+        text, "ollama_loaded_model_expiry_timestamp_seconds", replica=replica, model="llama3.2:1b"
+    )
     assert expiry == pytest.approx(1788258600.123456, abs=1e-5)
     assert value(text, "ollama_exporter_replicas") == 1
     assert 0 <= value(text, "ollama_exporter_poll_duration_seconds") < 10
@@ -172,7 +204,9 @@ def test_a_failing_replica_is_down_and_counted(running_exporter, ollama):
     for expected_errors in (1, 2):
         text = urllib.request.urlopen(f"{running_exporter}/metrics", timeout=10).read().decode()
         assert value(text, "ollama_up", replica=replica) == 0
-        assert value(text, "ollama_exporter_scrape_errors_total", replica=replica) == expected_errors
+        assert (
+            value(text, "ollama_exporter_scrape_errors_total", replica=replica) == expected_errors
+        )
         assert not samples(text, "ollama_models_loaded")  # nothing made up for a down replica
     ollama.broken = False
     text = urllib.request.urlopen(f"{running_exporter}/metrics", timeout=10).read().decode()
@@ -187,8 +221,10 @@ def test_an_unreachable_replica_is_down_not_an_error_page(ollama):
 
 
 def test_discovery_polls_every_address_and_names_it_by_reverse_dns(ollama, monkeypatch):
-    addresses = {("10.0.0.7", "ollama-0.ollama-headless.ns.svc.cluster.local"),
-                 ("10.0.0.9", "ollama-1.ollama-headless.ns.svc.cluster.local")}
+    addresses = {
+        ("10.0.0.7", "ollama-0.ollama-headless.ns.svc.cluster.local"),
+        ("10.0.0.9", "ollama-1.ollama-headless.ns.svc.cluster.local"),
+    }
     looked_up = []
 
     def getaddrinfo(host, port, type=0):
@@ -202,14 +238,23 @@ def test_discovery_polls_every_address_and_names_it_by_reverse_dns(ollama, monke
     exporter = exporter_module.Exporter([], "ollama-headless.ns.svc.cluster.local:11434", 1)
     monkeypatch.setattr(exporter_module.socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(exporter_module.socket, "gethostbyaddr", gethostbyaddr)
-    monkeypatch.setattr(exporter, "get", lambda url: polled.append(url) or (
-        TAGS if url.endswith("/api/tags") else PS))
+    monkeypatch.setattr(
+        exporter,
+        "get",
+        lambda url: polled.append(url) or (TAGS if url.endswith("/api/tags") else PS),
+    )
     text = exporter.collect()
     assert looked_up == [("ollama-headless.ns.svc.cluster.local", 11434)]
-    assert sorted(polled) == ["http://10.0.0.7:11434/api/ps", "http://10.0.0.7:11434/api/tags",
-                              "http://10.0.0.9:11434/api/ps", "http://10.0.0.9:11434/api/tags"]
-    assert samples(text, "ollama_up") == {frozenset({("replica", "ollama-0")}): 1,
-                                          frozenset({("replica", "ollama-1")}): 1}
+    assert sorted(polled) == [
+        "http://10.0.0.7:11434/api/ps",
+        "http://10.0.0.7:11434/api/tags",
+        "http://10.0.0.9:11434/api/ps",
+        "http://10.0.0.9:11434/api/tags",
+    ]
+    assert samples(text, "ollama_up") == {
+        frozenset({("replica", "ollama-0")}): 1,
+        frozenset({("replica", "ollama-1")}): 1,
+    }
     assert value(text, "ollama_exporter_replicas") == 2
 
 
@@ -233,27 +278,36 @@ def test_odd_model_names_and_numbers_stay_valid(ollama):
     (labels,) = samples(text, "ollama_model_size_bytes")
     assert dict(labels)["model"] == 'we"ird\\name\n'
     assert samples(text, "ollama_models_loaded") == {
-        frozenset({("replica", f"127.0.0.1:{ollama.port}")}): 0}
+        frozenset({("replica", f"127.0.0.1:{ollama.port}")}): 0
+    }
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2026-09-01T10:30:00Z", 1788258600.0),
-    ("2026-09-01T12:30:00.5+02:00", 1788258600.5),
-    ("2026-09-01T10:30:00.123456789Z", 1788258600.123456),
-    ("", None), ("soon", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-09-01T10:30:00Z", 1788258600.0),
+        ("2026-09-01T12:30:00.5+02:00", 1788258600.5),
+        ("2026-09-01T10:30:00.123456789Z", 1788258600.123456),
+        ("", None),
+        ("soon", None),
+    ],
+)
 def test_ollama_timestamps_parse(text, expected):
     parsed = exporter_module.parse_timestamp(text)
     assert parsed == (pytest.approx(expected, abs=1e-6) if expected is not None else None)
 
 
 def test_the_script_needs_a_target():
-    result = subprocess.run([sys.executable, str(EXPORTER_SCRIPT)], capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(EXPORTER_SCRIPT)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2 and "--target and/or --discover" in result.stderr
 
 
 def test_the_script_uses_only_the_standard_library():
-    imports = [line.split()[1].split(".")[0] for line in EXPORTER_SCRIPT.read_text().splitlines()
-               if line.startswith(("import ", "from ")) and "__future__" not in line]
+    imports = [
+        line.split()[1].split(".")[0]
+        for line in EXPORTER_SCRIPT.read_text().splitlines()
+        if line.startswith(("import ", "from ")) and "__future__" not in line
+    ]
     assert set(imports) <= set(sys.stdlib_module_names), imports

@@ -19,8 +19,12 @@ OLLAMA_POD = kube.with_managed_by(kube.labels("ollama", "inference"))
 
 
 def icc_run(monkeypatch=None, cached=True, **ingress):
-    return run_stack("icc", cached=cached, namespace="wabc123-default",
-                     ingress={"enabled": True, "host": ICC_HOST, **ingress})
+    return run_stack(
+        "icc",
+        cached=cached,
+        namespace="wabc123-default",
+        ingress={"enabled": True, "host": ICC_HOST, **ingress},
+    )
 
 
 def minikube_run(monkeypatch=None, cached=True, **ingress):
@@ -33,9 +37,12 @@ def webui_env(run):
 
 
 def backends(run):
-    return [(rule["host"], path["backend"]["service"]["name"])
-            for ingress in run.of_type(INGRESS) for rule in ingress.inputs["spec"]["rules"]
-            for path in rule["http"]["paths"]]
+    return [
+        (rule["host"], path["backend"]["service"]["name"])
+        for ingress in run.of_type(INGRESS)
+        for rule in ingress.inputs["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    ]
 
 
 @pytest.fixture
@@ -142,17 +149,24 @@ def test_exposing_ollama_takes_its_own_host_a_policy_and_a_warning(monkeypatch, 
 
 
 def test_proxy_annotations_skip_the_cert_manager_issuer_without_tls():
-    settings = parse_settings({"target": "minikube", **TEST_SECRETS,
-                               "ingress": '{"enabled": true, "tls": {"enabled": false, '
-                                          '"clusterIssuer": "letsencrypt-staging"}}'},
-                              frozenset(TEST_SECRETS))
+    settings = parse_settings(
+        {
+            "target": "minikube",
+            **TEST_SECRETS,
+            "ingress": '{"enabled": true, "tls": {"enabled": false, '
+            '"clusterIssuer": "letsencrypt-staging"}}',
+        },
+        frozenset(TEST_SECRETS),
+    )
     assert "cert-manager.io/cluster-issuer" not in proxy_annotations(settings.ingress, sticky=True)
 
 
 def test_ingress_variants_match_the_kubernetes_schema(monkeypatch):
     # tests/test_schemas.py covers the default stacks, which have no Ingress.
-    for run in (icc_run(monkeypatch, exposeOllama=True, ollamaHost=OLLAMA_HOST),
-                minikube_run(monkeypatch)):
+    for run in (
+        icc_run(monkeypatch, exposeOllama=True, ollamaHost=OLLAMA_HOST),
+        minikube_run(monkeypatch),
+    ):
         assert len(run.of_type(INGRESS)) >= 1
         for version in KUBERNETES_VERSIONS:
             validate_all(run.kubernetes_objects(), version)
@@ -162,23 +176,32 @@ def test_ingresses_are_children_of_the_component(monkeypatch):
     run = icc_run(monkeypatch, exposeOllama=True, ollamaHost=OLLAMA_HOST)
     for ingress in run.of_type(INGRESS):
         assert "icc:ingress:WebIngress$kubernetes:networking.k8s.io/v1:Ingress" in run.urn_of(
-            INGRESS, ingress.name)
+            INGRESS, ingress.name
+        )
 
 
-@pytest.mark.parametrize("host, words", [
-    ("https://chat.example.org", "no scheme"),
-    ("chat.example.org/ui", "no scheme"),
-    ("Chat.Example.org", "lower case"),
-    ("chat", "DNS name"),
-    ("*.example.org", "DNS name"),
-    ("chat..example.org", "DNS name"),
-    ("-chat.example.org", "DNS name"),
-    ("10.0.0.1", "IP address"),
-    ("a" * 64 + ".example.org", "DNS name"),
-])
+@pytest.mark.parametrize(
+    "host, words",
+    [
+        ("https://chat.example.org", "no scheme"),
+        ("chat.example.org/ui", "no scheme"),
+        ("Chat.Example.org", "lower case"),
+        ("chat", "DNS name"),
+        ("*.example.org", "DNS name"),
+        ("chat..example.org", "DNS name"),
+        ("-chat.example.org", "DNS name"),
+        ("10.0.0.1", "IP address"),
+        ("a" * 64 + ".example.org", "DNS name"),
+    ],
+)
 def test_bad_hosts_are_refused_with_the_key(host, words):
     with pytest.raises(SettingsError) as caught:
-        parse_settings({"target": "minikube", "webuiSecretKey": TEST_SECRET_KEY,
-                        "ingress": f'{{"enabled": true, "host": "{host}"}}'},
-                       frozenset({"webuiSecretKey"}))
+        parse_settings(
+            {
+                "target": "minikube",
+                "webuiSecretKey": TEST_SECRET_KEY,
+                "ingress": f'{{"enabled": true, "host": "{host}"}}',
+            },
+            frozenset({"webuiSecretKey"}),
+        )
     assert "icc-ollama:ingress.host" in str(caught.value) and words in str(caught.value)

@@ -62,7 +62,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
         stack.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state:
                 cycle = visit(target)
                 if cycle:
@@ -86,8 +86,10 @@ def test_the_cycle_finder_finds_a_circle():
 
 def test_type_checking_imports_do_not_count(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("from typing import TYPE_CHECKING\nimport a\nif TYPE_CHECKING:\n"
-                      "    import b\nelse:\n    import c\n")
+    module.write_text(
+        "from typing import TYPE_CHECKING\nimport a\nif TYPE_CHECKING:\n"
+        "    import b\nelse:\n    import c\n"
+    )
     assert imports_of(module, {"a", "b", "c"}) == {"a", "c"}
 
 
@@ -100,4 +102,3 @@ def test_settings_never_import_components_or_main():
     for name, targets in import_graph().items():
         if name.startswith("settings"):
             assert not {t for t in targets if not t.startswith("settings")}, (name, targets)
-

@@ -41,18 +41,24 @@ def fake_env(tmp_path):
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     # `sleep` is replaced too, so retries take no wall-clock time in the test.
     sleeper = bin_dir / "sleep"
-    sleeper.write_text("#!/bin/sh\necho \"slept $1\" >> \"$FAKE_STORE/.sleeps\"\n")
+    sleeper.write_text('#!/bin/sh\necho "slept $1" >> "$FAKE_STORE/.sleeps"\n')
     sleeper.chmod(0o755)
     store = tmp_path / "store"
     store.mkdir()
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_STORE": str(store),
-           "OLLAMA_MODELS_WANTED": "llama3.2:1b phi3", "ONESHOT": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_STORE": str(store),
+        "OLLAMA_MODELS_WANTED": "llama3.2:1b phi3",
+        "ONESHOT": "1",
+    }
     return env, store
 
 
 def run(env, *args):
-    return subprocess.run(["/bin/sh", str(SCRIPT), *args], env=env, capture_output=True,
-                          text=True, timeout=30)
+    return subprocess.run(
+        ["/bin/sh", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=30
+    )
 
 
 def test_check_fails_until_every_model_is_present(fake_env):
@@ -66,10 +72,14 @@ def test_check_fails_until_every_model_is_present(fake_env):
 
 def test_failed_pulls_are_retried_with_growing_backoff_and_logged(fake_env):
     env, store = fake_env
-    result = run({**env, "FAKE_FAILURES": "3"}, )
+    result = run(
+        {**env, "FAKE_FAILURES": "3"},
+    )
     assert result.returncode == 0, result.stderr
-    assert ("pull of llama3.2:1b failed: Error: pull failed (attempt 1); retrying in 5s"
-            in result.stdout)
+    assert (
+        "pull of llama3.2:1b failed: Error: pull failed (attempt 1); retrying in 5s"
+        in result.stdout
+    )
     assert "pulled llama3.2:1b after 4 attempt(s)" in result.stdout
     assert (store / ".sleeps").read_text().split("\n")[:3] == ["slept 5", "slept 10", "slept 20"]
     assert run(env, "check").returncode == 0

@@ -46,13 +46,16 @@ def walk(value):
 
 # --- charts: source, version, placement ------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack", ["minikube", "icc_monitored"])
 def test_charts_are_pinned_and_come_from_their_real_repositories(stack, request):
     run = request.getfixturevalue(stack)
     namespace = run.exports["namespace"]
     prometheus, grafana = chart(run, "prometheus"), chart(run, "grafana")
     assert (prometheus["chart"], prometheus["version"]) == ("prometheus", "29.27.0")
-    assert prometheus["repositoryOpts"] == {"repo": "https://prometheus-community.github.io/helm-charts"}
+    assert prometheus["repositoryOpts"] == {
+        "repo": "https://prometheus-community.github.io/helm-charts"
+    }
     assert (grafana["chart"], grafana["version"]) == ("grafana", "12.11.1")
     # The chart moved in 2026: grafana.github.io/helm-charts gets no updates.
     assert grafana["repositoryOpts"] == {"repo": "https://grafana-community.github.io/helm-charts"}
@@ -84,9 +87,14 @@ def test_icc_has_no_monitoring_unless_switched_on(icc):
 
 
 def test_a_local_chart_path_works_offline(monkeypatch):
-    run = run_stack("minikube", monkeypatch, monitoring={
-        "prometheus": {"chart": "./charts/prometheus", "repo": ""},
-        "grafana": {"chart": "/opt/charts/grafana-12.11.1.tgz"}})
+    run = run_stack(
+        "minikube",
+        monkeypatch,
+        monitoring={
+            "prometheus": {"chart": "./charts/prometheus", "repo": ""},
+            "grafana": {"chart": "/opt/charts/grafana-12.11.1.tgz"},
+        },
+    )
     assert chart(run, "prometheus")["chart"] == "./charts/prometheus"
     assert chart(run, "grafana")["chart"] == "/opt/charts/grafana-12.11.1.tgz"
     for name in ("prometheus", "grafana"):
@@ -95,8 +103,11 @@ def test_a_local_chart_path_works_offline(monkeypatch):
 
 
 def test_an_oci_reference_keeps_the_pinned_version(monkeypatch):
-    run = run_stack("minikube", monkeypatch, monitoring={"grafana": {
-        "chart": "oci://ghcr.io/grafana-community/helm-charts/grafana"}})
+    run = run_stack(
+        "minikube",
+        monkeypatch,
+        monitoring={"grafana": {"chart": "oci://ghcr.io/grafana-community/helm-charts/grafana"}},
+    )
     grafana = chart(run, "grafana")
     assert grafana["chart"].startswith("oci://") and grafana["version"] == "12.11.1"
     assert "repositoryOpts" not in grafana
@@ -107,9 +118,17 @@ def test_an_oci_reference_keeps_the_pinned_version(monkeypatch):
 VARIANTS = {
     "minikube": ("minikube", {}),
     "icc": ("icc", ICC_ON),
-    "icc-storage-dcgm": ("icc", {"namespace": NS, "monitoring": {
-        "enabled": True, "dcgmTargets": ["dcgm.gpu-operator.svc.cluster.local:9400"],
-        "prometheus": {"storageSize": "10Gi"}}}),
+    "icc-storage-dcgm": (
+        "icc",
+        {
+            "namespace": NS,
+            "monitoring": {
+                "enabled": True,
+                "dcgmTargets": ["dcgm.gpu-operator.svc.cluster.local:9400"],
+                "prometheus": {"storageSize": "10Gi"},
+            },
+        },
+    ),
     "minikube-no-exporter": ("minikube", {"monitoring": {"exporter": {"enabled": False}}}),
 }
 
@@ -133,17 +152,24 @@ def test_the_key_check_catches_a_typo():
 
 def test_icc_monitoring_is_namespace_scoped(icc_monitored):
     prometheus = values(icc_monitored, "prometheus")
-    assert prometheus["rbac"] == {"create": False}  # no ClusterRole, ClusterRoleBinding or RoleBinding
+    assert prometheus["rbac"] == {
+        "create": False
+    }  # no ClusterRole, ClusterRoleBinding or RoleBinding
     assert prometheus["server"]["automountServiceAccountToken"] is False
-    for sub_chart in ("kube-state-metrics", "prometheus-node-exporter", "alertmanager",
-                      "prometheus-pushgateway"):
+    for sub_chart in (
+        "kube-state-metrics",
+        "prometheus-node-exporter",
+        "alertmanager",
+        "prometheus-pushgateway",
+    ):
         assert prometheus[sub_chart]["enabled"] is False, sub_chart
     jobs = prometheus["scrapeConfigs"]
     for job in mon_values.DISCOVERY_JOBS:  # every default job that would use the Kubernetes API
         assert jobs[job] == {"enabled": False}, job
     assert not [key for key, _ in walk(prometheus) if key.endswith("_sd_configs")]
-    assert jobs["ollama-exporter"]["static_configs"] == [{
-        "targets": [f"ollama-exporter.{NS}.svc.cluster.local:9101"], "labels": {"namespace": NS}}]
+    assert jobs["ollama-exporter"]["static_configs"] == [
+        {"targets": [f"ollama-exporter.{NS}.svc.cluster.local:9101"], "labels": {"namespace": NS}}
+    ]
     grafana = values(icc_monitored, "grafana")
     assert grafana["rbac"] == {"create": False}
     assert grafana["automountServiceAccountToken"] is False
@@ -172,10 +198,14 @@ def test_prometheus_storage_and_dcgm_targets_are_settings(monkeypatch):
     stack, overrides = VARIANTS["icc-storage-dcgm"]
     prometheus = values(run_stack(stack, monkeypatch, **overrides), "prometheus")
     assert prometheus["server"]["persistentVolume"] == {
-        "enabled": True, "size": "10Gi", "storageClass": "rook-ceph-block"}
+        "enabled": True,
+        "size": "10Gi",
+        "storageClass": "rook-ceph-block",
+    }
     assert prometheus["scrapeConfigs"]["dcgm"] == {
         "honor_labels": True,
-        "static_configs": [{"targets": ["dcgm.gpu-operator.svc.cluster.local:9400"]}]}
+        "static_configs": [{"targets": ["dcgm.gpu-operator.svc.cluster.local:9400"]}],
+    }
 
 
 @pytest.mark.parametrize("stack", ["minikube", "icc_monitored"])
@@ -184,9 +214,11 @@ def test_chart_pods_are_configured_to_the_restricted_profile(stack, request):
     prometheus, grafana = values(run, "prometheus"), values(run, "grafana")
     server = prometheus["server"]
     reloader = prometheus["configmapReload"]["prometheus"]
-    for pod, container in ((server["securityContext"], server["containerSecurityContext"]),
-                           (server["securityContext"], reloader["containerSecurityContext"]),
-                           (grafana["securityContext"], grafana["containerSecurityContext"])):
+    for pod, container in (
+        (server["securityContext"], server["containerSecurityContext"]),
+        (server["securityContext"], reloader["containerSecurityContext"]),
+        (grafana["securityContext"], grafana["containerSecurityContext"]),
+    ):
         assert broken_rules({"securityContext": pod}, {"securityContext": container}) == set()
     for resources in (server["resources"], reloader["resources"], grafana["resources"]):
         for side in ("requests", "limits"):
@@ -197,12 +229,16 @@ def test_chart_pods_are_configured_to_the_restricted_profile(stack, request):
 
 # --- Grafana: admin secret, datasource, dashboards -------------------------------------------
 
+
 @pytest.mark.parametrize("stack", ["minikube", "icc_monitored"])
 def test_grafana_admin_password_lives_only_in_a_secret(stack, request):
     run = request.getfixturevalue(stack)
     grafana = values(run, "grafana")
-    assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user",
-                                "passwordKey": "admin-password"}
+    assert grafana["admin"] == {
+        "existingSecret": "grafana-admin",
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
+    }
     secret = run.one("kubernetes:core/v1:Secret", "monitoring-grafana-admin").inputs
     assert secret["metadata"]["name"] == "grafana-admin"
     data = secret["stringData"]
@@ -220,7 +256,11 @@ def test_datasource_is_the_prometheus_service_in_this_namespace(stack, request):
     namespace = run.exports["namespace"]
     (source,) = values(run, "grafana")["datasources"]["datasources.yaml"]["datasources"]
     assert source["url"] == f"http://prometheus-server.{namespace}.svc.cluster.local"
-    assert (source["type"], source["uid"], source["access"]) == ("prometheus", "prometheus", "proxy")
+    assert (source["type"], source["uid"], source["access"]) == (
+        "prometheus",
+        "prometheus",
+        "proxy",
+    )
     # The chart names its server Service after server.fullnameOverride, on servicePort 80.
     assert values(run, "prometheus")["server"]["fullnameOverride"] == "prometheus-server"
 
@@ -242,14 +282,17 @@ def test_dashboards_come_from_a_configmap_with_this_namespace(stack, request):
 
 # --- exporter -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack", ["minikube", "icc_monitored"])
 def test_exporter_discovers_every_ollama_replica_through_the_headless_service(stack, request):
     run = request.getfixturevalue(stack)
     namespace = run.exports["namespace"]
     deployment = run.one("kubernetes:apps/v1:Deployment", "monitoring-exporter").inputs
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["args"][:2] == ["--discover",
-                                      f"ollama-headless.{namespace}.svc.cluster.local:11434"]
+    assert container["args"][:2] == [
+        "--discover",
+        f"ollama-headless.{namespace}.svc.cluster.local:11434",
+    ]
     assert container["image"] == "python:3.13.7-slim"
     script = run.one("kubernetes:core/v1:ConfigMap", "monitoring-exporter-script").inputs
     assert script["data"]["ollama-exporter.py"] == mon.EXPORTER_SCRIPT.read_text()
@@ -271,11 +314,21 @@ def test_exporter_can_be_switched_off(monkeypatch):
 OLLAMA = kube.with_managed_by(kube.labels("ollama", "inference"))
 WEBUI = kube.with_managed_by(kube.labels("open-webui", "frontend"))
 EXPORTER = kube.with_managed_by(kube.labels("ollama-exporter", "metrics"))
-PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "server",
-                  "app.kubernetes.io/instance": "prometheus", "app.kubernetes.io/part-of": "prometheus"}
-GRAFANA_POD = {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": "grafana",
-               "app.kubernetes.io/part-of": "icc-ollama"}  # chart labels + our podLabels
-KSM_POD = {"app.kubernetes.io/name": "kube-state-metrics", "app.kubernetes.io/instance": "prometheus"}
+PROMETHEUS_POD = {
+    "app.kubernetes.io/name": "prometheus",
+    "app.kubernetes.io/component": "server",
+    "app.kubernetes.io/instance": "prometheus",
+    "app.kubernetes.io/part-of": "prometheus",
+}
+GRAFANA_POD = {
+    "app.kubernetes.io/name": "grafana",
+    "app.kubernetes.io/instance": "grafana",
+    "app.kubernetes.io/part-of": "icc-ollama",
+}  # chart labels + our podLabels
+KSM_POD = {
+    "app.kubernetes.io/name": "kube-state-metrics",
+    "app.kubernetes.io/instance": "prometheus",
+}
 STRANGER = {"app": "someone-elses-job"}
 
 
@@ -310,25 +363,37 @@ def test_kube_state_metrics_only_answers_prometheus(minikube):
 
 # --- budget, exports ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack, overrides", [("minikube", {}), ("icc", ICC_ON)])
 def test_budget_counts_the_monitoring_pods_as_rendered(stack, overrides, monkeypatch):
     run = run_stack(stack, monkeypatch, **overrides)
-    raw = {**stack_config(stack), **TEST_SECRETS,
-           **{k: json.dumps(v) if isinstance(v, dict) else v for k, v in overrides.items()}}
+    raw = {
+        **stack_config(stack),
+        **TEST_SECRETS,
+        **{k: json.dumps(v) if isinstance(v, dict) else v for k, v in overrides.items()},
+    }
     budgets = {b.name: b for b in release_pods(parse_settings(raw, frozenset(TEST_SECRETS)))}
     prometheus, grafana = values(run, "prometheus"), values(run, "grafana")
     rendered = {
-        "Prometheus": [prometheus["server"]["resources"],
-                       prometheus["configmapReload"]["prometheus"]["resources"]],
+        "Prometheus": [
+            prometheus["server"]["resources"],
+            prometheus["configmapReload"]["prometheus"]["resources"],
+        ],
         "Grafana": [grafana["resources"]],
-        "Ollama exporter": [run.one("kubernetes:apps/v1:Deployment", "monitoring-exporter")
-                            .inputs["spec"]["template"]["spec"]["containers"][0]["resources"]],
+        "Ollama exporter": [
+            run.one("kubernetes:apps/v1:Deployment", "monitoring-exporter").inputs["spec"][
+                "template"
+            ]["spec"]["containers"][0]["resources"]
+        ],
     }
     if stack == "minikube":
         rendered["kube-state-metrics"] = [prometheus["kube-state-metrics"]["resources"]]
     for name, containers in rendered.items():
         expected = pod_budget(name, 1, "", containers)
-        assert (budgets[name].requests, budgets[name].limits) == (expected.requests, expected.limits)
+        assert (budgets[name].requests, budgets[name].limits) == (
+            expected.requests,
+            expected.limits,
+        )
     assert set(budgets) == {"Ollama", "Open WebUI", *rendered}
     assert budgets["Prometheus"].requests["cpu"] == Decimal("0.11")
 
@@ -338,7 +403,9 @@ def test_next_steps_tell_how_to_reach_grafana_and_prometheus(stack, request):
     run = request.getfixturevalue(stack)
     namespace, steps = run.exports["namespace"], run.exports["nextSteps"]
     assert steps["grafana"].endswith(f"-n {namespace} port-forward svc/grafana 3000:80")
-    assert steps["prometheus"].endswith(f"-n {namespace} port-forward svc/prometheus-server 9090:80")
+    assert steps["prometheus"].endswith(
+        f"-n {namespace} port-forward svc/prometheus-server 9090:80"
+    )
     assert "user admin" in steps["grafanaLogin"]
     # A bare `pulumi config get` reads the shared stack file, which holds no secret.
     assert "make config-get STACK=" in steps["grafanaLogin"]
@@ -357,14 +424,17 @@ def test_switching_monitoring_on_leaves_ollama_and_open_webui_untouched(icc, icc
 def test_namespace_scoped_objects_match_the_kubernetes_schema(icc_monitored, version):
     objects = icc_monitored.kubernetes_objects()
     assert {"Deployment", "Secret", "ConfigMap", "Service", "ServiceAccount"} <= {
-        o["kind"] for o in objects if o["metadata"]["name"].startswith(("ollama-exporter", "grafana"))}
+        o["kind"]
+        for o in objects
+        if o["metadata"]["name"].startswith(("ollama-exporter", "grafana"))
+    }
     validate_all(objects, version)
 
 
 # --- issue 10: bounded metrics, no plugin updates on a read-only root, no name collisions --------
 
-@pytest.mark.parametrize("overrides, volume", [({}, "4Gi"),
-                                               ({"storageSize": "10Gi"}, "10Gi")])
+
+@pytest.mark.parametrize("overrides, volume", [({}, "4Gi"), ({"storageSize": "10Gi"}, "10Gi")])
 def test_prometheus_deletes_old_data_before_its_volume_is_full(overrides, volume, monkeypatch):
     monitoring = {"prometheus": overrides} if overrides else {}
     run = run_stack("minikube", monkeypatch, monitoring=monitoring)
@@ -377,6 +447,7 @@ def test_prometheus_deletes_old_data_before_its_volume_is_full(overrides, volume
 
 def kube_bytes(quantity: str) -> Decimal:
     from settings.quantity import parse_quantity
+
     return parse_quantity(quantity)
 
 

@@ -24,11 +24,15 @@ def allowed(policies, pod_labels, port, source_labels, source_namespace, namespa
             if rule.get("ports") and port not in [p["port"] for p in rule["ports"]]:
                 continue
             for peer in rule.get("from", []):
-                if "podSelector" in peer and source_namespace == namespace and matches(
-                        peer["podSelector"], source_labels):
+                if (
+                    "podSelector" in peer
+                    and source_namespace == namespace
+                    and matches(peer["podSelector"], source_labels)
+                ):
                     return True
                 if "namespaceSelector" in peer and matches(
-                        peer["namespaceSelector"], {"kubernetes.io/metadata.name": source_namespace}):
+                    peer["namespaceSelector"], {"kubernetes.io/metadata.name": source_namespace}
+                ):
                     return True
     return False
 
@@ -62,8 +66,11 @@ def test_open_webui_is_reachable_from_the_ingress_controller_only(stack, request
 def test_default_deny_covers_every_pod_of_the_release(stack, request):
     run = request.getfixturevalue(stack)
     deny = next(p for p in policies_of(run) if p["metadata"]["name"] == "icc-ollama-default-deny")
-    assert deny["spec"] == {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "icc-ollama"}},
-                            "policyTypes": ["Ingress"], "ingress": []}
+    assert deny["spec"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "icc-ollama"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [],
+    }
     for obj in run.kubernetes_objects():
         if obj["kind"] == "StatefulSet":
             pod_labels = obj["spec"]["template"]["metadata"]["labels"]
@@ -71,7 +78,9 @@ def test_default_deny_covers_every_pod_of_the_release(stack, request):
 
 
 def test_ingress_controller_namespace_is_a_setting(monkeypatch):
-    run = run_stack("minikube", monkeypatch, networkPolicies={"ingressControllerNamespace": "kube-system"})
+    run = run_stack(
+        "minikube", monkeypatch, networkPolicies={"ingressControllerNamespace": "kube-system"}
+    )
     policies = policies_of(run)
     assert allowed(policies, WEBUI, 8080, {}, "kube-system", "icc-ollama")
     assert not allowed(policies, WEBUI, 8080, {}, "ingress-nginx", "icc-ollama")

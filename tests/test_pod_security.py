@@ -56,14 +56,16 @@ def test_every_container_has_requests_and_limits(stack, request):
             resources = container.get("resources", {})
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources.get(kind, {})), (
-                    f"{workload}/{container['name']} lacks {kind}")
+                    f"{workload}/{container['name']} lacks {kind}"
+                )
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_every_workload_has_its_own_identity_without_a_token(stack, request):
     run = request.getfixturevalue(stack)
-    accounts = {o["metadata"]["name"]: o for o in run.kubernetes_objects()
-                if o["kind"] == "ServiceAccount"}
+    accounts = {
+        o["metadata"]["name"]: o for o in run.kubernetes_objects() if o["kind"] == "ServiceAccount"
+    }
     used = []
     for workload, pod in pod_templates(run):
         assert pod["automountServiceAccountToken"] is False, workload
@@ -79,17 +81,18 @@ def test_images_are_pinned(stack, request):
     for workload, pod in pod_templates(run):
         for container in pod["containers"] + pod.get("initContainers", []):
             image = container["image"]
-            assert "@sha256:" in image or (":" in image.rsplit("/", 1)[-1]
-                                           and not image.endswith(FLOATING)), image
+            assert "@sha256:" in image or (
+                ":" in image.rsplit("/", 1)[-1] and not image.endswith(FLOATING)
+            ), image
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_open_webui_runs_as_uid_1000_in_group_0_on_a_read_only_root(stack, request):
     # Open WebUI 0.11.0 runs as any uid in group 0; its writable directories are volumes.
     pod = dict(pod_templates(request.getfixturevalue(stack)))["open-webui"]
-    assert {k: pod["securityContext"].get(k) for k in ("runAsNonRoot", "runAsUser",
-                                                        "runAsGroup")} == {
-        "runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 0}
+    assert {
+        k: pod["securityContext"].get(k) for k in ("runAsNonRoot", "runAsUser", "runAsGroup")
+    } == {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 0}
     for container in pod["containers"] + pod.get("initContainers", []):
         assert container["securityContext"]["readOnlyRootFilesystem"] is True, container["name"]
 
@@ -97,5 +100,8 @@ def test_open_webui_runs_as_uid_1000_in_group_0_on_a_read_only_root(stack, reque
 def test_the_rule_check_catches_a_privileged_container():
     pod = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}}
     container = {"securityContext": {"allowPrivilegeEscalation": True, "privileged": True}}
-    assert broken_rules(pod, container) == {"allowPrivilegeEscalation", "capabilities",
-                                            "readOnlyRootFilesystem"}
+    assert broken_rules(pod, container) == {
+        "allowPrivilegeEscalation",
+        "capabilities",
+        "readOnlyRootFilesystem",
+    }

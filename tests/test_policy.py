@@ -36,31 +36,56 @@ def secret(value):
 
 
 def container(name="app", image="ollama/ollama:0.32.15", requests=None, limits=None, env=None):
-    c = {"name": name, "image": image,
-         "resources": {"requests": requests or {"cpu": "1", "memory": "1Gi"},
-                       "limits": limits or {"cpu": "2", "memory": "2Gi"}}}
+    c = {
+        "name": name,
+        "image": image,
+        "resources": {
+            "requests": requests or {"cpu": "1", "memory": "1Gi"},
+            "limits": limits or {"cpu": "2", "memory": "2Gi"},
+        },
+    }
     if env is not None:
         c["env"] = env
     return c
 
 
-def workload(name="ollama", containers=None, tolerations=None, claims=None, retention=None,
-             labels=None, replicas=1, kind=STS, namespace=NS):
+def workload(
+    name="ollama",
+    containers=None,
+    tolerations=None,
+    claims=None,
+    retention=None,
+    labels=None,
+    replicas=1,
+    kind=STS,
+    namespace=NS,
+):
     spec = {"containers": containers or [container()]}
     if tolerations is not None:
         spec["tolerations"] = tolerations
-    body = {"replicas": replicas, "template": {
-        "metadata": {"labels": labels or {"app.kubernetes.io/part-of": "icc-ollama"}},
-        "spec": spec}}
+    body = {
+        "replicas": replicas,
+        "template": {
+            "metadata": {"labels": labels or {"app.kubernetes.io/part-of": "icc-ollama"}},
+            "spec": spec,
+        },
+    }
     if claims:
         body["volumeClaimTemplates"] = [
-            {"metadata": {"name": "data"},
-             "spec": {"resources": {"requests": {"storage": size}}}} for size in claims]
+            {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": size}}}}
+            for size in claims
+        ]
     if retention:
-        body["persistentVolumeClaimRetentionPolicy"] = {"whenDeleted": retention,
-                                                        "whenScaled": "Retain"}
-    return Resource(kind, name, {"metadata": {"name": name, "namespace": namespace},
-                                 "spec": body}, provider_namespace=NS)
+        body["persistentVolumeClaimRetentionPolicy"] = {
+            "whenDeleted": retention,
+            "whenScaled": "Retain",
+        }
+    return Resource(
+        kind,
+        name,
+        {"metadata": {"name": name, "namespace": namespace}, "spec": body},
+        provider_namespace=NS,
+    )
 
 
 GPU = {"cpu": "1", "memory": "8Gi", "nvidia.com/gpu": "1"}
@@ -72,24 +97,35 @@ def k8s(kind, group_version, name, props):
 
 
 def deny_all():
-    return k8s("NetworkPolicy", "networking.k8s.io/v1", "deny", {
-        "metadata": {"name": "deny", "namespace": NS},
-        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "icc-ollama"}},
-                 "policyTypes": ["Ingress"], "ingress": []}})
+    return k8s(
+        "NetworkPolicy",
+        "networking.k8s.io/v1",
+        "deny",
+        {
+            "metadata": {"name": "deny", "namespace": NS},
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "icc-ollama"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [],
+            },
+        },
+    )
 
 
 def ingress(tls=True, host="chat.example.org"):
     spec = {"rules": [{"host": host}]}
     if tls:
         spec["tls"] = [{"hosts": [host], "secretName": "chat-tls"}]
-    return k8s("Ingress", "networking.k8s.io/v1", "web", {"metadata": {"namespace": NS},
-                                                          "spec": spec})
+    return k8s(
+        "Ingress", "networking.k8s.io/v1", "web", {"metadata": {"namespace": NS}, "spec": spec}
+    )
 
 
 def webui(auth="true"):
     env = [{"name": "WEBUI_AUTH", "value": auth}] if auth is not None else []
-    return workload("open-webui", [container("open-webui", "ghcr.io/open-webui/open-webui:v0.11.0",
-                                             env=env)])
+    return workload(
+        "open-webui", [container("open-webui", "ghcr.io/open-webui/open-webui:v0.11.0", env=env)]
+    )
 
 
 # --------------------------------------------------------------------------- one rule at a time
@@ -97,32 +133,61 @@ def webui(auth="true"):
 RESOURCE_CASES = {
     # rule: (facts, violating resource, clean resource, words of the message)
     "gpu-tolerates-v100": (
-        ICC, workload(containers=[container(requests=GPU, limits=GPU | {"memory": "16Gi"})]),
-        workload(containers=[container(requests=GPU, limits=GPU | {"memory": "16Gi"})],
-                 tolerations=V100),
-        "does not tolerate the V100 taint gpu-tesla-v100:NoSchedule"),
+        ICC,
+        workload(containers=[container(requests=GPU, limits=GPU | {"memory": "16Gi"})]),
+        workload(
+            containers=[container(requests=GPU, limits=GPU | {"memory": "16Gi"})], tolerations=V100
+        ),
+        "does not tolerate the V100 taint gpu-tesla-v100:NoSchedule",
+    ),
     "no-gpu-on-minikube": (
-        MINIKUBE, workload(containers=[container(requests=GPU, limits=GPU)], tolerations=V100),
-        workload(), "the minikube target has none"),
+        MINIKUBE,
+        workload(containers=[container(requests=GPU, limits=GPU)], tolerations=V100),
+        workload(),
+        "the minikube target has none",
+    ),
     "icc-namespace-only": (
-        ICC, workload(namespace="kube-system"), workload(), "outside the configured"),
+        ICC,
+        workload(namespace="kube-system"),
+        workload(),
+        "outside the configured",
+    ),
     "images-pinned": (
-        ICC, workload(containers=[container(image="ollama/ollama:latest")]), workload(),
-        "floating tag :latest"),
+        ICC,
+        workload(containers=[container(image="ollama/ollama:latest")]),
+        workload(),
+        "floating tag :latest",
+    ),
     "no-plain-secrets": (
-        ICC, workload(containers=[container(env=[{"name": "OPENAI_API_KEY", "value": "sk-1"}])]),
-        workload(containers=[container(env=[
-            {"name": "OPENAI_API_KEY",
-             "valueFrom": {"secretKeyRef": {"name": "s", "key": "OPENAI_API_KEY"}}},
-            {"name": "OLLAMA_KEEP_ALIVE", "value": "5m"}])]),
-        "env OPENAI_API_KEY of container app"),
+        ICC,
+        workload(containers=[container(env=[{"name": "OPENAI_API_KEY", "value": "sk-1"}])]),
+        workload(
+            containers=[
+                container(
+                    env=[
+                        {
+                            "name": "OPENAI_API_KEY",
+                            "valueFrom": {"secretKeyRef": {"name": "s", "key": "OPENAI_API_KEY"}},
+                        },
+                        {"name": "OLLAMA_KEEP_ALIVE", "value": "5m"},
+                    ]
+                )
+            ]
+        ),
+        "env OPENAI_API_KEY of container app",
+    ),
     "data-retained": (
-        ICC, workload(claims=["20Gi"], retention="Delete"),
-        workload(claims=["20Gi"], retention="Retain"), "whenDeleted is Delete"),
+        ICC,
+        workload(claims=["20Gi"], retention="Delete"),
+        workload(claims=["20Gi"], retention="Retain"),
+        "whenDeleted is Delete",
+    ),
     "requests-within-limits": (
-        ICC, workload(containers=[container(requests={"cpu": "3"}, limits={"cpu": "2"})]),
+        ICC,
+        workload(containers=[container(requests={"cpu": "3"}, limits={"cpu": "2"})]),
         workload(containers=[container(requests={"cpu": "500m"}, limits={"cpu": "2"})]),
-        "requests 3 cpu but is limited to 2"),
+        "requests 3 cpu but is limited to 2",
+    ),
     "ingress-tls": (ICC, ingress(tls=False), ingress(), "has no TLS"),
 }
 
@@ -143,14 +208,23 @@ def test_every_rule_has_a_case():
 
 STACK_CASES = {
     "default-deny-network-policy": (
-        ICC, [workload()], [workload(), deny_all()], "no default-deny NetworkPolicy"),
+        ICC,
+        [workload()],
+        [workload(), deny_all()],
+        "no default-deny NetworkPolicy",
+    ),
     "webui-auth-behind-ingress": (
-        ICC, [ingress(), webui("false")], [ingress(), webui("true")], "WEBUI_AUTH=false"),
+        ICC,
+        [ingress(), webui("false")],
+        [ingress(), webui("true")],
+        "WEBUI_AUTH=false",
+    ),
     "quota-fits": (
         Facts.from_config({"target": "icc", "namespace": NS, "quota": {"gpu": 1}}),
         [workload(containers=[container(requests=GPU, limits=GPU)], replicas=2, tolerations=V100)],
         [workload(containers=[container(requests=GPU, limits=GPU)], replicas=1, tolerations=V100)],
-        "needs 2 gpu (requests) but quota.gpu is 1"),
+        "needs 2 gpu (requests) but quota.gpu is 1",
+    ),
 }
 
 
@@ -172,7 +246,8 @@ def test_gpu_toleration_must_name_the_v100_taint():
     assert rules.gpu_tolerates_v100(bad, ICC)
     wrong_effect = [{"key": "gpu-tesla-v100", "operator": "Exists", "effect": "NoExecute"}]
     assert rules.gpu_tolerates_v100(
-        workload(containers=[container(requests=GPU, limits=GPU)], tolerations=wrong_effect), ICC)
+        workload(containers=[container(requests=GPU, limits=GPU)], tolerations=wrong_effect), ICC
+    )
 
 
 def test_gpu_on_a_gpu_target_is_allowed_and_minikube_rule_needs_the_target():
@@ -181,9 +256,14 @@ def test_gpu_on_a_gpu_target_is_allowed_and_minikube_rule_needs_the_target():
     assert rules.no_gpu_on_minikube(gpu_pod, Facts()) == []  # unknown target: stack-facts says so
 
 
-@pytest.mark.parametrize("kind,group", [("ClusterRole", "rbac.authorization.k8s.io/v1"),
-                                        ("Namespace", "core/v1"),
-                                        ("PersistentVolume", "core/v1")])
+@pytest.mark.parametrize(
+    "kind,group",
+    [
+        ("ClusterRole", "rbac.authorization.k8s.io/v1"),
+        ("Namespace", "core/v1"),
+        ("PersistentVolume", "core/v1"),
+    ],
+)
 def test_cluster_scoped_objects_are_refused_on_icc_only(kind, group):
     resource = k8s(kind, group, "x", {"metadata": {"name": "x"}})
     assert "cluster-scoped" in rules.icc_namespace_only(resource, ICC)[0]
@@ -209,12 +289,21 @@ def test_unknown_namespace_is_not_guessed():
     assert rules.icc_namespace_only(Resource("kubernetes:core/v1:ConfigMap", "cm", body), ICC) == []
 
 
-@pytest.mark.parametrize("image,pinned", [
-    ("ollama/ollama", False), ("ollama/ollama:latest", False), ("ollama/ollama:rocm", False),
-    ("ghcr.io/open-webui/open-webui:main", False), ("localhost:5000/app", False),
-    ("ollama/ollama:0.32.15", True), ("ghcr.io/open-webui/open-webui:v0.11.0", True),
-    ("localhost:5000/app:1.2", True), ("busybox@sha256:" + "a" * 64, True),
-    ("sha256:" + "b" * 64, True)])
+@pytest.mark.parametrize(
+    "image,pinned",
+    [
+        ("ollama/ollama", False),
+        ("ollama/ollama:latest", False),
+        ("ollama/ollama:rocm", False),
+        ("ghcr.io/open-webui/open-webui:main", False),
+        ("localhost:5000/app", False),
+        ("ollama/ollama:0.32.15", True),
+        ("ghcr.io/open-webui/open-webui:v0.11.0", True),
+        ("localhost:5000/app:1.2", True),
+        ("busybox@sha256:" + "a" * 64, True),
+        ("sha256:" + "b" * 64, True),
+    ],
+)
 def test_floating_images(image, pinned):
     assert (rules.floating(image) is None) is pinned
 
@@ -225,11 +314,17 @@ def test_docker_images_are_checked():
 
 
 def test_secret_docker_envs_pass_and_plain_ones_fail():
-    plain = Resource("docker:index/container:Container", "webui",
-                     {"image": "sha256:" + "c" * 64, "envs": ["WEBUI_SECRET_KEY=abc", "A=b"]})
+    plain = Resource(
+        "docker:index/container:Container",
+        "webui",
+        {"image": "sha256:" + "c" * 64, "envs": ["WEBUI_SECRET_KEY=abc", "A=b"]},
+    )
     assert "env WEBUI_SECRET_KEY" in rules.no_plain_secrets(plain, DOCKER)[0]
-    marked = Resource("docker:index/container:Container", "webui",
-                      {"image": "sha256:" + "c" * 64, "envs": secret(["WEBUI_SECRET_KEY=abc"])})
+    marked = Resource(
+        "docker:index/container:Container",
+        "webui",
+        {"image": "sha256:" + "c" * 64, "envs": secret(["WEBUI_SECRET_KEY=abc"])},
+    )
     assert rules.no_plain_secrets(marked, DOCKER) == []
 
 
@@ -268,10 +363,15 @@ def test_webui_without_ingress_may_run_without_auth():
 
 
 def test_quota_counts_hpa_max_replicas_and_claims():
-    hpa = k8s("HorizontalPodAutoscaler", "autoscaling/v2", "hpa", {
-        "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "ollama"}, "maxReplicas": 3}})
-    facts = Facts.from_config({"target": "icc", "namespace": NS,
-                               "quota": {"storage": "50Gi", "requests": {"cpu": "2"}}})
+    hpa = k8s(
+        "HorizontalPodAutoscaler",
+        "autoscaling/v2",
+        "hpa",
+        {"spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "ollama"}, "maxReplicas": 3}},
+    )
+    facts = Facts.from_config(
+        {"target": "icc", "namespace": NS, "quota": {"storage": "50Gi", "requests": {"cpu": "2"}}}
+    )
     messages = rules.quota_fits([workload(claims=["20Gi"]), hpa], facts)
     assert any("needs 60Gi storage" in m for m in messages), messages
     assert any("needs 3 cpu (requests)" in m for m in messages), messages
@@ -293,10 +393,14 @@ def as_resources(run: ProgramRun) -> list[Resource]:
     return found
 
 
-STACKS = {"icc": ({"namespace": NS}, {"target": "icc", "namespace": NS,
-                                       "quota": {"gpu": 1, "storage": "30Gi"}}),
-          "minikube": ({}, {"target": "minikube", "namespace": "icc-ollama"}),
-          "docker": ({}, {"target": "docker"})}
+STACKS = {
+    "icc": (
+        {"namespace": NS},
+        {"target": "icc", "namespace": NS, "quota": {"gpu": 1, "storage": "30Gi"}},
+    ),
+    "minikube": ({}, {"target": "minikube", "namespace": "icc-ollama"}),
+    "docker": ({}, {"target": "docker"}),
+}
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
@@ -304,12 +408,14 @@ def test_every_rule_passes_the_real_program(stack, monkeypatch):
     overrides, facts = STACKS[stack]
     resources = as_resources(run_stack(stack, monkeypatch, **overrides))
     assert rules.check_all(resources, Facts.from_config(facts)) == {
-        name: [] for name in {**rules.RESOURCE_RULES, **rules.STACK_RULES}}
+        name: [] for name in {**rules.RESOURCE_RULES, **rules.STACK_RULES}
+    }
 
 
 def test_icc_with_a_gpu_but_no_toleration_is_caught(monkeypatch):
-    resources = as_resources(run_stack("icc", monkeypatch, namespace=NS,
-                                       ollama={"tolerations": []}))
+    resources = as_resources(
+        run_stack("icc", monkeypatch, namespace=NS, ollama={"tolerations": []})
+    )
     results = rules.check_all(resources, ICC)
     assert [name for name, messages in results.items() if messages] == ["gpu-tolerates-v100"]
 
@@ -328,19 +434,34 @@ def servicer():
     saved = (internals.deserialize_properties, internals.unknown_checking_proxy)
     pack.install_wire_form()
     analyzer = internals._PolicyAnalyzerServicer(
-        pack.PACK_NAME, "0.1.0", pack.policies(), pack.EnforcementLevel.MANDATORY,
-        None, None, None, None, None, None, None)
+        pack.PACK_NAME,
+        "0.1.0",
+        pack.policies(),
+        pack.EnforcementLevel.MANDATORY,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     yield analyzer
     internals.deserialize_properties, internals.unknown_checking_proxy = saved
 
 
 def configure(analyzer, facts: dict) -> None:
     """As the engine does: each policy's own level (none is overridden) and its config."""
-    levels = {p.name: analyzer_pb2.ADVISORY if p.enforcement_level == pack.EnforcementLevel.ADVISORY
-              else analyzer_pb2.MANDATORY for p in pack.policies()}
-    config = {name: analyzer_pb2.PolicyConfig(enforcementLevel=levels[name],
-                                               properties=struct(body))
-              for name, body in pack.pack_config(facts).items()}
+    levels = {
+        p.name: analyzer_pb2.ADVISORY
+        if p.enforcement_level == pack.EnforcementLevel.ADVISORY
+        else analyzer_pb2.MANDATORY
+        for p in pack.policies()
+    }
+    config = {
+        name: analyzer_pb2.PolicyConfig(enforcementLevel=levels[name], properties=struct(body))
+        for name, body in pack.pack_config(facts).items()
+    }
     analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=config), None)
 
 
@@ -352,18 +473,26 @@ def analyze(analyzer, run: ProgramRun) -> list:
         if not r.custom:
             continue
         provider = providers.get(r.provider.split("::")[-2]) if r.provider else None
-        kwargs = {"type": r.typ, "properties": struct(json.loads(json.dumps(r.inputs))),
-                  "urn": f"urn:pulumi:test::icc-ollama::{r.typ}::{r.name}", "name": r.name}
+        kwargs = {
+            "type": r.typ,
+            "properties": struct(json.loads(json.dumps(r.inputs))),
+            "urn": f"urn:pulumi:test::icc-ollama::{r.typ}::{r.name}",
+            "name": r.name,
+        }
         if provider:
             kwargs["provider"] = analyzer_pb2.AnalyzerProviderResource(
-                type=provider.typ, properties=struct(provider.inputs), name=provider.name,
-                urn=f"urn:pulumi:test::icc-ollama::{provider.typ}::{provider.name}")
+                type=provider.typ,
+                properties=struct(provider.inputs),
+                name=provider.name,
+                urn=f"urn:pulumi:test::icc-ollama::{provider.typ}::{provider.name}",
+            )
         requests.append(kwargs)
     diagnostics = []
     for kwargs in requests:
         diagnostics += analyzer.Analyze(analyzer_pb2.AnalyzeRequest(**kwargs), None).diagnostics
     stack = analyzer_pb2.AnalyzeStackRequest(
-        resources=[analyzer_pb2.AnalyzerResource(**kwargs) for kwargs in requests])
+        resources=[analyzer_pb2.AnalyzerResource(**kwargs) for kwargs in requests]
+    )
     return diagnostics + list(analyzer.AnalyzeStack(stack, None).diagnostics)
 
 
@@ -379,7 +508,8 @@ def test_the_pack_reports_a_violation_with_its_message_and_level(servicer, monke
     run = run_stack("icc", monkeypatch, namespace=NS, ollama={"tolerations": []})
     diagnostics = analyze(servicer, run)
     assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
-        ("gpu-tolerates-v100", analyzer_pb2.MANDATORY)]
+        ("gpu-tolerates-v100", analyzer_pb2.MANDATORY)
+    ]
     assert "does not tolerate the V100 taint" in diagnostics[0].message
 
 
@@ -399,15 +529,19 @@ def test_the_pack_sees_secrets_as_secrets(servicer, monkeypatch):
 def test_without_facts_the_pack_says_so(servicer, monkeypatch):
     diagnostics = analyze(servicer, run_stack("minikube", monkeypatch))
     assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [
-        ("stack-facts", analyzer_pb2.ADVISORY)]
+        ("stack-facts", analyzer_pb2.ADVISORY)
+    ]
 
 
 def test_unknown_values_do_not_break_a_rule(servicer):
     configure(servicer, {"target": "icc", "namespace": NS})
     props = {"metadata": {"name": "cm", "namespace": UNKNOWN_STRING}, "data": {"A": "b"}}
-    response = servicer.Analyze(analyzer_pb2.AnalyzeRequest(
-        type="kubernetes:core/v1:ConfigMap", properties=struct(props), urn="urn:x", name="cm"),
-        None)
+    response = servicer.Analyze(
+        analyzer_pb2.AnalyzeRequest(
+            type="kubernetes:core/v1:ConfigMap", properties=struct(props), urn="urn:x", name="cm"
+        ),
+        None,
+    )
     assert list(response.diagnostics) == []
 
 
@@ -416,34 +550,49 @@ def test_unknown_values_do_not_break_a_rule(servicer):
 
 def listing(config: dict, secrets=("webuiSecretKey", "webuiAdminPassword")) -> dict:
     """What `pulumi config --json` prints (secret values elided, as without --show-secrets)."""
-    out = {f"icc-ollama:{k}": {"value": v if isinstance(v, str) else json.dumps(v),
-                               "secret": False} for k, v in config.items()}
+    out = {
+        f"icc-ollama:{k}": {"value": v if isinstance(v, str) else json.dumps(v), "secret": False}
+        for k, v in config.items()
+    }
     out.update({f"icc-ollama:{k}": {"secret": True} for k in secrets})
     return out
 
 
 def test_policy_config_carries_the_validated_facts():
-    raw, secret_keys = policy_config.stack_config(listing(
-        {"target": "icc", "namespace": NS, "quota": {"gpu": 1}, "keepDataOnDestroy": False}))
+    raw, secret_keys = policy_config.stack_config(
+        listing({"target": "icc", "namespace": NS, "quota": {"gpu": 1}, "keepDataOnDestroy": False})
+    )
     facts = policy_config.facts(policy_config.parse_settings(raw, secret_keys))
-    assert facts == {"target": "icc", "namespace": NS, "keepDataOnDestroy": False,
-                     "quota": {"requests": {}, "limits": {}, "gpu": 1}}
+    assert facts == {
+        "target": "icc",
+        "namespace": NS,
+        "keepDataOnDestroy": False,
+        "quota": {"requests": {}, "limits": {}, "gpu": 1},
+    }
     config = pack.pack_config(facts)
     assert set(config) == {p.name for p in pack.policies()}
     assert all(Facts.from_config(body).target == "icc" for body in config.values())
 
 
 def test_policy_config_stops_with_the_programs_message(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(policy_config, "read_listing",
-                        lambda stack, project_dir, config_file=None: listing({"target": "icc", "namespace": "nope"}))
+    monkeypatch.setattr(
+        policy_config,
+        "read_listing",
+        lambda stack, project_dir, config_file=None: listing(
+            {"target": "icc", "namespace": "nope"}
+        ),
+    )
     assert policy_config.main(["icc", "--out", str(tmp_path / "c.json")]) == 1
     assert "icc-ollama:namespace" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists()
 
 
 def test_policy_config_writes_the_file_and_prints_its_path(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(policy_config, "read_listing",
-                        lambda stack, project_dir, config_file=None: listing({"target": "docker"}))
+    monkeypatch.setattr(
+        policy_config,
+        "read_listing",
+        lambda stack, project_dir, config_file=None: listing({"target": "docker"}),
+    )
     out = tmp_path / "c.json"
     assert policy_config.main(["docker", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)

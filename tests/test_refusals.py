@@ -16,67 +16,141 @@ ICC_INGRESS = '{"enabled": true, "host": "chat.example.org"'
 REFUSED = [
     # (raw settings, key named, words of the fix)
     # Units: memory and storage need bytes; a bare number is bytes, "m" is thousandths.
-    ({**MINIKUBE, "ollama": '{"resources": {"limits": {"memory": "512m"}}}'},
-     "ollama.resources.limits.memory", "write 512Mi"),
-    ({**MINIKUBE, "ollama": '{"resources": {"limits": {"memory": "16"}}}'},
-     "ollama.resources.limits.memory", "byte unit"),
+    (
+        {**MINIKUBE, "ollama": '{"resources": {"limits": {"memory": "512m"}}}'},
+        "ollama.resources.limits.memory",
+        "write 512Mi",
+    ),
+    (
+        {**MINIKUBE, "ollama": '{"resources": {"limits": {"memory": "16"}}}'},
+        "ollama.resources.limits.memory",
+        "byte unit",
+    ),
     ({**MINIKUBE, "ollama": '{"storage": {"size": "50"}}'}, "ollama.storage.size", "byte unit"),
-    ({**MINIKUBE, "webui": '{"storage": {"size": "100Mi"}}'}, "webui.storage.size",
-     "at least 1024Mi"),
-    ({**MINIKUBE, "ollama": '{"resources": {"requests": {"memory": "512Mi"}, '
-                            '"limits": {"memory": "768Mi"}}}'},
-     "ollama.resources.limits.memory", "at least 1Gi"),
-    ({**MINIKUBE, "ollama": '{"resources": {"requests": {"cpu": "0"}}}'},
-     "ollama.resources.requests.cpu", "at least 10m"),
+    (
+        {**MINIKUBE, "webui": '{"storage": {"size": "100Mi"}}'},
+        "webui.storage.size",
+        "at least 1024Mi",
+    ),
+    (
+        {
+            **MINIKUBE,
+            "ollama": '{"resources": {"requests": {"memory": "512Mi"}, '
+            '"limits": {"memory": "768Mi"}}}',
+        },
+        "ollama.resources.limits.memory",
+        "at least 1Gi",
+    ),
+    (
+        {**MINIKUBE, "ollama": '{"resources": {"requests": {"cpu": "0"}}}'},
+        "ollama.resources.requests.cpu",
+        "at least 10m",
+    ),
     ({**ICC, "quota": '{"limits": {"memory": "64"}}'}, "quota.limits.memory", "byte unit"),
     # What a node can give: Minikube's one node as `minikube start` made it.
     ({**MINIKUBE, "ollama": '{"replicas": 8}'}, "ollama.replicas", "nodeCapacity.cpu"),
-    ({**MINIKUBE, "ollama": '{"resources": {"requests": {"memory": "7Gi"}, '
-                            '"limits": {"memory": "8Gi"}}}'}, "ollama.replicas",
-     "nodeCapacity.memory"),
+    (
+        {
+            **MINIKUBE,
+            "ollama": '{"resources": {"requests": {"memory": "7Gi"}, "limits": {"memory": "8Gi"}}}',
+        },
+        "ollama.replicas",
+        "nodeCapacity.memory",
+    ),
     # Exposure without an opt-in.
-    ({**DOCKER, "docker": '{"bindAddress": "0.0.0.0"}'}, "docker.bindAddress",
-     "docker.allowNetworkAccess true"),
-    ({**DOCKER, "docker": '{"bindAddress": "192.168.1.5", "allowNetworkAccess": true}'},
-     "docker.ollamaPort", "docker.exposeOllamaApi true"),
-    ({**DOCKER, "docker": '{"bindAddress": "0.0.0.0", "allowNetworkAccess": true, '
-                          '"ollamaPort": 0}', "webui": '{"auth": false}'},
-     "webui.auth", "turn auth on"),
-    ({**ICC, "ingress": ICC_INGRESS + ', "tls": {"enabled": false}}'}, "ingress.tls.enabled",
-     "ingress.allowPlainHttp true"),
-    ({**ICC, "ingress": ICC_INGRESS + "}", "webui": '{"auth": false}'}, "webui.auth",
-     "turn auth on"),
-    ({**MINIKUBE, "ingress": '{"enabled": true}', "webui": '{"auth": false}'}, "webui.auth",
-     "turn auth on"),
+    (
+        {**DOCKER, "docker": '{"bindAddress": "0.0.0.0"}'},
+        "docker.bindAddress",
+        "docker.allowNetworkAccess true",
+    ),
+    (
+        {**DOCKER, "docker": '{"bindAddress": "192.168.1.5", "allowNetworkAccess": true}'},
+        "docker.ollamaPort",
+        "docker.exposeOllamaApi true",
+    ),
+    (
+        {
+            **DOCKER,
+            "docker": '{"bindAddress": "0.0.0.0", "allowNetworkAccess": true, "ollamaPort": 0}',
+            "webui": '{"auth": false}',
+        },
+        "webui.auth",
+        "turn auth on",
+    ),
+    (
+        {**ICC, "ingress": ICC_INGRESS + ', "tls": {"enabled": false}}'},
+        "ingress.tls.enabled",
+        "ingress.allowPlainHttp true",
+    ),
+    (
+        {**ICC, "ingress": ICC_INGRESS + "}", "webui": '{"auth": false}'},
+        "webui.auth",
+        "turn auth on",
+    ),
+    (
+        {**MINIKUBE, "ingress": '{"enabled": true}', "webui": '{"auth": false}'},
+        "webui.auth",
+        "turn auth on",
+    ),
     # Sign-up never makes admins: the old key that could is refused with its replacement.
-    ({**ICC, "ingress": ICC_INGRESS + "}", "webui": '{"defaultUserRole": "admin"}'},
-     "webui.defaultUserRole", "replaced by webui.signup"),
+    (
+        {**ICC, "ingress": ICC_INGRESS + "}", "webui": '{"defaultUserRole": "admin"}'},
+        "webui.defaultUserRole",
+        "replaced by webui.signup",
+    ),
     # The common slip: a dotted key set without --path.
-    ({**MINIKUBE, "monitoring.enabled": "false"}, "monitoring.enabled",
-     "pulumi config rm 'monitoring.enabled'` and then `pulumi config set --path "
-     "monitoring.enabled"),
+    (
+        {**MINIKUBE, "monitoring.enabled": "false"},
+        "monitoring.enabled",
+        "pulumi config rm 'monitoring.enabled'` and then `pulumi config set --path "
+        "monitoring.enabled",
+    ),
     # A bad model is named by its place in the list.
-    ({**MINIKUBE, "ollama": '{"models": ["phi3", "bad model"]}'}, "ollama.models[1]",
-     "pulumi config set --path 'ollama.models[1]'"),
+    (
+        {**MINIKUBE, "ollama": '{"models": ["phi3", "bad model"]}'},
+        "ollama.models[1]",
+        "pulumi config set --path 'ollama.models[1]'",
+    ),
     # Docker: clashing ports, impossible ports in URLs, any loopback URL.
     ({**DOCKER, "docker": '{"webuiPort": 11434}'}, "docker.ollamaPort", "its own port"),
-    ({**DOCKER, "docker": '{"runOllama": false, "ollamaUrl": "http://gpu.example.org:99999"}'},
-     "docker.ollamaUrl", "between 1 and 65535"),
-    ({**DOCKER, "docker": '{"runOllama": false, "ollamaUrl": "http://127.0.0.2:11434"}'},
-     "docker.ollamaUrl", "host.docker.internal"),
+    (
+        {**DOCKER, "docker": '{"runOllama": false, "ollamaUrl": "http://gpu.example.org:99999"}'},
+        "docker.ollamaUrl",
+        "between 1 and 65535",
+    ),
+    (
+        {**DOCKER, "docker": '{"runOllama": false, "ollamaUrl": "http://127.0.0.2:11434"}'},
+        "docker.ollamaUrl",
+        "host.docker.internal",
+    ),
     # Accepted today, then refused by the API server.
-    ({**ICC, "ollama": '{"nodeSelector": {"gpu type": "v100"}}'}, "ollama.nodeSelector",
-     "label key"),
-    ({**ICC, "ollama": '{"nodeSelector": {"gpu": "tesla v100"}}'}, "ollama.nodeSelector.gpu",
-     "label value"),
-    ({**ICC, "ollama": '{"gpu": {"resourceName": "gpu"}}'}, "ollama.gpu.resourceName",
-     "nvidia.com/gpu"),
-    ({**ICC, "ollama": '{"tolerations": [{"key": ""}]}'}, "ollama.tolerations[0].key",
-     "tolerates every taint"),
+    (
+        {**ICC, "ollama": '{"nodeSelector": {"gpu type": "v100"}}'},
+        "ollama.nodeSelector",
+        "label key",
+    ),
+    (
+        {**ICC, "ollama": '{"nodeSelector": {"gpu": "tesla v100"}}'},
+        "ollama.nodeSelector.gpu",
+        "label value",
+    ),
+    (
+        {**ICC, "ollama": '{"gpu": {"resourceName": "gpu"}}'},
+        "ollama.gpu.resourceName",
+        "nvidia.com/gpu",
+    ),
+    (
+        {**ICC, "ollama": '{"tolerations": [{"key": ""}]}'},
+        "ollama.tolerations[0].key",
+        "tolerates every taint",
+    ),
     ({**MINIKUBE, "kubeconfig": "/nonexistent/icc-kubeconfig.yaml"}, "kubeconfig", "no such file"),
     # The words of the config file, not of Python.
-    ({**MINIKUBE, "ollama": '{"tolerations": {"key": "x"}}'}, "ollama.tolerations",
-     "must be a list"),
+    (
+        {**MINIKUBE, "ollama": '{"tolerations": {"key": "x"}}'},
+        "ollama.tolerations",
+        "must be a list",
+    ),
     ({**MINIKUBE, "ollama": "5"}, "ollama", "must be a block of settings"),
 ]
 
@@ -94,18 +168,25 @@ def test_refused_with_the_key_and_the_fix(raw, key, words):
 
 ACCEPTED = [
     # The opt-ins make the same settings valid.
-    {**DOCKER, "docker": '{"bindAddress": "0.0.0.0", "allowNetworkAccess": true, '
-                         '"exposeOllamaApi": true}'},
-    {**DOCKER, "docker": '{"bindAddress": "192.168.1.5", "allowNetworkAccess": true, '
-                         '"ollamaPort": 0}'},
+    {
+        **DOCKER,
+        "docker": '{"bindAddress": "0.0.0.0", "allowNetworkAccess": true, "exposeOllamaApi": true}',
+    },
+    {
+        **DOCKER,
+        "docker": '{"bindAddress": "192.168.1.5", "allowNetworkAccess": true, "ollamaPort": 0}',
+    },
     {**ICC, "ingress": ICC_INGRESS + ', "tls": {"enabled": false}, "allowPlainHttp": true}'},
     {**MINIKUBE, "nodeCapacity": '{"cpu": "16", "memory": "32Gi"}', "ollama": '{"replicas": 8}'},
     # Strings stay strings: a password may start with "[", a kubeconfig may be JSON.
     {**MINIKUBE, "grafanaAdminPassword": "[not-json-but-a-password"},
     {**MINIKUBE, "kubeconfig": '{"apiVersion": "v1", "kind": "Config", "clusters": []}'},
     # Any byte unit and CPU spelling Kubernetes knows.
-    {**MINIKUBE, "ollama": '{"resources": {"requests": {"cpu": 0.5, "memory": "1.5Gi"}, '
-                           '"limits": {"cpu": "1500m", "memory": "2G"}}}'},
+    {
+        **MINIKUBE,
+        "ollama": '{"resources": {"requests": {"cpu": 0.5, "memory": "1.5Gi"}, '
+        '"limits": {"cpu": "1500m", "memory": "2G"}}}',
+    },
 ]
 
 
@@ -115,8 +196,9 @@ def test_accepted_with_the_opt_in_or_the_right_form(raw):
 
 
 def test_a_password_starting_with_a_bracket_is_kept_as_given():
-    settings = parse_settings({**TEST_SECRETS, **MINIKUBE,
-                               "grafanaAdminPassword": "[not-json-but-a-password"}, SECRET)
+    settings = parse_settings(
+        {**TEST_SECRETS, **MINIKUBE, "grafanaAdminPassword": "[not-json-but-a-password"}, SECRET
+    )
     assert settings.grafana_admin_password.get_secret_value() == "[not-json-but-a-password"
 
 
@@ -127,8 +209,12 @@ def test_fixes_are_make_commands_under_the_cli(monkeypatch):
 
     from harness import ProgramRun, run_program, stack_config
 
-    config = {**stack_config("icc"), **TEST_SECRETS, "namespace": "wabc123-default",
-              "ollama": {"models": ["phi3", "bad model"]}}
+    config = {
+        **stack_config("icc"),
+        **TEST_SECRETS,
+        "namespace": "wabc123-default",
+        "ollama": {"models": ["phi3", "bad model"]},
+    }
     run = ProgramRun()
     with pytest.raises(pulumi.RunError) as caught:
         run_program(config, stack="icc", run=run)
@@ -143,8 +229,11 @@ def test_secret_fixes_never_show_a_value():
 
     fixed = as_make_commands("set it with `pulumi config set --secret openaiApiKey <key>`", "dev")
     assert fixed == "set it with `make config-set STACK=dev KEY=openaiApiKey SECRET=1`"
-    dotted = ("move it with `pulumi config rm 'monitoring.enabled'` and then "
-              "`pulumi config set --path monitoring.enabled <value>`")
+    dotted = (
+        "move it with `pulumi config rm 'monitoring.enabled'` and then "
+        "`pulumi config set --path monitoring.enabled <value>`"
+    )
     assert as_make_commands(dotted, "dev") == (
         "move it with `pulumi config rm 'monitoring.enabled'` and then "
-        "`make config-set STACK=dev KEY=monitoring.enabled VALUE=<value>`")
+        "`make config-set STACK=dev KEY=monitoring.enabled VALUE=<value>`"
+    )

@@ -18,8 +18,10 @@ def validate_all(objects, version):
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as error:
             path = ".".join(str(p) for p in error.path)
-            pytest.fail(f"{obj['kind']}/{obj['metadata'].get('name')} invalid for {version} "
-                        f"at {path}: {error.message}")
+            pytest.fail(
+                f"{obj['kind']}/{obj['metadata'].get('name')} invalid for {version} "
+                f"at {path}: {error.message}"
+            )
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

@@ -11,8 +11,12 @@ from harness import ROOT, TEST_SECRET_KEY, is_secret, run_program, stack_config
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
 GRAFANA_PASSWORD = "grafana-test-password-4711"
 ADMIN_PASSWORD = "webui-admin-test-password-0815"
-SECRETS = {"webuiSecretKey": TEST_SECRET_KEY, "openaiApiKey": OPENAI_KEY,
-           "grafanaAdminPassword": GRAFANA_PASSWORD, "webuiAdminPassword": ADMIN_PASSWORD}
+SECRETS = {
+    "webuiSecretKey": TEST_SECRET_KEY,
+    "openaiApiKey": OPENAI_KEY,
+    "grafanaAdminPassword": GRAFANA_PASSWORD,
+    "webuiAdminPassword": ADMIN_PASSWORD,
+}
 DEFAULT_PASSWORDS = {"admin", "password", "changeme", "prom-operator", "0p3n-w3bu!", "secret"}
 SECRET_FIELD = re.compile(r"(?i)(password|passwd|secret|token|api[-_]?key)$")
 
@@ -32,8 +36,7 @@ def plain_strings(value, path=""):
 
 
 def stack_run(stack, monkeypatch):
-    config = {**stack_config(stack), **SECRETS,
-              "webui": {"openai": {"enabled": True}}}
+    config = {**stack_config(stack), **SECRETS, "webui": {"openai": {"enabled": True}}}
     if stack == "icc":
         config["namespace"] = "wabc123-default"
     if stack != "docker":  # Grafana's admin password must be scanned for on both clusters
@@ -66,12 +69,18 @@ def test_no_well_known_default_password(stack, monkeypatch):
         for path, text in plain_strings(resource.inputs):
             field = path.rsplit(".", 1)[-1]
             if SECRET_FIELD.search(field):
-                assert text.lower() not in DEFAULT_PASSWORDS, f"default password at {resource.name}{path}"
+                assert text.lower() not in DEFAULT_PASSWORDS, (
+                    f"default password at {resource.name}{path}"
+                )
 
 
 def test_the_scan_finds_a_leak():
     leaked = {"spec": {"env": [{"name": "WEBUI_SECRET_KEY", "value": TEST_SECRET_KEY}]}}
     assert any(TEST_SECRET_KEY in text for _, text in plain_strings(leaked))
-    wrapped = {"stringData": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
-                              "value": {"k": TEST_SECRET_KEY}}}
+    wrapped = {
+        "stringData": {
+            "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+            "value": {"k": TEST_SECRET_KEY},
+        }
+    }
     assert not any(TEST_SECRET_KEY in text for _, text in plain_strings(wrapped))

@@ -50,14 +50,20 @@ def pod_template(workload):
 
 def selected_workloads(run, service):
     selector = service["spec"]["selector"]
-    return [w for w in workloads(run)
-            if namespace(w.inputs) == namespace(service)
-            and selector.items() <= pod_template(w)["metadata"]["labels"].items()]
+    return [
+        w
+        for w in workloads(run)
+        if namespace(w.inputs) == namespace(service)
+        and selector.items() <= pod_template(w)["metadata"]["labels"].items()
+    ]
 
 
 def container_ports(workload):
-    return {port.get("name") for c in pod_template(workload)["spec"]["containers"]
-            for port in c.get("ports", [])}
+    return {
+        port.get("name")
+        for c in pod_template(workload)["spec"]["containers"]
+        for port in c.get("ports", [])
+    }
 
 
 def test_every_service_selects_the_pods_of_exactly_one_workload(stack):
@@ -69,8 +75,10 @@ def test_every_service_selects_the_pods_of_exactly_one_workload(stack):
         assert len(found) == 1, f"service {name} selects {[w.name for w in found]}"
         # The workload's own selector must accept its pods too, or it would have none.
         workload = found[0].inputs
-        assert workload["spec"]["selector"]["matchLabels"].items() <= \
-            pod_template(found[0])["metadata"]["labels"].items()
+        assert (
+            workload["spec"]["selector"]["matchLabels"].items()
+            <= pod_template(found[0])["metadata"]["labels"].items()
+        )
 
 
 def test_every_named_target_port_exists_on_the_selected_pods(stack):
@@ -99,8 +107,9 @@ def test_a_selector_that_matches_no_pods_is_caught(stack):
 
 @pytest.mark.parametrize("minutes", [1, 45])
 def test_up_waits_for_every_ollama_replica_up_to_the_rollout_timeout(minutes, monkeypatch):
-    run = run_stack("icc", monkeypatch, namespace=ICC_NAMESPACE,
-                    ollama={"rolloutTimeoutMinutes": minutes})
+    run = run_stack(
+        "icc", monkeypatch, namespace=ICC_NAMESPACE, ollama={"rolloutTimeoutMinutes": minutes}
+    )
     options = run.options_of("kubernetes:apps/v1:StatefulSet", "ollama")
     assert options.custom_timeouts == {"create": f"{minutes}m", "update": f"{minutes}m"}
     ollama = run.one("kubernetes:apps/v1:StatefulSet", "ollama").inputs

@@ -22,7 +22,8 @@ def env_of(c):
 def test_icc_ollama_gets_one_v100_and_the_toleration(icc):
     spec = pod_spec(icc, "ollama")
     assert spec["tolerations"] == [
-        {"key": "gpu-tesla-v100", "operator": "Exists", "effect": "NoSchedule"}]
+        {"key": "gpu-tesla-v100", "operator": "Exists", "effect": "NoSchedule"}
+    ]
     resources = container(icc, "ollama", "ollama")["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == "1"
     assert resources["requests"]["nvidia.com/gpu"] == "1"
@@ -63,8 +64,10 @@ def test_every_replica_has_its_own_model_claim(stack, request):
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     mounts = container(run, "ollama", "ollama")["volumeMounts"]
     assert {"name": claim["metadata"]["name"], "mountPath": "/home/ollama/.ollama"} in mounts
-    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain",
-                                                            "whenScaled": "Retain"}
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain",
+        "whenScaled": "Retain",
+    }
 
 
 def test_icc_claims_use_rook_ceph_block(icc):
@@ -75,6 +78,7 @@ def test_icc_claims_use_rook_ceph_block(icc):
 
 def test_opting_out_of_data_retention_deletes_claims(monkeypatch):
     from harness import run_stack
+
     run = run_stack("minikube", monkeypatch, keepDataOnDestroy="false")
     for name in ("ollama", "open-webui"):
         policy = run.one(STATEFULSET, name).inputs["spec"]["persistentVolumeClaimRetentionPolicy"]
@@ -87,8 +91,10 @@ def test_webui_lists_every_ollama_replica(stack, request):
     replicas = int(run.one(STATEFULSET, "ollama").inputs["spec"]["replicas"])
     urls = env_of(container(run, "open-webui", "open-webui"))["OLLAMA_BASE_URLS"].split(";")
     namespace = run.exports["namespace"]
-    assert urls == [f"http://ollama-{i}.ollama-headless.{namespace}.svc.cluster.local:11434"
-                    for i in range(replicas)]
+    assert urls == [
+        f"http://ollama-{i}.ollama-headless.{namespace}.svc.cluster.local:11434"
+        for i in range(replicas)
+    ]
     headless = run.one("kubernetes:core/v1:Service", "ollama-headless").inputs
     assert headless["spec"]["clusterIP"] == "None"
     assert run.one(STATEFULSET, "ollama").inputs["spec"]["serviceName"] == "ollama-headless"
@@ -98,8 +104,9 @@ def test_webui_lists_every_ollama_replica(stack, request):
 def test_webui_secret_key_comes_from_a_secret(stack, request):
     run = request.getfixturevalue(stack)
     env = env_of(container(run, "open-webui", "open-webui"))
-    assert env["WEBUI_SECRET_KEY"] == {"secretKeyRef": {"name": "open-webui-secret",
-                                                        "key": "WEBUI_SECRET_KEY"}}
+    assert env["WEBUI_SECRET_KEY"] == {
+        "secretKeyRef": {"name": "open-webui-secret", "key": "WEBUI_SECRET_KEY"}
+    }
     secret = run.one("kubernetes:core/v1:Secret", "open-webui-secret").inputs
     assert is_secret(secret["stringData"]) or is_secret(secret["stringData"]["WEBUI_SECRET_KEY"])
     assert env["WEBUI_AUTH"] == "true"
@@ -107,16 +114,25 @@ def test_webui_secret_key_comes_from_a_secret(stack, request):
 
 def test_openai_access_uses_documented_variables(monkeypatch):
     from harness import run_program, stack_config
-    config = {**stack_config("minikube"), **TEST_SECRETS,
-              "openaiApiKey": "sk-test-0123456789",
-              "webui": {"openai": {"enabled": True, "baseUrl": "https://llm.example.org/v1"}}}
-    run = run_program(config, secret_keys=(*TEST_SECRETS, "openaiApiKey"),
-                      stack="minikube", monkeypatch=monkeypatch)
+
+    config = {
+        **stack_config("minikube"),
+        **TEST_SECRETS,
+        "openaiApiKey": "sk-test-0123456789",
+        "webui": {"openai": {"enabled": True, "baseUrl": "https://llm.example.org/v1"}},
+    }
+    run = run_program(
+        config,
+        secret_keys=(*TEST_SECRETS, "openaiApiKey"),
+        stack="minikube",
+        monkeypatch=monkeypatch,
+    )
     env = env_of(container(run, "open-webui", "open-webui"))
     assert env["ENABLE_OPENAI_API"] == "true"
     assert env["OPENAI_API_BASE_URL"] == "https://llm.example.org/v1"
-    assert env["OPENAI_API_KEY"] == {"secretKeyRef": {"name": "open-webui-secret",
-                                                      "key": "OPENAI_API_KEY"}}
+    assert env["OPENAI_API_KEY"] == {
+        "secretKeyRef": {"name": "open-webui-secret", "key": "OPENAI_API_KEY"}
+    }
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
@@ -156,6 +172,7 @@ def test_model_loader_sidecar_preloads_configured_models(stack, request):
 
 def test_no_models_means_no_sidecar_and_an_http_readiness(monkeypatch):
     from harness import run_stack
+
     run = run_stack("minikube", monkeypatch, ollama={"models": []})
     spec = pod_spec(run, "ollama")
     assert [c["name"] for c in spec["containers"]] == ["ollama"]
@@ -187,7 +204,8 @@ def test_children_are_parented_to_their_components(stack, request):
             assert "icc:" not in parent_chain, urn  # the stack's own: it outlives the components
         else:
             assert parent_chain.startswith("icc:") and parent_chain.endswith(f"${resource.typ}"), (
-                f"{resource.name} is not inside a component: {urn}")
+                f"{resource.name} is not inside a component: {urn}"
+            )
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
@@ -197,8 +215,11 @@ def test_no_workload_waits_for_a_service_that_waits_for_its_pods(stack, request)
     # real-engine tier: `pulumi up` stuck 10 minutes on open-webui's Service).
     run = request.getfixturevalue(stack)
     services = {urn for urn in run.urns if "$kubernetes:core/v1:Service::" in urn}
-    workloads = [urn for urn in run.urns
-                 if any(f"$kubernetes:apps/v1:{kind}::" in urn for kind in ("StatefulSet", "Deployment"))]
+    workloads = [
+        urn
+        for urn in run.urns
+        if any(f"$kubernetes:apps/v1:{kind}::" in urn for kind in ("StatefulSet", "Deployment"))
+    ]
     assert len(workloads) >= 2
     for urn in workloads:
         assert not run.dependencies[urn] & services, (urn, run.dependencies[urn] & services)
@@ -208,4 +229,6 @@ def test_the_dependency_record_sees_outputs(monkeypatch):
     # The check above is only worth something if an Output input shows up as a dependency.
     run = run_stack("minikube", monkeypatch)
     statefulset = run.urn_of("kubernetes:apps/v1:StatefulSet", "ollama")
-    assert any("$kubernetes:core/v1:ServiceAccount::" in urn for urn in run.dependencies[statefulset])
+    assert any(
+        "$kubernetes:core/v1:ServiceAccount::" in urn for urn in run.dependencies[statefulset]
+    )

@@ -13,8 +13,11 @@ import pytest
 from harness import ROOT
 
 PROVIDER_SDKS = ("pulumi_docker", "pulumi_kubernetes")
-COMPONENTS = sorted(p.stem for p in (ROOT / "components").glob("*.py")
-                    if p.stem.isidentifier() and p.stem not in ("__init__", "docker_stack"))
+COMPONENTS = sorted(
+    p.stem
+    for p in (ROOT / "components").glob("*.py")
+    if p.stem.isidentifier() and p.stem not in ("__init__", "docker_stack")
+)
 
 RUN_STACK = """
 import json, sys
@@ -38,20 +41,29 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {sdks!r})))
 
 
 def loaded_sdks(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120
+    )
     return {module.split(".")[0] for module in json.loads(out.stdout.splitlines()[-1])}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stack, overrides, wanted", [
-    ("icc", {"namespace": "wabc123-default"}, {"pulumi_kubernetes"}),
-    ("minikube", {}, {"pulumi_kubernetes"}),
-    ("docker", {}, {"pulumi_docker"}),
-])
+@pytest.mark.parametrize(
+    "stack, overrides, wanted",
+    [
+        ("icc", {"namespace": "wabc123-default"}, {"pulumi_kubernetes"}),
+        ("minikube", {}, {"pulumi_kubernetes"}),
+        ("docker", {}, {"pulumi_docker"}),
+    ],
+)
 def test_each_target_loads_only_its_provider_sdk(stack, overrides, wanted):
-    code = RUN_STACK.format(root=str(ROOT), tests=str(ROOT / "tests"), stack=stack,
-                            overrides=overrides, sdks=PROVIDER_SDKS)
+    code = RUN_STACK.format(
+        root=str(ROOT),
+        tests=str(ROOT / "tests"),
+        stack=stack,
+        overrides=overrides,
+        sdks=PROVIDER_SDKS,
+    )
     assert loaded_sdks(code) == wanted
 
 

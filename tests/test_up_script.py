@@ -6,6 +6,7 @@ PATH as `pulumi`. It then checks what a new user relies on: `git status` stays c
 leaves no file behind, the passphrase is made once with mode 600, secrets are generated once and
 kept, and grafanaAdminPassword exists only where monitoring is on.
 """
+
 import re
 import stat
 import subprocess
@@ -49,8 +50,11 @@ def test_fresh_clone_stays_clean_after_preview_and_up(clone):
     # The ICC rules run in every preview and up, with the facts of the validated settings.
     assert previewed["argv"][previewed["argv"].index("--policy-pack") + 1] == "policy"
     assert previewed["policyFacts"]["no-gpu-on-minikube"] == {
-        "target": "minikube", "namespace": "icc-ollama", "keepDataOnDestroy": True,
-        "quota": {"requests": {}, "limits": {}}}
+        "target": "minikube",
+        "namespace": "icc-ollama",
+        "keepDataOnDestroy": True,
+        "quota": {"requests": {}, "limits": {}},
+    }
 
     up = clone.make("up", "STACK=minikube")
     assert clone.status() == ""
@@ -64,7 +68,8 @@ def test_fresh_clone_stays_clean_after_preview_and_up(clone):
     assert set(GENERATED) | {GRAFANA} <= set(deployed["secrets"])
     assert deployed["policyFacts"] == previewed["policyFacts"]
     assert not deployed["argv"][deployed["argv"].index("--config-file") + 1].startswith(
-        str(clone.dir)), "the config file given to pulumi up must live outside the repository"
+        str(clone.dir)
+    ), "the config file given to pulumi up must live outside the repository"
 
     kept = passphrase.read_bytes(), clone.own("minikube").read_bytes()
     clone.make("preview", "STACK=minikube")
@@ -126,9 +131,19 @@ def test_config_targets_read_merged_values_and_write_only_your_own(clone):
     assert set(clone.own_config("minikube")["icc-ollama:openaiApiKey"]) == {"secure"}
     assert "nextSteps" in clone.make("output", "STACK=minikube").stdout
     # The bare CLI after `. scripts/env.sh`: the same backend and passphrase as `make up`.
-    bare = subprocess.run(["bash", "-c", ". scripts/env.sh && pulumi stack output --stack minikube"
-                           " && echo $PULUMI_CONFIG_PASSPHRASE_FILE"], cwd=clone.dir,
-                          env=clone.env, capture_output=True, text=True, check=True).stdout
+    bare = subprocess.run(
+        [
+            "bash",
+            "-c",
+            ". scripts/env.sh && pulumi stack output --stack minikube"
+            " && echo $PULUMI_CONFIG_PASSPHRASE_FILE",
+        ],
+        cwd=clone.dir,
+        env=clone.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "nextSteps" in bare and str(clone.home / ".icc-ollama" / "passphrase") in bare
     assert clone.status() == ""
     missing = clone.make("config-get", "STACK=minikube", ok=False)
@@ -161,16 +176,28 @@ def test_salt_in_the_shared_file_moves_out_once_then_is_refused(clone):
 
 
 def test_merge_puts_your_values_over_the_shared_ones():
-    shared = {"encryptionsalt": "theirs", "config": {
-        "icc-ollama:target": "icc",
-        "icc-ollama:ollama": {"models": ["llama3.2:1b", "phi3"], "gpu": {"enabled": True}}}}
-    own = {"encryptionsalt": "mine", "config": {
-        "icc-ollama:namespace": "wabc123-default",
-        "icc-ollama:ollama": {"models": ["phi3"], "gpu": {"count": 2}}}}
-    assert stack_config.merge(shared, own) == {"encryptionsalt": "mine", "config": {
-        "icc-ollama:target": "icc",
-        "icc-ollama:ollama": {"models": ["phi3"], "gpu": {"enabled": True, "count": 2}},
-        "icc-ollama:namespace": "wabc123-default"}}
+    shared = {
+        "encryptionsalt": "theirs",
+        "config": {
+            "icc-ollama:target": "icc",
+            "icc-ollama:ollama": {"models": ["llama3.2:1b", "phi3"], "gpu": {"enabled": True}},
+        },
+    }
+    own = {
+        "encryptionsalt": "mine",
+        "config": {
+            "icc-ollama:namespace": "wabc123-default",
+            "icc-ollama:ollama": {"models": ["phi3"], "gpu": {"count": 2}},
+        },
+    }
+    assert stack_config.merge(shared, own) == {
+        "encryptionsalt": "mine",
+        "config": {
+            "icc-ollama:target": "icc",
+            "icc-ollama:ollama": {"models": ["phi3"], "gpu": {"enabled": True, "count": 2}},
+            "icc-ollama:namespace": "wabc123-default",
+        },
+    }
     assert "encryptionsalt" not in stack_config.merge(shared, {"config": {}})
 
 
@@ -181,12 +208,15 @@ def test_monitoring_rule_matches_the_settings_defaults(target):
     assert stack_config.monitoring_enabled(document) is expected
 
 
-@pytest.mark.parametrize("given, expected", [
-    ({"icc-ollama:monitoring": {"enabled": True}}, True),
-    ({"icc-ollama:monitoring": {"enabled": "false"}}, False),
-    ({"icc-ollama:monitoring.enabled": "true"}, True),
-    ({"icc-ollama:monitoring": {"scope": "namespace"}}, False),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ({"icc-ollama:monitoring": {"enabled": True}}, True),
+        ({"icc-ollama:monitoring": {"enabled": "false"}}, False),
+        ({"icc-ollama:monitoring.enabled": "true"}, True),
+        ({"icc-ollama:monitoring": {"scope": "namespace"}}, False),
+    ],
+)
 def test_monitoring_rule_reads_the_users_switch(given, expected):
     document = {"config": {"icc-ollama:target": "icc", **given}}
     assert stack_config.monitoring_enabled(document) is expected
@@ -212,8 +242,11 @@ def test_readme_commands_never_write_the_shared_stack_files():
 
 
 def test_minikube_start_command_matches_the_readme_and_enforces_network_policies():
-    readme = [line.split("#")[0].strip() for line in _shell_lines((REPO / "README.md").read_text())
-              if line.startswith("minikube start")]
+    readme = [
+        line.split("#")[0].strip()
+        for line in _shell_lines((REPO / "README.md").read_text())
+        if line.startswith("minikube start")
+    ]
     comment = re.search(r"`(minikube start[^`]*)`", (REPO / "Pulumi.minikube.yaml").read_text())
     assert comment and readme == [comment.group(1)]
     assert "--cni calico" in comment.group(1)

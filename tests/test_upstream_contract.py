@@ -19,14 +19,20 @@ import pytest
 
 from settings.base import Resources, Storage
 from settings.webui import OpenAi, WebUi
-from components.webui_env import (ADMIN_SCRIPT, SIGNUP_ENV, browser_origins, webui_env,
-                              webui_secret_env)
+from components.webui_env import (
+    ADMIN_SCRIPT,
+    SIGNUP_ENV,
+    browser_origins,
+    webui_env,
+    webui_secret_env,
+)
 from harness import run_stack
 
 pytestmark = pytest.mark.slow
 
-CACHE = Path(os.environ.get("ICC_OLLAMA_UPSTREAM_CACHE",
-                            Path.home() / ".cache" / "icc-ollama-upstream"))
+CACHE = Path(
+    os.environ.get("ICC_OLLAMA_UPSTREAM_CACHE", Path.home() / ".cache" / "icc-ollama-upstream")
+)
 # Set for the process, not for Open WebUI: where Python libraries put caches (non-root user).
 OUTSIDE_THE_PACKAGE = {"HOME"}
 
@@ -44,21 +50,42 @@ def package() -> dict[str, str]:
     if not wheel.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(CACHE),
-             f"open-webui=={version}"], capture_output=True, text=True, timeout=900)
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "-d",
+                str(CACHE),
+                f"open-webui=={version}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if result.returncode != 0 or not wheel.exists():
             reason = result.stderr.strip()[-300:]
-            pytest.skip(f"could not download open-webui=={version} from PyPI, so the contract "
-                        f"with the pinned Open WebUI is NOT checked: {reason}")
+            pytest.skip(
+                f"could not download open-webui=={version} from PyPI, so the contract "
+                f"with the pinned Open WebUI is NOT checked: {reason}"
+            )
     with zipfile.ZipFile(wheel) as archive:
-        return {name: archive.read(name).decode("utf-8") for name in archive.namelist()
-                if name.startswith("open_webui/") and name.endswith(".py")
-                and "/migrations/" not in name}
+        return {
+            name: archive.read(name).decode("utf-8")
+            for name in archive.namelist()
+            if name.startswith("open_webui/")
+            and name.endswith(".py")
+            and "/migrations/" not in name
+        }
 
 
 def read_by_package(sources: dict[str, str], name: str) -> bool:
-    pattern = re.compile(rf"""os\.(getenv|environ\.get)\(\s*['"]{name}['"]|"""
-                         rf"""os\.environ\[\s*['"]{name}['"]\s*\]""")
+    pattern = re.compile(
+        rf"""os\.(getenv|environ\.get)\(\s*['"]{name}['"]|"""
+        rf"""os\.environ\[\s*['"]{name}['"]\s*\]"""
+    )
     return any(pattern.search(text) for text in sources.values())
 
 
@@ -68,21 +95,38 @@ def every_env_name() -> set[str]:
     amounts = {"cpu": "1", "memory": "1Gi"}
     for signup in SIGNUP_ENV:
         for auth in (True, False):
-            webui = WebUi(resources=Resources(requests=amounts, limits=amounts),
-                          storage=Storage(size="1Gi"), signup=signup, auth=auth,
-                          openai=OpenAi(enabled=True))
-            names |= set(webui_env(webui, ("http://ollama:11434",), "https://chat.example.org",
-                                   browser_origins(8080, "https://chat.example.org")))
+            webui = WebUi(
+                resources=Resources(requests=amounts, limits=amounts),
+                storage=Storage(size="1Gi"),
+                signup=signup,
+                auth=auth,
+                openai=OpenAi(enabled=True),
+            )
+            names |= set(
+                webui_env(
+                    webui,
+                    ("http://ollama:11434",),
+                    "https://chat.example.org",
+                    browser_origins(8080, "https://chat.example.org"),
+                )
+            )
     names |= set(webui_secret_env("k", "o", "p"))
     return names
 
 
 def test_every_variable_the_program_sets_is_read_by_the_pinned_open_webui(package):
     names = every_env_name()
-    assert {"ENABLE_SIGNUP", "WEBUI_ADMIN_EMAIL", "WEBUI_ADMIN_PASSWORD",
-            "BYPASS_MODEL_ACCESS_CONTROL", "CORS_ALLOW_ORIGIN", "RAG_OLLAMA_BASE_URL"} <= names
-    unread = sorted(name for name in names - set(OUTSIDE_THE_PACKAGE)
-                    if not read_by_package(package, name))
+    assert {
+        "ENABLE_SIGNUP",
+        "WEBUI_ADMIN_EMAIL",
+        "WEBUI_ADMIN_PASSWORD",
+        "BYPASS_MODEL_ACCESS_CONTROL",
+        "CORS_ALLOW_ORIGIN",
+        "RAG_OLLAMA_BASE_URL",
+    } <= names
+    unread = sorted(
+        name for name in names - set(OUTSIDE_THE_PACKAGE) if not read_by_package(package, name)
+    )
     assert unread == [], f"not read by open-webui {open_webui_version()}: {unread}"
 
 
@@ -117,9 +161,12 @@ def test_the_servers_own_admin_path_still_closes_signup(package):
     # Why the bootstrap runs before the server (components/webui.py): the server's own path
     # turns sign-up off in memory. If a later version stops doing that, the bootstrap may go.
     main = package["open_webui/main.py"]
-    assert re.search(r"if await create_admin_user\(WEBUI_ADMIN_EMAIL, WEBUI_ADMIN_PASSWORD, "
-                     r"WEBUI_ADMIN_NAME\):\s+#[^\n]*\s+await Config\.upsert\(\{'ui\.enable_signup'"
-                     r": False\}\)", main)
+    assert re.search(
+        r"if await create_admin_user\(WEBUI_ADMIN_EMAIL, WEBUI_ADMIN_PASSWORD, "
+        r"WEBUI_ADMIN_NAME\):\s+#[^\n]*\s+await Config\.upsert\(\{'ui\.enable_signup'"
+        r": False\}\)",
+        main,
+    )
 
 
 def test_signup_values_are_what_the_pinned_open_webui_parses(package):

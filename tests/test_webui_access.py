@@ -12,8 +12,7 @@ import pytest
 from components import webui_env as webui_module
 from settings import SettingsError, parse_settings
 from components.webui_env import ADMIN_SCRIPT, start_command
-from harness import (TEST_ADMIN_PASSWORD, TEST_SECRETS, run_stack, stack_config,
-                     unwrap_secrets)
+from harness import TEST_ADMIN_PASSWORD, TEST_SECRETS, run_stack, stack_config, unwrap_secrets
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"
@@ -54,9 +53,11 @@ def parse(target: str, **extra):
 
 # --- sign-up: one setting, stable env values -----------------------------------------------
 
-@pytest.mark.parametrize("signup, enable, role", [("approval", "true", "pending"),
-                                                  ("open", "true", "user"),
-                                                  ("closed", "false", "pending")])
+
+@pytest.mark.parametrize(
+    "signup, enable, role",
+    [("approval", "true", "pending"), ("open", "true", "user"), ("closed", "false", "pending")],
+)
 @pytest.mark.parametrize("stack", ["minikube", "docker"])
 def test_signup_maps_to_stable_env_values(signup, enable, role, stack, monkeypatch):
     run = run_stack(stack, monkeypatch, webui={"signup": signup})
@@ -71,20 +72,25 @@ def test_signup_defaults_to_approval_on_every_target():
 
 @pytest.mark.parametrize("old", ["enableSignup", "defaultUserRole"])
 def test_retired_signup_keys_say_what_replaced_them(old):
-    with pytest.raises(SettingsError, match=rf"icc-ollama:webui\.{old}: replaced by "
-                                            r"webui\.signup \(approval \| open \| closed\)"):
+    with pytest.raises(
+        SettingsError,
+        match=rf"icc-ollama:webui\.{old}: replaced by "
+        r"webui\.signup \(approval \| open \| closed\)",
+    ):
         parse("minikube", webui={old: "pending"})
 
 
 # --- the admin account: from stack config, no "first sign-up wins" ---------------------------
+
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_admin_comes_from_config_and_its_password_from_the_secret(stack, request):
     run = request.getfixturevalue(stack)
     env = k8s_env(run)
     assert env["WEBUI_ADMIN_EMAIL"] == "admin@localhost"
-    assert env["WEBUI_ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "open-webui-secret",
-                                                            "key": "WEBUI_ADMIN_PASSWORD"}}
+    assert env["WEBUI_ADMIN_PASSWORD"] == {
+        "secretKeyRef": {"name": "open-webui-secret", "key": "WEBUI_ADMIN_PASSWORD"}
+    }
     secret = run.one("kubernetes:core/v1:Secret", "open-webui-secret").inputs
     assert unwrap_secrets(secret["stringData"])["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
     assert webui_container(run)["command"] == admin_start()
@@ -108,19 +114,30 @@ def test_without_logins_there_is_no_admin_bootstrap(monkeypatch):
 def test_the_admin_password_is_required_secret_and_not_weak():
     raw = {**stack_config("minikube"), **TEST_SECRETS}
     del raw["webuiAdminPassword"]
-    with pytest.raises(SettingsError, match="icc-ollama:webuiAdminPassword: .*pulumi config set "
-                                            "--secret webuiAdminPassword"):
+    with pytest.raises(
+        SettingsError,
+        match="icc-ollama:webuiAdminPassword: .*pulumi config set --secret webuiAdminPassword",
+    ):
         parse_settings(raw, SECRETS)
     with pytest.raises(SettingsError, match="webuiAdminPassword: stored in plain text"):
-        parse_settings({**raw, "webuiAdminPassword": TEST_ADMIN_PASSWORD},
-                       SECRETS - {"webuiAdminPassword"})
+        parse_settings(
+            {**raw, "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRETS - {"webuiAdminPassword"}
+        )
     with pytest.raises(SettingsError, match="webuiAdminPassword.*at least 12 characters"):
         parse_settings({**raw, "webuiAdminPassword": "short"}, SECRETS)
 
 
-@pytest.mark.parametrize("email, ok", [("admin@localhost", True), ("chat@haw-hamburg.de", True),
-                                       ("admin", False), ("admin@haw", False),
-                                       ("Admin@localhost", False), ("a b@x.de", False)])
+@pytest.mark.parametrize(
+    "email, ok",
+    [
+        ("admin@localhost", True),
+        ("chat@haw-hamburg.de", True),
+        ("admin", False),
+        ("admin@haw", False),
+        ("Admin@localhost", False),
+        ("a b@x.de", False),
+    ],
+)
 def test_admin_email_follows_open_webuis_own_rule(email, ok):
     # open_webui/utils/misc.py:767-771: name@localhost, or x@y.z; stored in lower case.
     if ok:
@@ -132,23 +149,24 @@ def test_admin_email_follows_open_webuis_own_rule(email, ok):
 
 # The bootstrap, run for real against a stand-in `open_webui` package with the same two calls
 # (create_admin_user, Users.has_users) and a stand-in start.sh.
-FAKE_USERS = '''
+FAKE_USERS = """
 import os
 class _Users:
     async def has_users(self):
         return os.path.exists(os.environ["FAKE_DB"])
 Users = _Users()
-'''
-FAKE_AUTH = '''
+"""
+FAKE_AUTH = """
 import os
 async def create_admin_user(email, password, name="Admin"):
     with open(os.environ["FAKE_CALLS"], "a") as calls:
         calls.write(f"create {email} {password} {name}\\n")
     if os.environ.get("FAKE_CREATE_FAILS") != "1":
         open(os.environ["FAKE_DB"], "w").write(email)
-'''
-FAKE_START = ('echo "server started; password in env: ${WEBUI_ADMIN_PASSWORD:-no}" '
-              '>> "$FAKE_CALLS"\n')
+"""
+FAKE_START = (
+    'echo "server started; password in env: ${WEBUI_ADMIN_PASSWORD:-no}" >> "$FAKE_CALLS"\n'
+)
 
 
 @pytest.fixture
@@ -166,16 +184,22 @@ def image(tmp_path):
     python_bin = tmp_path / "bin"
     python_bin.mkdir()
     (python_bin / "python3").symlink_to(sys.executable)
-    env = {"PATH": f"{python_bin}:{os.environ['PATH']}", "PYTHONPATH": str(tmp_path / "site"),
-           "FAKE_DB": str(tmp_path / "db"), "FAKE_CALLS": str(tmp_path / "calls"),
-           "WEBUI_ADMIN_EMAIL": "admin@localhost", "WEBUI_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD}
+    env = {
+        "PATH": f"{python_bin}:{os.environ['PATH']}",
+        "PYTHONPATH": str(tmp_path / "site"),
+        "FAKE_DB": str(tmp_path / "db"),
+        "FAKE_CALLS": str(tmp_path / "calls"),
+        "WEBUI_ADMIN_EMAIL": "admin@localhost",
+        "WEBUI_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD,
+    }
     return backend, env, tmp_path / "calls"
 
 
 def start(image, **extra) -> subprocess.CompletedProcess:
     backend, env, _ = image
-    return subprocess.run(admin_start(), cwd=backend, env={**env, **extra},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        admin_start(), cwd=backend, env={**env, **extra}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_bootstrap_creates_the_admin_once_then_starts_the_server_without_the_password(image):
@@ -185,7 +209,8 @@ def test_bootstrap_creates_the_admin_once_then_starts_the_server_without_the_pas
     assert image[2].read_text().splitlines() == [
         f"create admin@localhost {TEST_ADMIN_PASSWORD} Admin",
         "server started; password in env: no",
-        "server started; password in env: no"]
+        "server started; password in env: no",
+    ]
 
 
 def test_bootstrap_stops_the_start_when_no_admin_could_be_made(image):
@@ -202,6 +227,7 @@ def test_bootstrap_uses_only_names_the_pinned_open_webui_defines():
 
 
 # --- what a student sees ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("access, bypass", [("all", "true"), ("granted", "false")])
 def test_model_access_is_a_setting(access, bypass, monkeypatch):
@@ -230,8 +256,9 @@ def test_docker_login_hint_names_the_published_url(monkeypatch):
     assert "make config-get STACK=docker KEY=webuiAdminPassword" in login
 
 
-@pytest.mark.parametrize("signup, words", [("open", "chat at once"),
-                                           ("closed", "the admin adds each account")])
+@pytest.mark.parametrize(
+    "signup, words", [("open", "chat at once"), ("closed", "the admin adds each account")]
+)
 def test_login_hint_follows_the_signup_setting(signup, words):
     settings = parse("minikube", webui={"signup": signup})
     assert words in webui_module.login_hint(settings.webui, "http://localhost:8080", "cmd")
@@ -239,15 +266,18 @@ def test_login_hint_follows_the_signup_setting(signup, words):
 
 # --- CORS, embeddings, probes -------------------------------------------------------------------
 
+
 def test_cors_allows_the_port_forward_only_without_an_ingress(minikube):
     assert k8s_env(minikube)["CORS_ALLOW_ORIGIN"] == "http://localhost:8080;http://127.0.0.1:8080"
 
 
 def test_cors_allows_the_ingress_url(monkeypatch):
-    run = run_stack("minikube", monkeypatch, ingress={"enabled": True},
-                    webui={"localPort": 8181})
+    run = run_stack("minikube", monkeypatch, ingress={"enabled": True}, webui={"localPort": 8181})
     assert k8s_env(run)["CORS_ALLOW_ORIGIN"].split(";") == [
-        "http://localhost:8181", "http://127.0.0.1:8181", "http://open-webui.minikube.local"]
+        "http://localhost:8181",
+        "http://127.0.0.1:8181",
+        "http://open-webui.minikube.local",
+    ]
 
 
 def test_docker_cors_allows_the_published_url(monkeypatch):
@@ -259,13 +289,15 @@ def test_docker_cors_allows_the_published_url(monkeypatch):
 def test_embeddings_use_the_ollama_service(stack, request):
     run = request.getfixturevalue(stack)
     namespace = run.exports["namespace"]
-    assert (k8s_env(run)["RAG_OLLAMA_BASE_URL"]
-            == f"http://ollama.{namespace}.svc.cluster.local:11434")
+    assert (
+        k8s_env(run)["RAG_OLLAMA_BASE_URL"] == f"http://ollama.{namespace}.svc.cluster.local:11434"
+    )
 
 
 def test_docker_embeddings_use_the_ollama_container(monkeypatch):
-    assert docker_env(run_stack("docker", monkeypatch))["RAG_OLLAMA_BASE_URL"] == \
-        "http://ollama:11434"
+    assert (
+        docker_env(run_stack("docker", monkeypatch))["RAG_OLLAMA_BASE_URL"] == "http://ollama:11434"
+    )
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
@@ -277,21 +309,27 @@ def test_readiness_waits_for_startup_and_database(stack, request):
 
 # --- non-root with a read-only root ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_open_webui_runs_as_non_root_with_group_zero(stack, request):
     pod = webui_pod(request.getfixturevalue(stack))
     context = pod["securityContext"]
     assert context["runAsNonRoot"] is True and context["runAsUser"] == 1000
     assert context["runAsGroup"] == 0 and context["fsGroup"] == 0
-    assert webui_container(request.getfixturevalue(stack))["securityContext"][
-        "readOnlyRootFilesystem"] is True
+    assert (
+        webui_container(request.getfixturevalue(stack))["securityContext"]["readOnlyRootFilesystem"]
+        is True
+    )
 
 
 def test_every_directory_open_webui_writes_is_a_volume(minikube):
     pod = webui_pod(minikube)
     mounts = {m["mountPath"]: m["name"] for m in webui_container(minikube)["volumeMounts"]}
-    assert mounts == {"/app/backend/data": "data", "/app/backend/open_webui/static": "static",
-                      "/tmp": "tmp"}
+    assert mounts == {
+        "/app/backend/data": "data",
+        "/app/backend/open_webui/static": "static",
+        "/tmp": "tmp",
+    }
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert set(volumes) == {"static", "tmp"}  # data is the claim template
     assert all("sizeLimit" in v["emptyDir"] for v in volumes.values())

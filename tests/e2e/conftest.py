@@ -40,8 +40,10 @@ def e2e_bin() -> Path:
     bin_dir = tools_bin()
     missing = missing_tools(bin_dir)
     if missing:
-        pytest.skip(f"real-engine tools not built in {bin_dir} (missing: {', '.join(missing)}); "
-                    f"run scripts/e2e-tools.sh")
+        pytest.skip(
+            f"real-engine tools not built in {bin_dir} (missing: {', '.join(missing)}); "
+            f"run scripts/e2e-tools.sh"
+        )
     return bin_dir
 
 

@@ -34,14 +34,23 @@ ENGINE_SCRIPT = ROOT / "scripts" / "docker-engine.sh"
 STANDINS = Path(__file__).resolve().parent / "docker_standins"
 # Built or unpacked by scripts/docker-engine.sh; the host needs these (docker-engine.sh installs
 # iptables: the engines' embedded DNS sets up its rules inside each container's namespace).
-ENGINE_TOOLS = ("dockerd", "docker-create-probe", "dockerd-20.10", "containerd", "containerd-shim-runc-v2", "runc",
-                "tini-static", "busybox")
+ENGINE_TOOLS = (
+    "dockerd",
+    "docker-create-probe",
+    "dockerd-20.10",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "runc",
+    "tini-static",
+    "busybox",
+)
 HOST_TOOLS = {"unshare": "util-linux", "ip": "iproute2", "iptables": "iptables"}
 
 
 def engine_bin() -> Path:
-    out = subprocess.run(["bash", str(ENGINE_SCRIPT), "--print"], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["bash", str(ENGINE_SCRIPT), "--print"], check=True, capture_output=True, text=True
+    )
     return Path(out.stdout.strip())
 
 
@@ -50,8 +59,9 @@ def missing_engine_tools(bin_dir: Path) -> list[str]:
 
 
 def missing_host_tools() -> list[str]:
-    return [f"{tool} ({package})" for tool, package in HOST_TOOLS.items()
-            if shutil.which(tool) is None]
+    return [
+        f"{tool} ({package})" for tool, package in HOST_TOOLS.items() if shutil.which(tool) is None
+    ]
 
 
 @dataclass
@@ -75,19 +85,36 @@ def start_engine(binary: Path, workdir: Path, timeout: float = 90) -> Engine:
 
     workdir.mkdir(parents=True)
     sock = workdir / "docker.sock"
-    flags = [f"--host=unix://{sock}", f"--data-root={workdir / 'data'}",
-             f"--exec-root={workdir / 'exec'}", f"--pidfile={workdir / 'dockerd.pid'}",
-             "--storage-driver=vfs", "--iptables=false", "--ip-forward=false",
-             "--userland-proxy=false", f"--init-path={binary.parent / 'tini-static'}"]
+    flags = [
+        f"--host=unix://{sock}",
+        f"--data-root={workdir / 'data'}",
+        f"--exec-root={workdir / 'exec'}",
+        f"--pidfile={workdir / 'dockerd.pid'}",
+        "--storage-driver=vfs",
+        "--iptables=false",
+        "--ip-forward=false",
+        "--userland-proxy=false",
+        f"--init-path={binary.parent / 'tini-static'}",
+    ]
     # Its own network namespace: bridges made there are invisible to the host, so the default
     # bridge may stay (the provider creates every container on it first, then moves it).
-    command = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
-               str(binary), *flags]
+    command = [
+        "unshare",
+        "--net",
+        "--",
+        "sh",
+        "-c",
+        'ip link set lo up && exec "$@"',
+        "sh",
+        str(binary),
+        *flags,
+    ]
     log = open(workdir / "dockerd.log", "wb")
     # containerd, its shim and runc are found on PATH: the unpacked ones next to dockerd.
     env = {**os.environ, "PATH": f"{binary.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -123,20 +150,35 @@ def stop_engine(engine: Engine) -> None:
 
 def _mounts_under(path: Path) -> list[str]:
     prefix = str(path) + "/"
-    return [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
-            if line.split()[1].startswith(prefix)]
+    return [
+        line.split()[1]
+        for line in Path("/proc/self/mounts").read_text().splitlines()
+        if line.split()[1].startswith(prefix)
+    ]
 
 
 # --- stand-in images ---------------------------------------------------------------------------
 
+
 def _rootfs_tar(busybox: Path, extra: dict[str, Path]) -> bytes:
     """A static busybox with every applet in /bin, plus `extra` (path in image -> host file)."""
-    applets = subprocess.run([str(busybox), "--list"], check=True, capture_output=True,
-                             text=True).stdout.split()
+    applets = subprocess.run(
+        [str(busybox), "--list"], check=True, capture_output=True, text=True
+    ).stdout.split()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for folder in ("bin", "usr", "usr/bin", "usr/share", "usr/share/standin", "tmp", "root",
-                       "etc", "app", "app/backend"):
+        for folder in (
+            "bin",
+            "usr",
+            "usr/bin",
+            "usr/share",
+            "usr/share/standin",
+            "tmp",
+            "root",
+            "etc",
+            "app",
+            "app/backend",
+        ):
             info = tarfile.TarInfo(folder)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
             tar.addfile(info)
@@ -162,31 +204,41 @@ def _split(image: str) -> tuple[str, str]:
     return repository, tag
 
 
-def import_image(api, busybox: Path, image: str, files: dict[str, Path],
-                 changes: list[str]) -> str:
+def import_image(api, busybox: Path, image: str, files: dict[str, Path], changes: list[str]) -> str:
     repository, tag = _split(image)
-    api.import_image_from_data(_rootfs_tar(busybox, files), repository=repository, tag=tag,
-                               changes=changes)
+    api.import_image_from_data(
+        _rootfs_tar(busybox, files), repository=repository, tag=tag, changes=changes
+    )
     return api.inspect_image(image)["Id"]
 
 
 def import_standins(engine: Engine, ollama_image: str, webui_image: str) -> dict[str, str]:
     """The pinned names, with ENTRYPOINT/CMD as in the real images; name -> image id."""
     api, busybox = engine.api, engine.binary.parent / "busybox"
-    ollama = import_image(api, busybox, ollama_image,
-                          {"bin/ollama": STANDINS / "ollama",
-                           "usr/share/standin/pull.cgi": STANDINS / "pull.cgi"},
-                          ['ENV OLLAMA_HOST=0.0.0.0:11434', 'ENTRYPOINT ["/bin/ollama"]',
-                           'CMD ["serve"]'])
+    ollama = import_image(
+        api,
+        busybox,
+        ollama_image,
+        {"bin/ollama": STANDINS / "ollama", "usr/share/standin/pull.cgi": STANDINS / "pull.cgi"},
+        ["ENV OLLAMA_HOST=0.0.0.0:11434", 'ENTRYPOINT ["/bin/ollama"]', 'CMD ["serve"]'],
+    )
     # Open WebUI's image has no ENTRYPOINT; it runs `bash start.sh` in /app/backend.
-    webui = import_image(api, busybox, webui_image,
-                         {"usr/bin/curl": STANDINS / "curl", "app/backend/start.sh":
-                          STANDINS / "start.sh", "bin/bash": STANDINS / "bash"},
-                         ['WORKDIR /app/backend', 'CMD ["bash", "start.sh"]'])
+    webui = import_image(
+        api,
+        busybox,
+        webui_image,
+        {
+            "usr/bin/curl": STANDINS / "curl",
+            "app/backend/start.sh": STANDINS / "start.sh",
+            "bin/bash": STANDINS / "bash",
+        },
+        ["WORKDIR /app/backend", 'CMD ["bash", "start.sh"]'],
+    )
     return {ollama_image: ollama, webui_image: webui}
 
 
 # --- the provider's create sequence ------------------------------------------------------------
+
 
 def nano_cpus(text: str) -> int:
     return int(Decimal(text) * NANO)
@@ -206,10 +258,16 @@ def container_body(inputs: dict, image_ids: dict[str, str]) -> dict:
         "Init": inputs.get("init"),
         "Memory": inputs.get("memory", 0) * MIB,
         "NanoCpus": nano_cpus(inputs["cpus"]) if "cpus" in inputs else 0,
-        "Mounts": [{"Type": "volume", "Source": v["volumeName"], "Target": v["containerPath"]}
-                   for v in inputs.get("volumes") or []],
-        "PortBindings": {f"{p['internal']}/{p['protocol']}": [
-            {"HostIp": p["ip"], "HostPort": str(p["external"])}] for p in ports},
+        "Mounts": [
+            {"Type": "volume", "Source": v["volumeName"], "Target": v["containerPath"]}
+            for v in inputs.get("volumes") or []
+        ],
+        "PortBindings": {
+            f"{p['internal']}/{p['protocol']}": [
+                {"HostIp": p["ip"], "HostPort": str(p["external"])}
+            ]
+            for p in ports
+        },
         "ExtraHosts": [f"{h['host']}:{h['ip']}" for h in inputs.get("hosts") or []],
     }
     if "memorySwap" in inputs:
@@ -228,10 +286,19 @@ def container_body(inputs: dict, image_ids: dict[str, str]) -> dict:
         body["Cmd"] = inputs["command"]
     if health:
         body["Healthcheck"] = {
-            "Test": health["tests"], "Retries": health.get("retries", 0),
-            **{field: duration_ns(health[key]) for key, field in (
-                ("interval", "Interval"), ("timeout", "Timeout"), ("startPeriod", "StartPeriod"),
-                ("startInterval", "StartInterval")) if key in health}}
+            "Test": health["tests"],
+            "Retries": health.get("retries", 0),
+            **{
+                field: duration_ns(health[key])
+                for key, field in (
+                    ("interval", "Interval"),
+                    ("timeout", "Timeout"),
+                    ("startPeriod", "StartPeriod"),
+                    ("startInterval", "StartInterval"),
+                )
+                if key in health
+            },
+        }
     return body
 
 
@@ -247,8 +314,9 @@ def _upload_tar(uploads: list[dict]) -> bytes:
 
 
 def create_network(api, inputs: dict) -> str:
-    return api.create_network(inputs["name"], driver=inputs.get("driver", "bridge"),
-                              labels=labels(inputs.get("labels")))["Id"]
+    return api.create_network(
+        inputs["name"], driver=inputs.get("driver", "bridge"), labels=labels(inputs.get("labels"))
+    )["Id"]
 
 
 def create_volume(api, inputs: dict) -> str:
@@ -257,8 +325,9 @@ def create_volume(api, inputs: dict) -> str:
 
 def create_container(api, inputs: dict, image_ids: dict[str, str], start: bool = True) -> str:
     """Create, move to networks_advanced, upload, start: the provider's order."""
-    created = api.create_container_from_config(container_body(inputs, image_ids),
-                                               name=inputs["name"])["Id"]
+    created = api.create_container_from_config(
+        container_body(inputs, image_ids), name=inputs["name"]
+    )["Id"]
     if inputs.get("networksAdvanced"):
         api.disconnect_container_from_network(created, "bridge")
         for network in inputs["networksAdvanced"]:
@@ -274,9 +343,13 @@ def create_with_go_client(engine: Engine, inputs: dict, image_ids: dict[str, str
     """ContainerCreate through the provider's Docker Go client (docker-create-probe): its
     version checks run. {"id" or "error", "apiVersion"}."""
     probe = engine.binary.parent / "docker-create-probe"
-    done = subprocess.run([str(probe), engine.host, inputs["name"]], capture_output=True,
-                          text=True, input=json.dumps(container_body(inputs, image_ids)),
-                          timeout=60)
+    done = subprocess.run(
+        [str(probe), engine.host, inputs["name"]],
+        capture_output=True,
+        text=True,
+        input=json.dumps(container_body(inputs, image_ids)),
+        timeout=60,
+    )
     return json.loads(done.stdout)
 
 

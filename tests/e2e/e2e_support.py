@@ -22,9 +22,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_SCRIPT = ROOT / "scripts" / "e2e-tools.sh"
 PASSPHRASE = "e2e-test-passphrase"  # a test value; protects only throw-away test stacks
-TEST_SECRET_KEY = "e" * 48           # a test value (>= 32 characters), never a real key
+TEST_SECRET_KEY = "e" * 48  # a test value (>= 32 characters), never a real key
 TEST_ADMIN_PASSWORD = "e2e-admin-" + "p" * 12  # likewise (>= 12 characters)
-K8S_SDK_VERSION = "4.32.0"           # pulumi-kubernetes in requirements.txt
+K8S_SDK_VERSION = "4.32.0"  # pulumi-kubernetes in requirements.txt
 ICC_NAMESPACE = "we2e-default"
 MINIKUBE_NAMESPACE = "icc-ollama"
 GPU_NODE = "kwok-gpu-v100"
@@ -33,14 +33,25 @@ CPU_NODE = "kwok-cpu"
 # What the Pulumi program needs besides __main__.py (its code, payloads and dashboards).
 PROGRAM_FOLDERS = ("components", "settings", "payloads", "dashboards")
 
-REQUIRED_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec",
-                  "pulumi-resource-kubernetes", "etcd", "kube-apiserver",
-                  "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
+REQUIRED_TOOLS = (
+    "pulumi",
+    "pulumi-language-python",
+    "pulumi-language-python-exec",
+    "pulumi-resource-kubernetes",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
+    "kwokctl",
+)
 
 
 def tools_bin() -> Path:
-    out = subprocess.run(["bash", str(TOOLS_SCRIPT), "--print"], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["bash", str(TOOLS_SCRIPT), "--print"], check=True, capture_output=True, text=True
+    )
     return Path(out.stdout.strip())
 
 
@@ -58,16 +69,25 @@ class CommandFailed(AssertionError):
     pass
 
 
-def run(cmd: list[str], env: dict[str, str], cwd: Optional[Path] = None, check: bool = True,
-        timeout: float = 600, input: Optional[str] = None) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str],
+    env: dict[str, str],
+    cwd: Optional[Path] = None,
+    check: bool = True,
+    timeout: float = 600,
+    input: Optional[str] = None,
+) -> subprocess.CompletedProcess:
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, input=input)
+    proc = subprocess.run(
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=input
+    )
     proc.seconds = time.monotonic() - started  # type: ignore[attr-defined]
     if check and proc.returncode != 0:
-        raise CommandFailed(f"{' '.join(cmd)} exited {proc.returncode} after "
-                            f"{proc.seconds:.1f}s\n--- stdout ---\n{proc.stdout[-6000:]}"
-                            f"\n--- stderr ---\n{proc.stderr[-6000:]}")
+        raise CommandFailed(
+            f"{' '.join(cmd)} exited {proc.returncode} after "
+            f"{proc.seconds:.1f}s\n--- stdout ---\n{proc.stdout[-6000:]}"
+            f"\n--- stderr ---\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -76,8 +96,12 @@ def run(cmd: list[str], env: dict[str, str], cwd: Optional[Path] = None, check: 
 
 def _node(name: str, gpu: bool) -> dict:
     capacity = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "500Gi"}
-    labels = {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-              "kubernetes.io/arch": "amd64"}
+    labels = {
+        "type": "kwok",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+    }
     spec: dict[str, Any] = {}
     if gpu:
         capacity["nvidia.com/gpu"] = "4"
@@ -85,10 +109,13 @@ def _node(name: str, gpu: bool) -> dict:
         # The ICC's V100 nodes carry this taint; only pods that tolerate it land there.
         spec["taints"] = [{"key": "gpu-tesla-v100", "value": "present", "effect": "NoSchedule"}]
     return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": labels,
-                     "annotations": {"kwok.x-k8s.io/node": "fake",
-                                     "node.alpha.kubernetes.io/ttl": "0"}},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
         "spec": spec,
         "status": {"capacity": capacity, "allocatable": capacity},
     }
@@ -101,15 +128,25 @@ def storage_objects() -> list[dict]:
     so the PV controller binds it as soon as the StatefulSet controller creates the claim.
     """
     objects: list[dict] = [
-        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-         "metadata": {"name": "rook-ceph-block"},
-         "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate",
-         "reclaimPolicy": "Retain"},
-        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-         "metadata": {"name": "standard",
-                      "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-         "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate",
-         "reclaimPolicy": "Retain"},
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "rook-ceph-block"},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Retain",
+        },
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": "standard",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Retain",
+        },
     ]
     claims = [  # namespace, claim, storage class, size
         (ICC_NAMESPACE, "models-ollama-0", "rook-ceph-block", "20Gi"),
@@ -119,16 +156,26 @@ def storage_objects() -> list[dict]:
         (MINIKUBE_NAMESPACE, "data-open-webui-0", "standard", "2Gi"),
     ]
     for namespace, claim, storage_class, size in claims:
-        objects.append({
-            "apiVersion": "v1", "kind": "PersistentVolume",
-            "metadata": {"name": f"pv-{namespace}-{claim}"},
-            "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
-                     "persistentVolumeReclaimPolicy": "Retain",
-                     "storageClassName": storage_class,
-                     "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
-                     "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                                  "namespace": namespace, "name": claim}},
-        })
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"pv-{namespace}-{claim}"},
+                "spec": {
+                    "capacity": {"storage": size},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": storage_class,
+                    "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
+                    "claimRef": {
+                        "apiVersion": "v1",
+                        "kind": "PersistentVolumeClaim",
+                        "namespace": namespace,
+                        "name": claim,
+                    },
+                },
+            }
+        )
     return objects
 
 
@@ -141,11 +188,23 @@ class Cluster:
     context: str
     env: dict[str, str] = field(default_factory=dict)
 
-    def kubectl(self, *args: str, input: Optional[str] = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess:
-        return run([str(self.bin_dir / "kubectl"), "--kubeconfig", str(self.kubeconfig),
-                    "--context", self.context, *args], env=self.env, input=input, check=check,
-                   timeout=timeout)
+    def kubectl(
+        self, *args: str, input: Optional[str] = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        return run(
+            [
+                str(self.bin_dir / "kubectl"),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--context",
+                self.context,
+                *args,
+            ],
+            env=self.env,
+            input=input,
+            check=check,
+            timeout=timeout,
+        )
 
     def get(self, kind: str, namespace: Optional[str] = None, name: str = "") -> Any:
         args = ["get", kind] + ([name] if name else []) + ["-o", "json"]
@@ -154,8 +213,9 @@ class Cluster:
         return json.loads(self.kubectl(*args).stdout)
 
     def apply(self, objects: list[dict]) -> None:
-        self.kubectl("apply", "--server-side", "-f", "-",
-                     input=yaml.safe_dump_all(objects, sort_keys=False))
+        self.kubectl(
+            "apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(objects, sort_keys=False)
+        )
 
     def wait_for(self, what: str, predicate, timeout: float = 120, interval: float = 1.0):
         deadline = time.monotonic() + timeout
@@ -174,29 +234,68 @@ class Cluster:
 def start_cluster(bin_dir: Path, workdir: Path, name: str = "icc-ollama-e2e") -> Cluster:
     """A kwokctl cluster with the local binaries (runtime `binary`: plain host processes)."""
     env = dict(os.environ)
-    env.update({
-        "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        "KWOK_WORKDIR": str(workdir),
-        "KWOK_KUBE_VERSION": "v" + kube_version(bin_dir),
-        "KWOK_RUNTIME": "binary",
-    })
+    env.update(
+        {
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            "KWOK_WORKDIR": str(workdir),
+            "KWOK_KUBE_VERSION": "v" + kube_version(bin_dir),
+            "KWOK_RUNTIME": "binary",
+        }
+    )
     kubeconfig = workdir / "kubeconfig"
-    run([str(bin_dir / "kwokctl"), "create", "cluster", "--name", name, "--runtime", "binary",
-         "--kubeconfig", str(kubeconfig),
-         "--etcd-binary", str(bin_dir / "etcd"),
-         "--kube-apiserver-binary", str(bin_dir / "kube-apiserver"),
-         "--kube-controller-manager-binary", str(bin_dir / "kube-controller-manager"),
-         "--kube-scheduler-binary", str(bin_dir / "kube-scheduler"),
-         "--kwok-controller-binary", str(bin_dir / "kwok"),
-         "--wait", "2m"], env=env, timeout=300)
-    cluster = Cluster(name=name, bin_dir=bin_dir, workdir=workdir, kubeconfig=kubeconfig,
-                      context=f"kwok-{name}", env=env)
-    cluster.wait_for("the default service account namespace",
-                     lambda: cluster.kubectl("get", "ns", "default", check=False).returncode == 0)
+    run(
+        [
+            str(bin_dir / "kwokctl"),
+            "create",
+            "cluster",
+            "--name",
+            name,
+            "--runtime",
+            "binary",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--etcd-binary",
+            str(bin_dir / "etcd"),
+            "--kube-apiserver-binary",
+            str(bin_dir / "kube-apiserver"),
+            "--kube-controller-manager-binary",
+            str(bin_dir / "kube-controller-manager"),
+            "--kube-scheduler-binary",
+            str(bin_dir / "kube-scheduler"),
+            "--kwok-controller-binary",
+            str(bin_dir / "kwok"),
+            "--wait",
+            "2m",
+        ],
+        env=env,
+        timeout=300,
+    )
+    cluster = Cluster(
+        name=name,
+        bin_dir=bin_dir,
+        workdir=workdir,
+        kubeconfig=kubeconfig,
+        context=f"kwok-{name}",
+        env=env,
+    )
+    cluster.wait_for(
+        "the default service account namespace",
+        lambda: cluster.kubectl("get", "ns", "default", check=False).returncode == 0,
+    )
     cluster.apply([_node(CPU_NODE, gpu=False), _node(GPU_NODE, gpu=True)])
-    cluster.wait_for("both fake nodes Ready", lambda: all(
-        any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))
-        for n in cluster.get("nodes")["items"]) and len(cluster.get("nodes")["items"]) == 2)
+    cluster.wait_for(
+        "both fake nodes Ready",
+        lambda: (
+            all(
+                any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in n["status"].get("conditions", [])
+                )
+                for n in cluster.get("nodes")["items"]
+            )
+            and len(cluster.get("nodes")["items"]) == 2
+        ),
+    )
     # The ICC namespace exists before anyone deploys (users cannot create namespaces there).
     cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ICC_NAMESPACE}}])
     cluster.apply(storage_objects())
@@ -234,12 +333,24 @@ class LegacyTokenReferences:
         # A watch ends when the server closes it; start a new one until told to stop.
         while not self._stop.is_set():
             self._watch = subprocess.Popen(
-                [str(self._cluster.bin_dir / "kubectl"), "--kubeconfig",
-                 str(self._cluster.kubeconfig), "--context", self._cluster.context,
-                 "get", "serviceaccounts", "--all-namespaces", "--watch", "-o",
-                 "jsonpath={.metadata.namespace} {.metadata.name} {.secrets}{\"\\n\"}"],
-                env=self._cluster.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True)
+                [
+                    str(self._cluster.bin_dir / "kubectl"),
+                    "--kubeconfig",
+                    str(self._cluster.kubeconfig),
+                    "--context",
+                    self._cluster.context,
+                    "get",
+                    "serviceaccounts",
+                    "--all-namespaces",
+                    "--watch",
+                    "-o",
+                    'jsonpath={.metadata.namespace} {.metadata.name} {.secrets}{"\\n"}',
+                ],
+                env=self._cluster.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
             assert self._watch.stdout is not None
             for line in self._watch.stdout:
                 fields = line.split()
@@ -250,13 +361,35 @@ class LegacyTokenReferences:
 
     def _reference_token(self, namespace: str, name: str) -> None:
         patch = json.dumps({"secrets": [{"name": f"{name}-token"}]})
-        self._cluster.kubectl("patch", "serviceaccount", name, "-n", namespace,
-                              "--type", "merge", "-p", patch, check=False)
+        self._cluster.kubectl(
+            "patch",
+            "serviceaccount",
+            name,
+            "-n",
+            namespace,
+            "--type",
+            "merge",
+            "-p",
+            patch,
+            check=False,
+        )
 
 
 def stop_cluster(cluster: Cluster) -> None:
-    run([str(cluster.bin_dir / "kwokctl"), "delete", "cluster", "--name", cluster.name,
-         "--kubeconfig", str(cluster.kubeconfig)], env=cluster.env, check=False, timeout=120)
+    run(
+        [
+            str(cluster.bin_dir / "kwokctl"),
+            "delete",
+            "cluster",
+            "--name",
+            cluster.name,
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+        ],
+        env=cluster.env,
+        check=False,
+        timeout=120,
+    )
 
 
 def kube_version(bin_dir: Path) -> str:
@@ -269,19 +402,21 @@ def kube_version(bin_dir: Path) -> str:
 
 def pulumi_env(bin_dir: Path, home: Path, state: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "PATH": f"{bin_dir}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        "PULUMI_HOME": str(home),
-        "PULUMI_BACKEND_URL": f"file://{state}",
-        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        # The provider comes from the isolated PULUMI_HOME (`plugin install --file`), not PATH.
-        "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
-        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "1",
-        "PULUMI_SKIP_CONFIRMATIONS": "true",
-        "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "PATH": f"{bin_dir}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            "PULUMI_HOME": str(home),
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            # The provider comes from the isolated PULUMI_HOME (`plugin install --file`), not PATH.
+            "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "1",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "NO_COLOR": "1",
+        }
+    )
     for leak in ("KUBECONFIG", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE_FILE"):
         env.pop(leak, None)
     return env
@@ -289,8 +424,19 @@ def pulumi_env(bin_dir: Path, home: Path, state: Path) -> dict[str, str]:
 
 def install_plugins(bin_dir: Path, env: dict[str, str]) -> None:
     """Put the locally built provider into the isolated PULUMI_HOME under the SDK's version."""
-    run([str(bin_dir / "pulumi"), "plugin", "install", "resource", "kubernetes", K8S_SDK_VERSION,
-         "--file", str(bin_dir / "pulumi-resource-kubernetes")], env=env)
+    run(
+        [
+            str(bin_dir / "pulumi"),
+            "plugin",
+            "install",
+            "resource",
+            "kubernetes",
+            K8S_SDK_VERSION,
+            "--file",
+            str(bin_dir / "pulumi-resource-kubernetes"),
+        ],
+        env=env,
+    )
 
 
 def project_copy(dest: Path, state: Path) -> Path:
@@ -314,9 +460,16 @@ class Stack:
     bin_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
 
-    def pulumi(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-        proc = run([str(self.bin_dir / "pulumi"), *args, "--stack", self.name, "--non-interactive"],
-                   env=self.env, cwd=self.workdir, check=check, timeout=timeout)
+    def pulumi(
+        self, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
+        proc = run(
+            [str(self.bin_dir / "pulumi"), *args, "--stack", self.name, "--non-interactive"],
+            env=self.env,
+            cwd=self.workdir,
+            check=check,
+            timeout=timeout,
+        )
         return proc
 
     def timed(self, label: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -336,16 +489,29 @@ class Stack:
         return json.loads(self.pulumi("stack", "output", "--json", "--show-secrets").stdout)
 
 
-def create_stack(name: str, workdir: Path, env: dict[str, str], bin_dir: Path,
-                 config: dict[str, Any]) -> Stack:
-    run([str(bin_dir / "pulumi"), "stack", "init", name, "--secrets-provider", "passphrase",
-         "--non-interactive"], env=env, cwd=workdir)
+def create_stack(
+    name: str, workdir: Path, env: dict[str, str], bin_dir: Path, config: dict[str, Any]
+) -> Stack:
+    run(
+        [
+            str(bin_dir / "pulumi"),
+            "stack",
+            "init",
+            name,
+            "--secrets-provider",
+            "passphrase",
+            "--non-interactive",
+        ],
+        env=env,
+        cwd=workdir,
+    )
     stack = Stack(name=name, workdir=workdir, env=env, bin_dir=bin_dir)
     # Plain settings go into the stack file the test owns; the secret goes through the CLI.
     stack_file = workdir / f"Pulumi.{name}.yaml"
     current = yaml.safe_load(stack_file.read_text()) or {}
     current.setdefault("config", {}).update(
-        {f"icc-ollama:{key}": value for key, value in config.items()})
+        {f"icc-ollama:{key}": value for key, value in config.items()}
+    )
     stack_file.write_text(yaml.safe_dump(current, sort_keys=False))
     stack.config("webuiSecretKey", TEST_SECRET_KEY, secret=True)
     stack.config("webuiAdminPassword", TEST_ADMIN_PASSWORD, secret=True)

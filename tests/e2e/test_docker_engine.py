@@ -24,8 +24,11 @@ import docker_engine_support as support
 import docker_read_back as read_back
 from harness import mock_image_id, run_stack, unwrap_secrets
 
-CONTAINER, VOLUME, NETWORK = ("docker:index/container:Container", "docker:index/volume:Volume",
-                              "docker:index/network:Network")
+CONTAINER, VOLUME, NETWORK = (
+    "docker:index/container:Container",
+    "docker:index/volume:Volume",
+    "docker:index/network:Network",
+)
 DEPLOY_ORDER = ("ollama", "ollama-model-loader", "open-webui")  # as the dependencies require
 MODEL = "llama3.2:1b"  # Pulumi.docker.yaml's model
 
@@ -33,11 +36,12 @@ MODEL = "llama3.2:1b"  # Pulumi.docker.yaml's model
 def rendered(**overrides) -> dict:
     with pytest.MonkeyPatch.context() as monkeypatch:
         run = run_stack("docker", monkeypatch, **overrides)
-    return {"containers": {r.inputs["name"]: unwrap_secrets(r.inputs)
-                           for r in run.of_type(CONTAINER)},
-            "volumes": [unwrap_secrets(r.inputs) for r in run.of_type(VOLUME)],
-            "network": unwrap_secrets(run.one(NETWORK).inputs),
-            "images": {r.inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}}
+    return {
+        "containers": {r.inputs["name"]: unwrap_secrets(r.inputs) for r in run.of_type(CONTAINER)},
+        "volumes": [unwrap_secrets(r.inputs) for r in run.of_type(VOLUME)],
+        "network": unwrap_secrets(run.one(NETWORK).inputs),
+        "images": {r.inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +58,10 @@ def _engine(binary_name: str, stack: dict):
     bin_dir = support.engine_bin()
     missing = support.missing_engine_tools(bin_dir)
     if missing:
-        pytest.skip(f"Docker engines not built in {bin_dir} (missing: {', '.join(missing)}); "
-                    f"run scripts/docker-engine.sh")
+        pytest.skip(
+            f"Docker engines not built in {bin_dir} (missing: {', '.join(missing)}); "
+            f"run scripts/docker-engine.sh"
+        )
     binary = bin_dir / binary_name
     workdir = Path(tempfile.mkdtemp(prefix="icc-dkr-")) / binary_name
     engine = support.start_engine(binary, workdir)
@@ -93,8 +99,12 @@ def start(engine, inputs: dict) -> dict:
     began = time.monotonic()
     created = support.create_container(engine.api, inputs, engine.image_ids)
     healthy, state = support.wait_healthy(engine.api, created, inputs["waitTimeout"])
-    return {"id": created, "healthy": healthy, "seconds": round(time.monotonic() - began, 1),
-            "state": state}
+    return {
+        "id": created,
+        "healthy": healthy,
+        "seconds": round(time.monotonic() - began, 1),
+        "state": state,
+    }
 
 
 def remove_all(engine) -> None:
@@ -123,6 +133,7 @@ def assert_reads_back_as_written(engine, stack: dict, deployed: dict) -> None:
 
 
 # --- Docker 28.5.2 -----------------------------------------------------------------------------
+
 
 def test_the_stack_runs_and_reads_back_unchanged_on_a_current_engine(engine, stack):
     deployed = deploy(engine, stack)
@@ -163,17 +174,22 @@ def test_the_old_loader_form_never_runs_and_is_never_healthy(engine, stack):
     engine.api.remove_container(created, force=True)
 
 
-def test_a_cpu_limit_above_the_host_is_refused_by_docker_and_caught_by_the_preflight(
-        engine, stack):
+def test_a_cpu_limit_above_the_host_is_refused_by_docker_and_caught_by_the_preflight(engine, stack):
     facts = preflight_facts(engine)
     too_many = str(facts.cpus + 2)
-    ollama = {**stack["containers"]["ollama"], "name": "too-many-cpus", "volumes": None,
-              "networksAdvanced": None, "cpus": f"{too_many}.0"}
+    ollama = {
+        **stack["containers"]["ollama"],
+        "name": "too-many-cpus",
+        "volumes": None,
+        "networksAdvanced": None,
+        "cpus": f"{too_many}.0",
+    }
     with pytest.raises(Exception, match="range of CPUs is from 0.01 to"):
         support.create_container(engine.api, ollama, engine.image_ids)
     preflight = load_preflight()
-    settings = preflight_settings(preflight, ollama={"resources": {
-        "requests": {"cpu": "1"}, "limits": {"cpu": too_many}}})
+    settings = preflight_settings(
+        preflight, ollama={"resources": {"requests": {"cpu": "1"}, "limits": {"cpu": too_many}}}
+    )
     problems, _ = preflight.check(settings, facts)
     assert [line.split(" (")[0] for line in problems] == ["icc-ollama:ollama.resources.limits.cpu"]
     assert preflight.check(preflight_settings(preflight), facts)[0] == []  # the defaults fit
@@ -185,8 +201,12 @@ def test_start_interval_is_kept_by_a_current_engine(engine, stack):
 
     api = docker.APIClient(base_url=engine.host, version="1.44")
     try:
-        inputs = {**stack["containers"]["ollama"], "name": "start-interval", "volumes": None,
-                  "networksAdvanced": None}
+        inputs = {
+            **stack["containers"]["ollama"],
+            "name": "start-interval",
+            "volumes": None,
+            "networksAdvanced": None,
+        }
         inputs["healthcheck"] = {**inputs["healthcheck"], "startInterval": "5s"}
         created = support.create_container(api, inputs, engine.image_ids, start=False)
         stored = api.inspect_container(created)["Config"]["Healthcheck"]
@@ -212,17 +232,21 @@ def test_the_provider_client_creates_the_rendered_spec_and_start_interval_on_28(
 
 # --- Docker 20.10 (Debian 12) ------------------------------------------------------------------
 
+
 def test_the_provider_client_refuses_start_interval_on_20_10_and_takes_the_rendered_spec(
-        old_engine, stack):
+    old_engine, stack
+):
     # Defect 3 as the provider meets it: its client negotiates API 1.41 and then refuses every
     # container with a start_interval. The stack's spec (none) is created.
     ollama = {**stack["containers"]["ollama"], "volumes": None, "networksAdvanced": None}
-    refused = support.create_with_go_client(old_engine, with_start_interval(ollama, "go-si"),
-                                            old_engine.image_ids)
+    refused = support.create_with_go_client(
+        old_engine, with_start_interval(ollama, "go-si"), old_engine.image_ids
+    )
     assert refused["apiVersion"] == "1.41"
-    assert "specify health-check start interval\" requires API version 1.44" in refused["error"]
-    created = support.create_with_go_client(old_engine, {**ollama, "name": "go-client"},
-                                            old_engine.image_ids)
+    assert 'specify health-check start interval" requires API version 1.44' in refused["error"]
+    created = support.create_with_go_client(
+        old_engine, {**ollama, "name": "go-client"}, old_engine.image_ids
+    )
     assert "id" in created, created
     old_engine.api.remove_container(created["id"], force=True)
 
@@ -254,6 +278,7 @@ def test_debian_12_docker_speaks_no_api_1_44(old_engine):
 
 # --- preflight helpers -------------------------------------------------------------------------
 
+
 def load_preflight():
     import importlib.util
     import sys
@@ -275,12 +300,18 @@ def preflight_settings(preflight, **raw):
 
     from settings import parse_settings
 
-    return parse_settings({"target": "docker", "webuiSecretKey": "k" * 40,
-                           **{key: json.dumps(value) for key, value in raw.items()}},
-                          frozenset({"webuiSecretKey"}))
+    return parse_settings(
+        {
+            "target": "docker",
+            "webuiSecretKey": "k" * 40,
+            **{key: json.dumps(value) for key, value in raw.items()},
+        },
+        frozenset({"webuiSecretKey"}),
+    )
 
 
 # --- the pre-flight script as `make up` runs it: real Pulumi CLI, real engine -------------------
+
 
 def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_path):
     import os
@@ -288,8 +319,13 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
     import subprocess
     import sys
 
-    pulumi_bin = Path(subprocess.run(["bash", str(support.ROOT / "scripts" / "e2e-tools.sh"),
-                                      "--print"], capture_output=True, text=True).stdout.strip())
+    pulumi_bin = Path(
+        subprocess.run(
+            ["bash", str(support.ROOT / "scripts" / "e2e-tools.sh"), "--print"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     if not (pulumi_bin / "pulumi").exists():
         pytest.skip(f"no Pulumi CLI in {pulumi_bin}; run scripts/e2e-tools.sh")
     # A copy of the project: the repository's Pulumi.docker.yaml is never written.
@@ -300,17 +336,34 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
     for folder in ("components", "settings", "payloads"):
         shutil.copytree(support.ROOT / folder, project / folder)
     shutil.copy(support.ROOT / "scripts" / "docker_preflight.py", project / "scripts")
-    env = {**os.environ, "PATH": f"{pulumi_bin}:{os.environ['PATH']}",
-           "PULUMI_HOME": str(tmp_path / "home"), "PULUMI_CONFIG_PASSPHRASE": "e2e-test",
-           "PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    env = {
+        **os.environ,
+        "PATH": f"{pulumi_bin}:{os.environ['PATH']}",
+        "PULUMI_HOME": str(tmp_path / "home"),
+        "PULUMI_CONFIG_PASSPHRASE": "e2e-test",
+        "PULUMI_BACKEND_URL": f"file://{tmp_path}",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
 
     def pulumi(*args, stdin=None):
-        subprocess.run(["pulumi", *args], cwd=project, env=env, check=True, input=stdin,
-                       capture_output=True, text=True)
+        subprocess.run(
+            ["pulumi", *args],
+            cwd=project,
+            env=env,
+            check=True,
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
 
     def preflight():
-        return subprocess.run([sys.executable, "scripts/docker_preflight.py", "docker"],
-                              cwd=project, env=env, capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "scripts/docker_preflight.py", "docker"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
 
     pulumi("stack", "init", "docker")
     pulumi("config", "set", "--secret", "webuiSecretKey", stdin="s" * 48)
@@ -322,7 +375,8 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
     assert refused.stderr == (
         f"icc-ollama:ollama.resources.limits.cpu (given: {cpus + 2}): the Docker host "
         f"{engine.host} has {cpus} CPUs and refuses a larger limit; lower it with "
-        f"`make config-set STACK=docker KEY=ollama.resources.limits.cpu VALUE={cpus}`\n")
+        f"`make config-set STACK=docker KEY=ollama.resources.limits.cpu VALUE={cpus}`\n"
+    )
     pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus))
     accepted = preflight()
     assert accepted.returncode == 0, accepted.stderr

@@ -55,22 +55,34 @@ def stack_settings(target: str, cluster) -> dict:
 
 
 def pods(cluster, namespace: str, app: str) -> list[dict]:
-    return cluster.get("pods", namespace)["items"] if not app else [
-        p for p in cluster.get("pods", namespace)["items"]
-        if p["metadata"].get("labels", {}).get("app.kubernetes.io/name") == app]
+    return (
+        cluster.get("pods", namespace)["items"]
+        if not app
+        else [
+            p
+            for p in cluster.get("pods", namespace)["items"]
+            if p["metadata"].get("labels", {}).get("app.kubernetes.io/name") == app
+        ]
+    )
 
 
 def ready(pod: dict) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True"
-               for c in pod.get("status", {}).get("conditions", []))
+    return any(
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in pod.get("status", {}).get("conditions", [])
+    )
 
 
 def endpoint_ips(cluster, namespace: str, service: str) -> set[str]:
     slices = cluster.get("endpointslices", namespace)["items"]
-    return {address
-            for s in slices if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") == service
-            for endpoint in s.get("endpoints") or [] if endpoint.get("conditions", {}).get("ready")
-            for address in endpoint.get("addresses", [])}
+    return {
+        address
+        for s in slices
+        if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") == service
+        for endpoint in s.get("endpoints") or []
+        if endpoint.get("conditions", {}).get("ready")
+        for address in endpoint.get("addresses", [])
+    }
 
 
 def assert_live_objects(cluster, target: str, namespace: str) -> None:
@@ -98,8 +110,9 @@ def assert_live_objects(cluster, target: str, namespace: str) -> None:
 
 
 def claim_uids(cluster, namespace: str) -> dict[str, str]:
-    return {c["metadata"]["name"]: c["metadata"]["uid"]
-            for c in cluster.get("pvc", namespace)["items"]}
+    return {
+        c["metadata"]["name"]: c["metadata"]["uid"] for c in cluster.get("pvc", namespace)["items"]
+    }
 
 
 def expect_known_adoption_gap(stack, namespace: str) -> None:
@@ -110,9 +123,11 @@ def expect_known_adoption_gap(stack, namespace: str) -> None:
     assert proc.returncode != 0, "the stand-in provider adopted the namespace: drop this gap"
     assert f'namespaces "{namespace}" already exists' in proc.stdout, proc.stdout[-3000:]
     print("\n[minikube] seconds: " + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()))
-    pytest.xfail("re-up on minikube adopts the kept namespace only with pulumi-kubernetes "
-                 "4.32.0 (upsertExistingObjects); the stand-in v2.0.0 provider stops with "
-                 f'namespaces "{namespace}" already exists')
+    pytest.xfail(
+        "re-up on minikube adopts the kept namespace only with pulumi-kubernetes "
+        "4.32.0 (upsertExistingObjects); the stand-in v2.0.0 provider stops with "
+        f'namespaces "{namespace}" already exists'
+    )
 
 
 @pytest.mark.parametrize("target", ["icc", "minikube"])
@@ -120,8 +135,9 @@ def test_stack_lifecycle(target, cluster, engine_env, e2e_tmp, request):
     namespace = ICC_NAMESPACE if target == "icc" else MINIKUBE_NAMESPACE
     state = Path(engine_env["E2E_STATE_DIR"])
     workdir = project_copy(e2e_tmp / f"project-{target}", state)
-    stack = create_stack(f"e2e-{target}", workdir, engine_env, cluster.bin_dir,
-                         stack_settings(target, cluster))
+    stack = create_stack(
+        f"e2e-{target}", workdir, engine_env, cluster.bin_dir, stack_settings(target, cluster)
+    )
     request.node.stash_timings = stack.timings  # type: ignore[attr-defined]
 
     # 1. preview, then the first real `up` (waits for the StatefulSets to be Ready).
@@ -137,22 +153,33 @@ def test_stack_lifecycle(target, cluster, engine_env, e2e_tmp, request):
     stack.timed("preview-no-changes", "preview", "--expect-no-changes")
 
     # 3. A setting change rolls the Ollama pods (the env var lands in the pod template).
-    before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(cluster, namespace, "ollama")}
+    before = {
+        p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(cluster, namespace, "ollama")
+    }
     stack.pulumi("config", "set", "--path", "ollama.keepAlive", "17m")
     stack.timed("rollout", "up", "--yes", "--skip-preview")
     sts = cluster.get("statefulset", namespace, "ollama")
-    env = {e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value") for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env.get("OLLAMA_KEEP_ALIVE") == "17m", env
     assert sts["status"].get("updatedReplicas") == sts["spec"]["replicas"]
     assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
-    after = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(cluster, namespace, "ollama")}
+    after = {
+        p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(cluster, namespace, "ollama")
+    }
     assert set(after) == set(before) and all(after[n] != before[n] for n in before), (before, after)
     assert_live_objects(cluster, target, namespace)
 
     # 4. destroy: the workloads go, the data claims stay (whenDeleted: Retain).
     stack.timed("destroy", "destroy", "--yes", "--skip-preview")
-    cluster.wait_for("workload pods gone", lambda: not pods(cluster, namespace, "ollama")
-                     and not pods(cluster, namespace, "open-webui"), timeout=120)
+    cluster.wait_for(
+        "workload pods gone",
+        lambda: (
+            not pods(cluster, namespace, "ollama") and not pods(cluster, namespace, "open-webui")
+        ),
+        timeout=120,
+    )
     assert not cluster.get("statefulsets", namespace)["items"]
     assert claim_uids(cluster, namespace) == claims_before
 

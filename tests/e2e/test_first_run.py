@@ -7,6 +7,7 @@ settings and exports what it saw, so this checks the CLI behaviour scripts/up.sh
 (`stack init` in a scratch project, `--config-file` for config/preview/up, the passphrase salt in
 the user's own file, the fallback to the state's salt), not the resources (test_engine.py).
 """
+
 import os
 import stat
 import subprocess
@@ -42,16 +43,26 @@ def clone(tmp_path):
         pytest.skip(f"missing in {bin_dir}: {', '.join(missing)}; run scripts/e2e-tools.sh")
     clone = Clone(tmp_path, bin_dir, replace={"__main__.py": SETTINGS_ONLY})
     # The stand-in language host (v3.79.0, see CONTRIBUTING.md) runs the first `python3` on PATH.
-    clone.env["PATH"] = f"{bin_dir}{os.pathsep}{clone.dir / '.venv' / 'bin'}{os.pathsep}" \
-        f"{os.environ['PATH']}"
-    clone.env.update(PULUMI_SKIP_CONFIRMATIONS="true", NO_COLOR="1",
-                     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true")
+    clone.env["PATH"] = (
+        f"{bin_dir}{os.pathsep}{clone.dir / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    )
+    clone.env.update(
+        PULUMI_SKIP_CONFIRMATIONS="true",
+        NO_COLOR="1",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+    )
     return clone
 
 
 def outputs(clone: Clone, stack: str) -> dict:
-    shown = subprocess.run(["scripts/up.sh", stack, "output", "--json"], cwd=clone.dir,
-                           env=clone.env, capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        ["scripts/up.sh", stack, "output", "--json"],
+        cwd=clone.dir,
+        env=clone.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return yaml.safe_load(shown.stdout)
 
 
@@ -92,7 +103,11 @@ def test_first_run_with_the_real_cli(clone):
 
     bare = subprocess.run(
         ["bash", "-c", ". scripts/env.sh && pulumi stack output --show-secrets -s icc namespace"],
-        cwd=clone.dir, env=clone.env, capture_output=True, text=True)
+        cwd=clone.dir,
+        env=clone.env,
+        capture_output=True,
+        text=True,
+    )
     assert bare.stdout.strip() == "wabc123-default", bare.stderr
     assert clone.status() == ""
 

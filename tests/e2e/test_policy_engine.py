@@ -64,8 +64,10 @@ def policy_env(tmp_path_factory) -> dict[str, str]:
     bin_dir = tools_bin()
     missing = missing_tools(bin_dir, ENGINE_TOOLS)
     if missing:
-        pytest.skip(f"real-engine tools not built in {bin_dir} (missing: {', '.join(missing)}); "
-                    f"run scripts/e2e-tools.sh")
+        pytest.skip(
+            f"real-engine tools not built in {bin_dir} (missing: {', '.join(missing)}); "
+            f"run scripts/e2e-tools.sh"
+        )
     tmp = tmp_path_factory.mktemp("policy")
     home, state = tmp / "pulumi-home", tmp / "state"
     home.mkdir()
@@ -81,8 +83,10 @@ def policy_env(tmp_path_factory) -> dict[str, str]:
 def launcher(policy_env) -> Path:
     """The pack as an executable analyzer (see the module docstring)."""
     path = Path(policy_env["E2E_TMP"]) / "icc-ollama-policy-analyzer"
-    path.write_text(f"#!/bin/sh\nexec '{ROOT / '.venv' / 'bin' / 'python'}' -u -m pulumi.policy "
-                    f"\"$1\" '{PACK}'\n")
+    path.write_text(
+        f"#!/bin/sh\nexec '{ROOT / '.venv' / 'bin' / 'python'}' -u -m pulumi.policy "
+        f"\"$1\" '{PACK}'\n"
+    )
     path.chmod(0o755)
     return path
 
@@ -90,9 +94,12 @@ def launcher(policy_env) -> Path:
 def new_stack(name: str, target: str, env: dict[str, str], **overrides):
     tmp = Path(env["E2E_TMP"])
     workdir = project_copy(tmp / f"project-{name}", Path(env["E2E_STATE_DIR"]))
-    settings = {"target": target, "ollama": {"models": ["llama3.2:1b"]},
-                # The charts come from Helm repositories, unreachable offline (as in test_engine).
-                "monitoring": {"enabled": False}}
+    settings = {
+        "target": target,
+        "ollama": {"models": ["llama3.2:1b"]},
+        # The charts come from Helm repositories, unreachable offline (as in test_engine).
+        "monitoring": {"enabled": False},
+    }
     if target == "icc":
         settings.update({"namespace": ICC_NAMESPACE, "createNamespace": False})
     settings.update(overrides)
@@ -102,9 +109,20 @@ def new_stack(name: str, target: str, env: dict[str, str], **overrides):
 def pack_config(stack) -> Path:
     """scripts/policy_config.py against the real `pulumi config --json` of the stack."""
     out = stack.workdir / "policy-config.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "policy_config.py"), stack.name,
-                           "--project-dir", str(stack.workdir), "--out", str(out)],
-                          env=stack.env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "policy_config.py"),
+            stack.name,
+            "--project-dir",
+            str(stack.workdir),
+            "--out",
+            str(out),
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(out)
     return out
@@ -113,17 +131,32 @@ def pack_config(stack) -> Path:
 def preview(stack, pack: Path, config: Path, stream: bool = True):
     """`pulumi preview --json` with the pack: engine events (streamed) or the plain digest."""
     env = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true" if stream else ""}
-    proc = run([str(stack.bin_dir / "pulumi"), "preview", "--json", "--non-interactive",
-                "--stack", stack.name, "--policy-pack", str(pack), "--policy-pack-config",
-                str(config)], env=env, cwd=stack.workdir, check=False)
+    proc = run(
+        [
+            str(stack.bin_dir / "pulumi"),
+            "preview",
+            "--json",
+            "--non-interactive",
+            "--stack",
+            stack.name,
+            "--policy-pack",
+            str(pack),
+            "--policy-pack-config",
+            str(config),
+        ],
+        env=env,
+        cwd=stack.workdir,
+        check=False,
+    )
     return proc, review.parse_output(proc.stdout) if proc.stdout.strip() else []
 
 
 def policy_summaries(events) -> tuple[set[str], set[str]]:
     passed, failed = set(), set()
     for event in events:
-        summary = (event.get("policyAnalyzeSummaryEvent")
-                   or event.get("policyAnalyzeStackSummaryEvent"))
+        summary = event.get("policyAnalyzeSummaryEvent") or event.get(
+            "policyAnalyzeStackSummaryEvent"
+        )
         if summary:
             passed.update(summary.get("passed") or [])
             failed.update(summary.get("failed") or [])
@@ -131,9 +164,22 @@ def policy_summaries(events) -> tuple[set[str], set[str]]:
 
 
 def run_review(stack, launcher: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "review.py"), stack.name,
-                           "--project-dir", str(stack.workdir), "--policy-pack", str(launcher),
-                           "--out", str(out)], env=stack.env, capture_output=True, text=True)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "review.py"),
+            stack.name,
+            "--project-dir",
+            str(stack.workdir),
+            "--policy-pack",
+            str(launcher),
+            "--out",
+            str(out),
+        ],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+    )
 
 
 def keep_recording(events: list, name: str) -> None:
@@ -169,20 +215,26 @@ def test_preview_passes_the_pack(target, policy_env, launcher):
 
 def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
     # The GPU stays on, the V100 toleration is dropped: the program accepts it, the pack does not.
-    stack = new_stack("e2e-policy-icc-bad", "icc", policy_env,
-                      ollama={"models": ["llama3.2:1b"], "tolerations": []})
+    stack = new_stack(
+        "e2e-policy-icc-bad",
+        "icc",
+        policy_env,
+        ollama={"models": ["llama3.2:1b"], "tolerations": []},
+    )
     config = pack_config(stack)
     proc, events = preview(stack, launcher, config)
     assert proc.returncode != 0
     keep_recording(events, "preview-icc-violation.jsonl")
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
     assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == [
-        ("gpu-tolerates-v100", "mandatory")], violations
+        ("gpu-tolerates-v100", "mandatory")
+    ], violations
     assert "does not tolerate the V100 taint gpu-tesla-v100:NoSchedule" in violations[0]["message"]
     assert violations[0]["resourceUrn"].endswith("kubernetes:apps/v1:StatefulSet::ollama")
     # Without --json the same words reach the person at the terminal.
-    text = stack.pulumi("preview", "--policy-pack", str(launcher), "--policy-pack-config",
-                        str(config), check=False).stdout
+    text = stack.pulumi(
+        "preview", "--policy-pack", str(launcher), "--policy-pack-config", str(config), check=False
+    ).stdout
     assert "gpu-tolerates-v100" in text and "does not tolerate the V100 taint" in text, text
     # The review puts it at the top and exits with the preview's code.
     out = stack.workdir / "review.md"
@@ -219,8 +271,9 @@ def test_pack_folder_needs_a_newer_language_host(policy_env):
     is started with an empty script path in the project folder and the pack never answers."""
     stack = new_stack("e2e-policy-folder", "icc", policy_env)
     config = pack_config(stack)
-    proc = stack.pulumi("preview", "--policy-pack", str(PACK), "--policy-pack-config",
-                        str(config), check=False)
+    proc = stack.pulumi(
+        "preview", "--policy-pack", str(PACK), "--policy-pack-config", str(config), check=False
+    )
     assert proc.returncode != 0
     text = proc.stdout + proc.stderr
     assert f'policy pack "{PACK}" failed to start: could not read plugin [{PACK}]' in text, text
@@ -234,25 +287,43 @@ REVIEW_NAMESPACE = "icc-review-e2e"  # a namespace of its own: test_engine's sta
 def bound_volumes(namespace: str, claims: dict[str, str]) -> list[dict]:
     """Pre-bound PVs for the claims the StatefulSets will make (no provisioner here, see
     e2e_support.storage_objects)."""
-    return [{"apiVersion": "v1", "kind": "PersistentVolume",
-             "metadata": {"name": f"pv-{namespace}-{claim}"},
-             "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
-                      "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "standard",
-                      "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
-                      "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                                   "namespace": namespace, "name": claim}}}
-            for claim, size in claims.items()]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"pv-{namespace}-{claim}"},
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "standard",
+                "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
+                "claimRef": {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "namespace": namespace,
+                    "name": claim,
+                },
+            },
+        }
+        for claim, size in claims.items()
+    ]
 
 
 def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp, launcher):
     """After a real `up`, a new claim size replaces the Ollama StatefulSet: the report's first
     section names it, with the claims it holds and why they are kept."""
-    cluster.apply(bound_volumes(REVIEW_NAMESPACE, {"models-ollama-0": "10Gi",
-                                                   "data-open-webui-0": "2Gi"}))
-    settings = {"target": "minikube", "namespace": REVIEW_NAMESPACE,
-                "kubeconfig": cluster.kubeconfig.read_text(), "kubeContext": cluster.context,
-                "ollama": {"models": ["llama3.2:1b"], "replicas": 1},
-                "monitoring": {"enabled": False}}
+    cluster.apply(
+        bound_volumes(REVIEW_NAMESPACE, {"models-ollama-0": "10Gi", "data-open-webui-0": "2Gi"})
+    )
+    settings = {
+        "target": "minikube",
+        "namespace": REVIEW_NAMESPACE,
+        "kubeconfig": cluster.kubeconfig.read_text(),
+        "kubeContext": cluster.context,
+        "ollama": {"models": ["llama3.2:1b"], "replicas": 1},
+        "monitoring": {"enabled": False},
+    }
     workdir = project_copy(e2e_tmp / "project-review-data", Path(engine_env["E2E_STATE_DIR"]))
     stack = create_stack("e2e-review-data", workdir, engine_env, cluster.bin_dir, settings)
     with LegacyTokenReferences(cluster, (REVIEW_NAMESPACE,)):
@@ -268,8 +339,10 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
             assert "**replace** `StatefulSet ollama`" in top, top
             assert "holds claim template models (12Gi)" not in top  # the old state is shown
             assert "holds claim template models (10Gi)" in top, top
-            assert "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)" \
-                in top, top
+            assert (
+                "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)"
+                in top
+            ), top
             assert summary_row(report)["replace"] == 1
             keep_sample(out, "review-sample-minikube-replace.md")
         finally:
@@ -278,6 +351,9 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
 
 def summary_row(report: str) -> dict[str, int]:
     summary = report.split("## Summary")[1].split("##")[0]
-    header, _, values = [[cell.strip() for cell in line.strip("|").split("|")]
-                         for line in summary.splitlines() if line.startswith("|")]
+    header, _, values = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in summary.splitlines()
+        if line.startswith("|")
+    ]
     return dict(zip(header, map(int, values)))

@@ -33,30 +33,48 @@ def claim_volumes(namespace: str) -> list[dict]:
     """Pre-bound volumes for this namespace's claims (see e2e_support.storage_objects)."""
     volumes = []
     for claim, size in (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi")):
-        volumes.append({
-            "apiVersion": "v1", "kind": "PersistentVolume",
-            "metadata": {"name": f"pv-{namespace}-{claim}"},
-            "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
-                     "persistentVolumeReclaimPolicy": "Retain",
-                     "storageClassName": "rook-ceph-block",
-                     "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
-                     "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                                  "namespace": namespace, "name": claim}},
-        })
+        volumes.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"pv-{namespace}-{claim}"},
+                "spec": {
+                    "capacity": {"storage": size},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "rook-ceph-block",
+                    "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
+                    "claimRef": {
+                        "apiVersion": "v1",
+                        "kind": "PersistentVolumeClaim",
+                        "namespace": namespace,
+                        "name": claim,
+                    },
+                },
+            }
+        )
     return volumes
 
 
 def ollama_pending(cluster) -> bool:
     replicas = pods(cluster, NAMESPACE, "ollama")
-    return bool(replicas) and all(p["status"].get("phase") == "Pending" and not ready(p)
-                                  for p in replicas)
+    return bool(replicas) and all(
+        p["status"].get("phase") == "Pending" and not ready(p) for p in replicas
+    )
 
 
 def test_up_waits_for_ready_ollama_replicas(cluster, engine_env, e2e_tmp):
-    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-                   *claim_volumes(NAMESPACE)])
-    settings = {**stack_settings("icc", cluster), "namespace": NAMESPACE,
-                "ollama": {"models": ["llama3.2:1b"], "rolloutTimeoutMinutes": TIMEOUT_MINUTES}}
+    cluster.apply(
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+            *claim_volumes(NAMESPACE),
+        ]
+    )
+    settings = {
+        **stack_settings("icc", cluster),
+        "namespace": NAMESPACE,
+        "ollama": {"models": ["llama3.2:1b"], "rolloutTimeoutMinutes": TIMEOUT_MINUTES},
+    }
     workdir = project_copy(e2e_tmp / "project-wait", Path(engine_env["E2E_STATE_DIR"]))
     stack = create_stack("e2e-wait", workdir, engine_env, cluster.bin_dir, settings)
     with LegacyTokenReferences(cluster, (NAMESPACE,)):
@@ -88,9 +106,21 @@ def check_up_times_out(stack, cluster) -> None:
 def check_up_returns_once_ready(stack, cluster) -> None:
     """`up` is still waiting while the replica is Pending; a GPU frees up; `up` succeeds."""
     up = subprocess.Popen(
-        [str(stack.bin_dir / "pulumi"), "up", "--yes", "--skip-preview", "--stack", stack.name,
-         "--non-interactive"], cwd=stack.workdir, env=stack.env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            str(stack.bin_dir / "pulumi"),
+            "up",
+            "--yes",
+            "--skip-preview",
+            "--stack",
+            stack.name,
+            "--non-interactive",
+        ],
+        cwd=stack.workdir,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         # Well past everything but the StatefulSet (Services, Secrets, Open WebUI take ~1 s).
         deadline = time.monotonic() + 20
