@@ -6,18 +6,20 @@ and exports what a user needs next. Every resource lives in a component under co
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pydantic import SecretStr
 
-from components.ingress import WebIngress, WebIngressArgs, public_url
-from components import monitoring as mon
-from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
-from components.ollama import PORT as ollama_port, OllamaServer, OllamaServerArgs
-from components.webui import OpenWebUI, OpenWebUIArgs
-from components.webui_env import PORT as webui_port, login_hint
 from components import kube
+from components import monitoring as mon
+from components.ingress import WebIngress, WebIngressArgs, public_url
+from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
+from components.ollama import PORT as ollama_port
+from components.ollama import OllamaServer, OllamaServerArgs
+from components.webui import OpenWebUI, OpenWebUIArgs
+from components.webui_env import PORT as webui_port
+from components.webui_env import login_hint
 from settings import Settings, load_settings
 
 # Each target loads only its own provider SDK (see components/kube.py).
@@ -39,7 +41,7 @@ def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = Fal
     )
 
 
-def owned_namespace(settings: Settings) -> Optional[k8s.core.v1.Namespace]:
+def owned_namespace(settings: Settings) -> k8s.core.v1.Namespace | None:
     """The namespace on targets where we may create it (kept on destroy, see namespace_options)."""
     if not settings.create_namespace:
         return None
@@ -63,7 +65,7 @@ def kubectl_prefix(settings: Settings) -> str:
     return kubectl + f" -n {settings.namespace}"
 
 
-def monitoring_commands(settings: Settings, monitoring: Optional[mon.Monitoring]) -> dict[str, str]:
+def monitoring_commands(settings: Settings, monitoring: mon.Monitoring | None) -> dict[str, str]:
     """Grafana and Prometheus are reached by port-forward only (NetworkPolicies keep others out)."""
     if monitoring is None:
         return {}
@@ -86,7 +88,7 @@ def admin_password_command() -> str:
     return f"make config-get STACK={pulumi.get_stack()} KEY=webuiAdminPassword"
 
 
-def secret_input(value: Optional[SecretStr]) -> Optional[pulumi.Output[str]]:
+def secret_input(value: SecretStr | None) -> pulumi.Output[str] | None:
     return pulumi.Output.secret(value.get_secret_value()) if value is not None else None
 
 
@@ -109,7 +111,7 @@ def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) ->
 
 
 def network_rules(
-    settings: Settings, ollama: OllamaServer, webui: OpenWebUI, monitoring: Optional[mon.Monitoring]
+    settings: Settings, ollama: OllamaServer, webui: OpenWebUI, monitoring: mon.Monitoring | None
 ) -> tuple[AllowRule, ...]:
     """Who talks to whom: each component states the rules for its own pods."""
     controller = settings.network_policies.ingress_controller_namespace
@@ -126,7 +128,7 @@ def network_rules(
 
 def monitoring_stack(
     settings: Settings, ollama: OllamaServer, opts: pulumi.ResourceOptions
-) -> Optional[mon.Monitoring]:
+) -> mon.Monitoring | None:
     if not settings.monitoring.enabled:
         return None
     password = settings.grafana_admin_password

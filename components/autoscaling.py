@@ -17,7 +17,7 @@ opt-in and bounded by the GPU quota (see settings/quota.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -50,7 +50,7 @@ def initial_replicas(ollama: Ollama) -> int:
 
 
 def statefulset_options(
-    ollama: Ollama, parent: pulumi.Resource, timeouts: Optional[pulumi.CustomTimeouts] = None
+    ollama: Ollama, parent: pulumi.Resource, timeouts: pulumi.CustomTimeouts | None = None
 ) -> pulumi.ResourceOptions:
     """The HPA owns `spec.replicas` while it is on; Pulumi must not set it back on each update."""
     ignore = ["spec.replicas"] if ollama.autoscaling.enabled else None

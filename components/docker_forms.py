@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Optional
 from urllib.parse import urlsplit
 
 import pulumi
@@ -98,7 +97,7 @@ def url_host(bind_address: str) -> str:
     return f"[{bind_address}]" if ":" in bind_address else bind_address
 
 
-def gpu_requests(gpu: Gpu) -> Optional[list[docker.ContainerDeviceRequestArgs]]:
+def gpu_requests(gpu: Gpu) -> list[docker.ContainerDeviceRequestArgs] | None:
     # `device_requests` rather than `gpus`: it honours ollama.gpu.count like `docker run --gpus N`.
     if not gpu.enabled:
         return None

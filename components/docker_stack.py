@@ -16,7 +16,6 @@ Container, volume and network names are global on a Docker host, so they are fix
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
@@ -76,13 +75,13 @@ class LocalDockerStackArgs:
     ollama: Ollama
     webui: WebUi
     secret_key: pulumi.Input[str]
-    admin_password: Optional[pulumi.Input[str]] = None
-    openai_api_key: Optional[pulumi.Input[str]] = None
+    admin_password: pulumi.Input[str] | None = None
+    openai_api_key: pulumi.Input[str] | None = None
     admin_password_command: str = "pulumi config get webuiAdminPassword"
     keep_data: bool = True
 
 
-def volume_options(keep_data: bool, parent: Optional[pulumi.Resource]) -> pulumi.ResourceOptions:
+def volume_options(keep_data: bool, parent: pulumi.Resource | None) -> pulumi.ResourceOptions:
     """Volumes outlive `pulumi destroy` unless the user opts out; the next `up` reuses them."""
     return pulumi.ResourceOptions(parent=parent, retain_on_delete=keep_data)
 
@@ -95,7 +94,7 @@ class LocalDockerStack(pulumi.ComponentResource):
     next_steps: dict[str, str]
 
     def __init__(
-        self, name: str, args: LocalDockerStackArgs, opts: Optional[pulumi.ResourceOptions] = None
+        self, name: str, args: LocalDockerStackArgs, opts: pulumi.ResourceOptions | None = None
     ):
         settings = args.docker
         # Before anything is registered: a limit Docker would misread stops the program at once.
@@ -117,8 +116,8 @@ class LocalDockerStack(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        self.ollama_container: Optional[docker.Container] = None
-        self.loader: Optional[docker.Container] = None
+        self.ollama_container: docker.Container | None = None
+        self.loader: docker.Container | None = None
         if settings.run_ollama:
             self.ollama_url = f"http://{OLLAMA}:{OLLAMA_PORT}"
             self.ollama_container = self._ollama(name)

@@ -14,7 +14,7 @@ host of its own (Open WebUI serves /api itself), and the program then warns on e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -41,7 +41,7 @@ class WebIngressArgs:
     ollama_name: str = "ollama-api"
 
 
-def public_url(ingress: Ingress, host: Optional[str] = None) -> str:
+def public_url(ingress: Ingress, host: str | None = None) -> str:
     scheme = "https" if ingress.tls.enabled else "http"
     return f"{scheme}://{host or ingress.host}"
 
@@ -108,9 +108,7 @@ class WebIngress(pulumi.ComponentResource):
 
     url: str
 
-    def __init__(
-        self, name: str, args: WebIngressArgs, opts: Optional[pulumi.ResourceOptions] = None
-    ):
+    def __init__(self, name: str, args: WebIngressArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("icc:ingress:WebIngress", name, None, opts)
         self._args = args
         settings = args.ingress
@@ -130,7 +128,7 @@ class WebIngress(pulumi.ComponentResource):
             opts=child,
         )
         self.ollama = None
-        self.ollama_url: Optional[str] = None
+        self.ollama_url: str | None = None
         if settings.expose_ollama and settings.ollama_host is not None:
             pulumi.log.warn(exposure_warning(settings), resource=self)
             self.ollama_url = public_url(settings, settings.ollama_host)

@@ -38,7 +38,7 @@ Every chart key used here is listed, with the chart version and the commit it wa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
@@ -79,9 +79,7 @@ def chart_source(chart) -> dict[str, Any]:
 class Monitoring(pulumi.ComponentResource):
     """Prometheus, Grafana (admin Secret, dashboards ConfigMap) and the Ollama exporter."""
 
-    def __init__(
-        self, name: str, args: MonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None
-    ):
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         import pulumi_kubernetes as k8s
 
         super().__init__("icc:monitoring:Monitoring", name, None, opts)
@@ -92,7 +90,7 @@ class Monitoring(pulumi.ComponentResource):
         self.prometheus_url = prometheus_url(args)
         self.allow_rules = allow_rules(args)
         # The exporter polls Ollama: OllamaServer admits it as a client.
-        self.exporter_selector: Optional[dict[str, str]] = None
+        self.exporter_selector: dict[str, str] | None = None
         self.exporter = None
         if args.monitoring.exporter.enabled:
             self.exporter_selector = exporter_selector(args)

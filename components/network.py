@@ -9,7 +9,7 @@ Egress stays open: Ollama pulls models from the internet and Open WebUI may call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -43,7 +43,7 @@ def release_selector() -> dict[str, str]:
 
 class NetworkIsolation(pulumi.ComponentResource):
     def __init__(
-        self, name: str, args: NetworkIsolationArgs, opts: Optional[pulumi.ResourceOptions] = None
+        self, name: str, args: NetworkIsolationArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("icc:network:NetworkIsolation", name, None, opts)
         self._args = args

@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -78,7 +78,7 @@ class OllamaServer(pulumi.ComponentResource):
     webui_urls: list[str]
 
     def __init__(
-        self, name: str, args: OllamaServerArgs, opts: Optional[pulumi.ResourceOptions] = None
+        self, name: str, args: OllamaServerArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("icc:ollama:OllamaServer", name, None, opts)
         self._args = args
@@ -119,7 +119,7 @@ class OllamaServer(pulumi.ComponentResource):
         )
 
     def allow_rules(
-        self, clients: Mapping[str, dict[str, str]], ingress_namespace: Optional[str] = None
+        self, clients: Mapping[str, dict[str, str]], ingress_namespace: str | None = None
     ) -> tuple[AllowRule, ...]:
         """Ollama's API has no authentication: only the named client pods may open it, and the
         ingress controller's namespace only when the API is exposed (ingress.exposeOllama)."""

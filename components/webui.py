@@ -8,7 +8,7 @@ and replacements exactly like the Ollama model claims.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -50,12 +50,12 @@ class OpenWebUIArgs:
     webui: WebUi
     ollama_urls: tuple[str, ...]
     secret_key: pulumi.Input[str]
-    admin_password: Optional[pulumi.Input[str]] = None
-    openai_api_key: Optional[pulumi.Input[str]] = None
+    admin_password: pulumi.Input[str] | None = None
+    openai_api_key: pulumi.Input[str] | None = None
     keep_data: bool = True
-    public_url: Optional[str] = None
+    public_url: str | None = None
     # The Ollama Service for embeddings (RAG); None: the first of ollama_urls.
-    rag_ollama_url: Optional[str] = None
+    rag_ollama_url: str | None = None
     name: str = "open-webui"
 
 
@@ -64,9 +64,7 @@ class OpenWebUI(pulumi.ComponentResource):
 
     service_name: str
 
-    def __init__(
-        self, name: str, args: OpenWebUIArgs, opts: Optional[pulumi.ResourceOptions] = None
-    ):
+    def __init__(self, name: str, args: OpenWebUIArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("icc:webui:OpenWebUI", name, None, opts)
         self._args = args
         self.selector = kube.labels(args.name, "frontend")
@@ -122,7 +120,7 @@ class OpenWebUI(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _admin_password(self) -> Optional[pulumi.Input[str]]:
+    def _admin_password(self) -> pulumi.Input[str] | None:
         return self._args.admin_password if self._args.webui.auth else None
 
     def _env(self) -> list[dict]:

@@ -5,7 +5,6 @@ the login hint. Shared by components/webui.py (Kubernetes) and components/docker
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import pulumi
 
@@ -32,7 +31,7 @@ SIGNUP_ENV = {
 }
 
 
-def browser_origins(local_port: int, public_url: Optional[str] = None) -> tuple[str, ...]:
+def browser_origins(local_port: int, public_url: str | None = None) -> tuple[str, ...]:
     """Where browsers open Open WebUI: the local port-forward (or published port) and the
     public URL. Its socket.io refuses other origins once CORS_ALLOW_ORIGIN is a list
     (socket/main.py:59-90), so every address the README names is here."""
@@ -45,9 +44,9 @@ def browser_origins(local_port: int, public_url: Optional[str] = None) -> tuple[
 def webui_env(
     webui: WebUi,
     ollama_urls: tuple[str, ...],
-    public_url: Optional[str],
+    public_url: str | None,
     origins: tuple[str, ...],
-    rag_ollama_url: Optional[str] = None,
+    rag_ollama_url: str | None = None,
 ) -> dict[str, str]:
     """Plain (non-secret) environment, shared by the Kubernetes and Docker targets."""
     env = {
@@ -80,8 +79,8 @@ def webui_env(
 
 def webui_secret_env(
     secret_key: pulumi.Input[str],
-    openai_api_key: Optional[pulumi.Input[str]],
-    admin_password: Optional[pulumi.Input[str]] = None,
+    openai_api_key: pulumi.Input[str] | None,
+    admin_password: pulumi.Input[str] | None = None,
 ) -> dict[str, pulumi.Output[str]]:
     """Secret environment, shared by the Kubernetes and Docker targets; every value stays secret."""
     # The key comes from stack config, so it is the same on every update: users stay logged in.
@@ -93,7 +92,7 @@ def webui_secret_env(
     return env
 
 
-def start_command(webui: WebUi) -> Optional[list[str]]:
+def start_command(webui: WebUi) -> list[str] | None:
     """The container command: the admin bootstrap first when there are logins, else the image's."""
     if not webui.auth:
         return None

@@ -31,7 +31,6 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -65,7 +64,7 @@ def sample(name: str, labels: dict, value: float) -> str:
     return f"{name}{{{text}}} {number}" if text else f"{name} {number}"
 
 
-def parse_timestamp(text: str) -> Optional[float]:
+def parse_timestamp(text: str) -> float | None:
     """Ollama's RFC 3339 times carry nanoseconds, which fromisoformat does not take."""
     if not text:
         return None
@@ -82,7 +81,7 @@ def parse_timestamp(text: str) -> Optional[float]:
 
 
 class Exporter:
-    def __init__(self, targets: list[str], discover: Optional[str], timeout: float):
+    def __init__(self, targets: list[str], discover: str | None, timeout: float):
         self.targets = [t.rstrip("/") for t in targets]
         self.discover = discover
         self.timeout = timeout
@@ -211,7 +210,7 @@ def handler_for(exporter: Exporter):
     return Handler
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--target", action="append", default=[], help="base URL of one Ollama replica (repeatable)"

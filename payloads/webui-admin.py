@@ -5,7 +5,10 @@ Reads WEBUI_ADMIN_EMAIL and WEBUI_ADMIN_PASSWORD (and WEBUI_ADMIN_NAME); does no
 user exists, so it runs at every start and changes nothing after the first.
 """
 
-import asyncio, os, sys
+import asyncio
+import os
+import sys
+
 from open_webui.models.users import Users
 from open_webui.utils.auth import create_admin_user
 

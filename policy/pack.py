@@ -13,8 +13,8 @@ protocol passes stack config only in ConfigureStack, which pulumi_policy 1.21.0 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pulumi_policy
 import pulumi_policy.policy as pulumi_policy_internals
@@ -98,11 +98,11 @@ def install_wire_form() -> None:
     pulumi_policy_internals.unknown_checking_proxy = lambda props: props
 
 
-def facts_of(config: Optional[Mapping[str, Any]]) -> Facts:
+def facts_of(config: Mapping[str, Any] | None) -> Facts:
     return Facts.from_config(config)
 
 
-def provider_namespace(provider: Any) -> Optional[str]:
+def provider_namespace(provider: Any) -> str | None:
     if provider is None or provider.resource_type != "pulumi:providers:kubernetes":
         return None
     return wire.get(provider.props, "namespace")

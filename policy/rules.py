@@ -13,8 +13,7 @@ them directly.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Callable, Optional
+from collections.abc import Callable, Mapping
 
 from stack_rules import default_deny, quota_fits, webui_auth
 from wire import (
@@ -107,7 +106,7 @@ def icc_namespace_only(resource: Resource, facts: Facts) -> list[str]:
     return []
 
 
-def floating(image: str) -> Optional[str]:
+def floating(image: str) -> str | None:
     """Why an image reference floats, or None when it is pinned."""
     if "@sha256:" in image or re.fullmatch(r"sha256:[0-9a-f]{64}", image):
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from wire import (
     Facts,
@@ -126,7 +126,7 @@ def replica_counts(resources: list[Resource]) -> dict[tuple[str, str], int]:
     return counts
 
 
-def add(totals: dict, key: tuple[str, str], amount: Optional[Decimal]) -> None:
+def add(totals: dict, key: tuple[str, str], amount: Decimal | None) -> None:
     totals[key] = totals.get(key, Decimal(0)) + (amount or Decimal(0))
 
 

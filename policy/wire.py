@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from settings.quantity import parse_quantity
 
@@ -102,14 +102,14 @@ class Facts:
     Written by scripts/policy_config.py into the pack's config (`--policy-pack-config`); `known`
     is False when the pack runs without it, and the rules that need a fact then say so."""
 
-    target: Optional[str] = None
-    namespace: Optional[str] = None
+    target: str | None = None
+    namespace: str | None = None
     keep_data_on_destroy: bool = True
     quota: Mapping[str, Any] = field(default_factory=dict)
     known: bool = False
 
     @classmethod
-    def from_config(cls, config: Optional[Mapping[str, Any]]) -> "Facts":
+    def from_config(cls, config: Mapping[str, Any] | None) -> Facts:
         if not config or "target" not in config:
             return cls()
         return cls(
@@ -121,7 +121,7 @@ class Facts:
         )
 
     @property
-    def kubernetes(self) -> Optional[bool]:
+    def kubernetes(self) -> bool | None:
         return None if self.target is None else self.target in ("icc", "minikube")
 
 
@@ -132,9 +132,9 @@ class Resource:
     props: Mapping[str, Any]
     urn: str = ""
     # The Kubernetes provider's default namespace (where an object without one lands).
-    provider_namespace: Optional[str] = None
+    provider_namespace: str | None = None
     # retainOnDelete when the caller knows it (the analyzer protocol does not carry it).
-    retain_on_delete: Optional[bool] = None
+    retain_on_delete: bool | None = None
 
     @property
     def kind(self) -> str:
@@ -184,7 +184,7 @@ def items(value: Any) -> list:
 # --------------------------------------------------------------------------- pods
 
 
-def pod_spec(resource: Resource) -> Optional[Mapping[str, Any]]:
+def pod_spec(resource: Resource) -> Mapping[str, Any] | None:
     """The pod template of a workload (or a Pod's own spec)."""
     if not resource.kubernetes or resource.kind not in WORKLOAD_KINDS:
         return None
@@ -212,7 +212,7 @@ def pod_labels(resource: Resource) -> Mapping[str, str]:
     return get(resource.props, "spec", "template", "metadata", "labels", default={})
 
 
-def containers(spec: Optional[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def containers(spec: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     if not spec:
         return []
     return [
@@ -244,7 +244,7 @@ def tolerates_v100(spec: Mapping[str, Any]) -> bool:
     return False
 
 
-def quantity(value: Any) -> Optional[Decimal]:
+def quantity(value: Any) -> Decimal | None:
     try:
         return parse_quantity(reveal(value))
     except (ValueError, TypeError):

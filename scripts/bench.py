@@ -40,6 +40,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
+from test_engine import stack_settings  # noqa: E402
+
 from e2e_support import (  # noqa: E402
     ICC_NAMESPACE,
     MINIKUBE_NAMESPACE,
@@ -54,9 +56,6 @@ from e2e_support import (  # noqa: E402
     stop_cluster,
     tools_bin,
 )
-
-from test_engine import stack_settings  # noqa: E402
-
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # how a state export marks a secret value
 TARGETS = ("icc", "minikube")

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -101,7 +101,7 @@ def engine_facts(host: str) -> EngineFacts:
     )
 
 
-def stack_settings(stack: str, config_args: list[str]) -> Optional[Settings]:
+def stack_settings(stack: str, config_args: list[str]) -> Settings | None:
     """The stack's settings from `pulumi config`, or None when `pulumi up` would refuse them."""
     shown = subprocess.run(
         ["pulumi", "config", "--json", "--stack", stack, *config_args],

@@ -17,8 +17,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional, Mapping
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "policy")]
@@ -52,7 +53,7 @@ def facts(settings: Settings) -> dict[str, Any]:
 
 
 def read_listing(
-    stack: str, project_dir: Path = ROOT, config_file: Optional[Path] = None
+    stack: str, project_dir: Path = ROOT, config_file: Path | None = None
 ) -> dict[str, Any]:
     extra = ["--config-file", str(config_file)] if config_file else []
     proc = subprocess.run(

@@ -22,7 +22,6 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "policy"), str(ROOT / "scripts")]
@@ -63,7 +62,7 @@ def run_preview(
     extra: list[str],
     project_dir: Path = ROOT,
     pack: Path = ROOT / "policy",
-    pack_facts: Optional[str] = None,
+    pack_facts: str | None = None,
 ) -> tuple[list, int]:
     """`pulumi preview --json` as engine events, with the pack: (events, exit code)."""
     facts = pack_facts or pack_config(stack, project_dir)

@@ -6,8 +6,9 @@ Shared by scripts/review_report.py (the Markdown) and scripts/review.py (running
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "policy"), str(ROOT / "scripts")]
@@ -88,7 +89,7 @@ def claims_of(res: wire.Resource) -> list[str]:
     return []
 
 
-def kept_because(res: wire.Resource) -> Optional[str]:
+def kept_because(res: wire.Resource) -> str | None:
     if res.retain_on_delete:
         return "retainOnDelete: the object stays on the cluster/host"
     if res.kind == "StatefulSet":

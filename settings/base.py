@@ -8,7 +8,7 @@ the user must change (the loader turns it into one line).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
@@ -115,7 +115,7 @@ StorageSize = Annotated[
 PinnedImage = Annotated[str, AfterValidator(_check_pinned_image)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
-OptionalDnsSubdomain = Annotated[Optional[DnsSubdomain], BeforeValidator(empty_is_none)]
+OptionalDnsSubdomain = Annotated[DnsSubdomain | None, BeforeValidator(empty_is_none)]
 
 
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
@@ -167,7 +167,7 @@ class Resources(Model):
     limits: ResourceAmounts
 
     @model_validator(mode="after")
-    def _requests_within_limits(self) -> "Resources":
+    def _requests_within_limits(self) -> Resources:
         # The API server refuses such a pod only at `pulumi up`, after other objects were made.
         for resource in ("cpu", "memory"):
             request = getattr(self.requests, resource)
@@ -182,7 +182,7 @@ class Resources(Model):
                 )
         return self
 
-    def requirements(self, extra_limits: Optional[dict[str, str]] = None) -> dict:
+    def requirements(self, extra_limits: dict[str, str] | None = None) -> dict:
         """The container's `resources` block; the quota check sums exactly these."""
         limits = {"cpu": self.limits.cpu, "memory": self.limits.memory}
         requests = {"cpu": self.requests.cpu, "memory": self.requests.memory}
@@ -194,4 +194,4 @@ class Resources(Model):
 
 class Storage(Model):
     size: StorageSize
-    storage_class: Optional[DnsLabel] = None
+    storage_class: DnsLabel | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -82,7 +82,7 @@ class Docker(Model):
     host: DockerHost = "unix:///var/run/docker.sock"
     # True: Ollama runs as a container here too. False: Open WebUI only, using ollamaUrl.
     run_ollama: bool = True
-    ollama_url: Optional[OllamaUrl] = None
+    ollama_url: OllamaUrl | None = None
     webui_port: int = Field(default=3000, ge=1, le=65535)
     # 0 leaves the Ollama API unpublished (e.g. when a local Ollama already holds 11434).
     ollama_port: int = Field(default=11434, ge=0, le=65535)
@@ -94,7 +94,7 @@ class Docker(Model):
     network_name: DnsLabel = "icc-ollama"
 
     @model_validator(mode="after")
-    def _one_ollama(self) -> "Docker":
+    def _one_ollama(self) -> Docker:
         if not self.run_ollama and self.ollama_url is None:
             raise KeyedError(
                 "docker.ollamaUrl",
@@ -125,7 +125,7 @@ class Docker(Model):
         return self.run_ollama and self.ollama_port != 0
 
 
-def check_docker_target(settings: "Settings") -> None:
+def check_docker_target(settings: Settings) -> None:
     """What a docker stack cannot have: Kubernetes-only features and more than one Ollama."""
     if settings.target != "docker":
         return
@@ -165,7 +165,7 @@ def check_docker_target(settings: "Settings") -> None:
         )
 
 
-def _check_exposure(settings: "Settings") -> None:
+def _check_exposure(settings: Settings) -> None:
     """Ports on another address than loopback reach the whole network: only on purpose."""
     docker = settings.docker
     if ipaddress.ip_address(docker.bind_address).is_loopback:

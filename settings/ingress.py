@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -56,7 +56,7 @@ class Ingress(Model):
     """Open WebUI behind the cluster's ingress-nginx; the Ollama API only on explicit request."""
 
     enabled: bool = False
-    host: Optional[Hostname] = None
+    host: Hostname | None = None
     class_name: DnsSubdomain = "nginx"
     tls: IngressTls = IngressTls()
     # Uploads (documents for RAG, images) larger than this get 413 from nginx.
@@ -69,10 +69,10 @@ class Ingress(Model):
     allow_plain_http: bool = False
     # Ollama's API has no authentication: exposing it is opt-in, on a host of its own.
     expose_ollama: bool = False
-    ollama_host: Optional[Hostname] = None
+    ollama_host: Hostname | None = None
 
 
-def check_ingress(settings: "Settings") -> None:
+def check_ingress(settings: Settings) -> None:
     ingress, tls = settings.ingress, settings.ingress.tls
     if not ingress.enabled:
         if ingress.expose_ollama:
@@ -116,7 +116,7 @@ def check_ingress(settings: "Settings") -> None:
     _check_ollama_route(ingress)
 
 
-def _check_exposure(settings: "Settings") -> None:
+def _check_exposure(settings: Settings) -> None:
     ingress = settings.ingress
     if not settings.webui.auth:
         raise KeyedError(

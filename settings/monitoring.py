@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -68,7 +68,7 @@ def _check_host_port(value: str) -> str:
 
 
 RepoUrl = Annotated[
-    Optional[Annotated[str, AfterValidator(_check_repo_url)]], BeforeValidator(empty_is_none)
+    Annotated[str, AfterValidator(_check_repo_url)] | None, BeforeValidator(empty_is_none)
 ]
 ChartVersion = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_chart_version)]
 Duration = Annotated[str, AfterValidator(_check_duration)]
@@ -93,8 +93,8 @@ class Prometheus(Chart):
     local_port: int = Field(default=9090, ge=1024, le=65535)
     retention: Duration = "15d"
     # Unset: an emptyDir (metrics are lost when the pod moves). Set: a claim of this size.
-    storage_size: Optional[StorageSize] = None
-    storage_class: Optional[DnsLabel] = None
+    storage_size: StorageSize | None = None
+    storage_class: DnsLabel | None = None
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="100m", memory="512Mi"),
         limits=ResourceAmounts(cpu="1", memory="1Gi"),
@@ -132,7 +132,7 @@ class Monitoring(Model):
     dcgm_targets: tuple[HostPort, ...] = ()
 
 
-def check_monitoring(settings: "Settings") -> None:
+def check_monitoring(settings: Settings) -> None:
     monitoring = settings.monitoring
     if not monitoring.enabled:
         return
@@ -160,7 +160,7 @@ def check_monitoring(settings: "Settings") -> None:
             )
 
 
-def _check_grafana_password(settings: "Settings") -> None:
+def _check_grafana_password(settings: Settings) -> None:
     password = settings.grafana_admin_password
     if password is None:
         raise KeyedError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
@@ -65,11 +65,11 @@ class Toleration(Model):
     # Required: an empty key with operator Exists would tolerate every taint of every node.
     key: TolerationKey
     operator: Literal["Exists", "Equal"] = "Exists"
-    value: Optional[str] = None
+    value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
 
     @model_validator(mode="after")
-    def _value_matches_operator(self) -> "Toleration":
+    def _value_matches_operator(self) -> Toleration:
         if self.operator == "Exists" and self.value is not None:
             raise ValueError("operator Exists takes no value; drop 'value' or use Equal")
         if self.operator == "Equal" and self.value is None:
@@ -81,7 +81,7 @@ class Gpu(Model):
     enabled: bool = False
     count: int = Field(default=1, ge=1, le=8)
     resource_name: ExtendedResource = "nvidia.com/gpu"
-    runtime_class_name: Optional[DnsLabel] = None
+    runtime_class_name: DnsLabel | None = None
     # ICC GPU images find the driver only with these paths (seen in every ICC GPU manifest).
     cuda_env: bool = False
 
@@ -96,7 +96,7 @@ class Autoscaling(Model):
     target_cpu_utilization: int = Field(default=80, ge=10, le=400)
 
     @model_validator(mode="after")
-    def _min_not_above_max(self) -> "Autoscaling":
+    def _min_not_above_max(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:
             raise KeyedError(
                 "ollama.autoscaling.minReplicas",
@@ -124,7 +124,7 @@ class Ollama(Model):
     autoscaling: Autoscaling = Autoscaling()
 
     @model_validator(mode="after")
-    def _room_for_a_model(self) -> "Ollama":
+    def _room_for_a_model(self) -> Ollama:
         # Below this even the smallest chat model does not load; the pod would only crash-loop.
         if parse_quantity(self.resources.limits.memory) < GI:
             raise KeyedError(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Union
 
 # The suffixes of k8s.io/apimachinery resource.Quantity: binary (Ki…Ei), decimal (n…E), and an
 # exponent (1e3). Nothing else is a quantity ("1 Gi", "1GB", "1gi" are all rejected).
@@ -21,7 +20,7 @@ _FORM = re.compile(
 GI = Decimal(1024) ** 3
 
 
-def parse_quantity(value: Union[str, int, float]) -> Decimal:
+def parse_quantity(value: str | int | float) -> Decimal:
     """The exact value of a quantity; a ValueError names what is wrong."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a Kubernetes quantity")

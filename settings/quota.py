@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 
 class QuotaAmounts(Model):
-    cpu: Optional[Cpu] = None
-    memory: Optional[Memory] = None
+    cpu: Cpu | None = None
+    memory: Memory | None = None
 
 
 class Quota(Model):
@@ -41,16 +41,16 @@ class Quota(Model):
 
     requests: QuotaAmounts = QuotaAmounts()
     limits: QuotaAmounts = QuotaAmounts()
-    gpu: Optional[int] = Field(default=None, ge=0, le=64)
-    storage: Optional[StorageSize] = None
+    gpu: int | None = Field(default=None, ge=0, le=64)
+    storage: StorageSize | None = None
 
 
 class NodeCapacity(Model):
     """What the one node of a single-node cluster offers (Minikube: `minikube start --cpus
     --memory`). Pods that ask for more stay Pending and `pulumi up` waits until it times out."""
 
-    cpu: Optional[Cpu] = None
-    memory: Optional[Memory] = None
+    cpu: Cpu | None = None
+    memory: Memory | None = None
 
 
 # (quota key, side of the pods' resources it bounds, resource); the order of the checks.
@@ -102,7 +102,7 @@ def pod_budget(
     return PodBudget(name, replicas, replicas_key, totals["requests"], totals["limits"])
 
 
-def ollama_pods(settings: "Settings") -> PodBudget:
+def ollama_pods(settings: Settings) -> PodBudget:
     ollama = settings.ollama
     gpu = ollama.gpu
     server = ollama.resources.requirements(
@@ -117,7 +117,7 @@ def ollama_pods(settings: "Settings") -> PodBudget:
     return pod_budget("Ollama", count, key, containers, gpu.resource_name, (ollama.storage.size,))
 
 
-def webui_pods(settings: "Settings") -> PodBudget:
+def webui_pods(settings: Settings) -> PodBudget:
     webui = settings.webui
     return pod_budget(
         "Open WebUI",
@@ -128,7 +128,7 @@ def webui_pods(settings: "Settings") -> PodBudget:
     )
 
 
-def monitoring_pods(settings: "Settings") -> list[PodBudget]:
+def monitoring_pods(settings: Settings) -> list[PodBudget]:
     """Prometheus (server + config reloader), Grafana, the exporter and, cluster-wide,
     kube-state-metrics: each one pod, sized by the same constants the values are built from."""
     config = settings.monitoring
@@ -157,12 +157,12 @@ def monitoring_pods(settings: "Settings") -> list[PodBudget]:
     return pods
 
 
-def release_pods(settings: "Settings") -> list[PodBudget]:
+def release_pods(settings: Settings) -> list[PodBudget]:
     """Every pod kind this release runs in the namespace; new components append theirs here."""
     return [ollama_pods(settings), webui_pods(settings), *monitoring_pods(settings)]
 
 
-def quota_amount(quota: Quota, quota_key: str) -> Optional[Decimal]:
+def quota_amount(quota: Quota, quota_key: str) -> Decimal | None:
     value: Any = quota
     for part in quota_key.split(".")[1:]:
         value = getattr(value, part)
@@ -176,7 +176,7 @@ def check_budget(
     resource: str,
     budget: Decimal,
     allows: str = "if the namespace quota allows it",
-) -> Optional[KeyedError]:
+) -> KeyedError | None:
     """The one message for a budget the pods exceed, pinned to the biggest consumer's count."""
     shares = [(pod, getattr(pod, side).get(resource, Decimal(0))) for pod in pods]
     shares = [(pod, amount) for pod, amount in shares if amount > 0]
@@ -214,9 +214,7 @@ def _of(resource: str, side: str) -> str:
     return f" of {side}" if resource == "cpu" else f" of memory {side}"
 
 
-def budget_overrun(
-    settings: "Settings", pods: Optional[list[PodBudget]] = None
-) -> Optional[KeyedError]:
+def budget_overrun(settings: Settings, pods: list[PodBudget] | None = None) -> KeyedError | None:
     """The first configured quota the release's worst case exceeds, or None."""
     pods = release_pods(settings) if pods is None else pods
     for quota_key, side, resource in QUOTA_CHECKS:
@@ -228,7 +226,7 @@ def budget_overrun(
     return None
 
 
-def node_overrun(settings: "Settings") -> Optional[KeyedError]:
+def node_overrun(settings: Settings) -> KeyedError | None:
     """Does the release's worst case fit the one node's capacity (single-node targets)?"""
     pods = release_pods(settings)
     for resource in ("cpu", "memory"):
@@ -247,7 +245,7 @@ def node_overrun(settings: "Settings") -> Optional[KeyedError]:
     return None
 
 
-def check_quota(settings: "Settings") -> None:
+def check_quota(settings: Settings) -> None:
     if settings.target == "docker":
         return
     overrun = budget_overrun(settings) or node_overrun(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import SecretStr, model_validator
 
@@ -26,8 +26,8 @@ class Settings(Model):
     target: Literal["icc", "minikube", "docker"]
     namespace: DnsLabel
     create_namespace: bool
-    kubeconfig: Optional[str] = None
-    kube_context: Optional[str] = None
+    kubeconfig: str | None = None
+    kube_context: str | None = None
     # Claims holding models and chat history outlive `pulumi destroy` unless this is false.
     keep_data_on_destroy: bool = True
     ollama: Ollama
@@ -39,9 +39,9 @@ class Settings(Model):
     node_capacity: NodeCapacity = NodeCapacity()
     monitoring: Monitoring = Monitoring()
     webui_secret_key: SecretStr
-    webui_admin_password: Optional[SecretStr] = None
-    openai_api_key: Optional[SecretStr] = None
-    grafana_admin_password: Optional[SecretStr] = None
+    webui_admin_password: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    grafana_admin_password: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -58,7 +58,7 @@ class Settings(Model):
         return data
 
     @model_validator(mode="after")
-    def _target_rules(self) -> "Settings":
+    def _target_rules(self) -> Settings:
         if self.target == "icc":
             _check_icc(self)
         check_docker_target(self)
@@ -86,7 +86,7 @@ class Settings(Model):
         return self
 
     @model_validator(mode="after")
-    def _exposure_scaling_and_budget(self) -> "Settings":
+    def _exposure_scaling_and_budget(self) -> Settings:
         # After _target_rules: a wrong namespace or target is reported before these.
         check_ingress(self)
         check_monitoring(self)
@@ -114,7 +114,7 @@ def _check_icc(settings: Settings) -> None:
         )
 
 
-def _check_kubeconfig(kubeconfig: Optional[str]) -> None:
+def _check_kubeconfig(kubeconfig: str | None) -> None:
     """The provider takes a kubeconfig's contents or a path to one; a path must exist here."""
     if kubeconfig is None or "\n" in kubeconfig or kubeconfig.lstrip().startswith(("{", "api")):
         return

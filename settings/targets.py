@@ -6,8 +6,8 @@ targets side by side. The stack's values are merged over these (`deep_merge`), k
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from settings.monitoring import Grafana, Prometheus
 

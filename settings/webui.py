@@ -17,7 +17,7 @@ class OpenAi(Model):
     base_url: str = "https://api.openai.com/v1"
 
     @model_validator(mode="after")
-    def _url_is_http(self) -> "OpenAi":
+    def _url_is_http(self) -> OpenAi:
         if not re.match(r"^https?://[^\s/]+", self.base_url):
             raise ValueError(f"baseUrl '{self.base_url}' must be an http(s) URL")
         return self
@@ -75,7 +75,7 @@ class WebUi(Model):
         return data
 
     @model_validator(mode="after")
-    def _room_to_start(self) -> "WebUi":
+    def _room_to_start(self) -> WebUi:
         # Open WebUI's Python backend alone needs about 400Mi before the first chat.
         if parse_quantity(self.resources.limits.memory) < 512 * MI:
             raise KeyedError(

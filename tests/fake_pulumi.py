@@ -16,7 +16,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -144,7 +144,7 @@ def full_key(key: str) -> str:
     return key if ":" in key else f"{PROJECT}:{key}"
 
 
-def lookup(config: dict[str, Any], key: str, path: bool) -> Optional[Any]:
+def lookup(config: dict[str, Any], key: str, path: bool) -> Any | None:
     if not path:
         return config.get(full_key(key))
     top, *rest = key.split(".")

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
@@ -17,7 +16,7 @@ class Clone:
     """The repository's working tree as a new git repository, HOME in a temp dir, `bin_dir`
     (holding the `pulumi` to use) first on PATH. `replace` swaps files before the first commit."""
 
-    def __init__(self, root: Path, bin_dir: Path, replace: Optional[dict[str, str]] = None):
+    def __init__(self, root: Path, bin_dir: Path, replace: dict[str, str] | None = None):
         self.dir, self.home, self.log = root / "clone", root / "home", root / "pulumi.log"
         files = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard"],

@@ -6,13 +6,13 @@ a Docker image id), so code that reads `metadata.name` or `image_id` behaves as 
 
 from __future__ import annotations
 
-import hashlib
 import contextlib
+import hashlib
 import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import yaml
@@ -50,7 +50,7 @@ class ProgramRun:
     # URN -> URNs it waits for (explicit depends_on and every Output it takes as input).
     dependencies: dict[str, set[str]] = field(default_factory=dict)
     # URN -> the resource options the engine would enforce (the mocks never see them).
-    options: dict[str, "Options"] = field(default_factory=dict)
+    options: dict[str, Options] = field(default_factory=dict)
 
     def urn_of(self, typ: str, name: str) -> str:
         """The URN encodes the parent chain: `...icc:ollama:OllamaServer$kubernetes:...::name`."""
@@ -61,10 +61,10 @@ class ProgramRun:
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
 
-    def options_of(self, typ: str, name: str) -> "Options":
+    def options_of(self, typ: str, name: str) -> Options:
         return self.options[self.urn_of(typ, name)]
 
-    def one(self, typ: str, name: Optional[str] = None) -> Registered:
+    def one(self, typ: str, name: str | None = None) -> Registered:
         found = [r for r in self.of_type(typ) if name is None or r.name == name]
         assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
         return found[0]
@@ -160,7 +160,7 @@ def encode(config: dict[str, Any]) -> dict[str, str]:
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
     """The SDK's mock monitor, also noting what each resource waits for."""
 
-    def __init__(self, mocks: RecordingMocks, run: "ProgramRun"):
+    def __init__(self, mocks: RecordingMocks, run: ProgramRun):
         super().__init__(mocks)
         self._run = run
 
@@ -203,7 +203,7 @@ def run_program(
     secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword", "webuiAdminPassword"),
     stack: str = "test",
     monkeypatch=None,
-    run: Optional[ProgramRun] = None,
+    run: ProgramRun | None = None,
 ) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""

@@ -3,11 +3,11 @@ switching from per-replica URLs to the Service (only Ready replicas, i.e. with m
 traffic)."""
 
 import pytest
+from test_schemas import KUBERNETES_VERSIONS, validate_all
 
 from components.autoscaling import BEHAVIOR
-from settings import SettingsError, parse_settings
 from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, run_stack
-from test_schemas import KUBERNETES_VERSIONS, validate_all
+from settings import SettingsError, parse_settings
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"

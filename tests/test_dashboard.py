@@ -5,9 +5,10 @@ import json
 import re
 
 import pytest
-
-from components import monitoring as mon, monitoring_values as mon_values
 from test_exporter import exporter_module
+
+from components import monitoring as mon
+from components import monitoring_values as mon_values
 
 BOARDS = sorted(mon_values.DASHBOARDS.glob("*.json"))
 # Metrics from outside this repo, by source (names as those exporters publish them).

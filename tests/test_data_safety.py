@@ -8,8 +8,8 @@ Only the settings in FORCES_NEW_CLAIMS change it; the README documents each of t
 
 import pytest
 
-from settings.targets import deep_merge as _deep_merge
 from harness import run_stack
+from settings.targets import deep_merge as _deep_merge
 
 BASE = {"namespace": "wabc123-default"}
 # Settings that do change where data lives, and so are documented in the README.

@@ -9,16 +9,15 @@ import ipaddress
 import json
 from urllib.parse import urlsplit
 
+import docker_read_back as read_back
 import pulumi
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-import docker_read_back as read_back
 from components import docker_forms, docker_stack
 from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
-from settings import SettingsError, parse_settings
-from settings.docker import is_loopback
-from settings.quantity import parse_quantity
 from components.webui import OpenWebUIArgs
 from components.webui_env import webui_env
 from harness import (
@@ -32,6 +31,9 @@ from harness import (
     stack_config,
     unwrap_secrets,
 )
+from settings import SettingsError, parse_settings
+from settings.docker import is_loopback
+from settings.quantity import parse_quantity
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"

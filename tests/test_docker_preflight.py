@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from settings import parse_settings
 from harness import ROOT, TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
+from settings import parse_settings
 
 spec = importlib.util.spec_from_file_location(
     "docker_preflight", ROOT / "scripts" / "docker_preflight.py"

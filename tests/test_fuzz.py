@@ -8,11 +8,13 @@ import json
 
 import kubernetes_validate
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, run_program
 from settings import SettingsError, parse_settings
 from settings.quantity import parse_quantity
-from harness import TEST_ADMIN_PASSWORD, TEST_SECRET_KEY, TEST_SECRETS, run_program
 
 # Bytes without a unit ("16", 50) and milli-bytes ("512m") included: they must never pass as memory.
 QUANTITIES = [

@@ -3,13 +3,13 @@ kept private unless explicitly exposed (then with a warning)."""
 
 import pulumi
 import pytest
+from test_network import allowed, policies_of
+from test_schemas import KUBERNETES_VERSIONS, validate_all
 
 from components import kube
 from components.ingress import proxy_annotations
-from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
-from test_network import allowed, policies_of
-from test_schemas import KUBERNETES_VERSIONS, validate_all
+from settings import SettingsError, parse_settings
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 NGINX = "nginx.ingress.kubernetes.io"

@@ -5,15 +5,17 @@ import json
 from decimal import Decimal
 
 import pytest
-
 from chart_keys import CHARTS, GRAFANA, PROMETHEUS, leaf_paths
-from components import kube, monitoring as mon, monitoring_values as mon_values
-from settings.quota import pod_budget, release_pods
-from settings import parse_settings
-from harness import TEST_GRAFANA_PASSWORD, TEST_SECRETS, is_secret, run_stack, stack_config
 from test_network import allowed, policies_of
 from test_pod_security import broken_rules
 from test_schemas import KUBERNETES_VERSIONS, validate_all
+
+from components import kube
+from components import monitoring as mon
+from components import monitoring_values as mon_values
+from harness import TEST_GRAFANA_PASSWORD, TEST_SECRETS, is_secret, run_stack, stack_config
+from settings import parse_settings
+from settings.quota import pod_budget, release_pods
 
 CHART = "kubernetes:helm.sh/v4:Chart"
 NS = "wabc123-default"

@@ -6,7 +6,6 @@ that breaks a rule fails here, and so does an exception that is no longer needed
 
 import pytest
 
-
 # container name -> rules it may break, and why (the reason is also a comment in its component).
 EXCEPTIONS: dict[str, set[str]] = {}
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}

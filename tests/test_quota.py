@@ -4,11 +4,10 @@ from decimal import Decimal
 
 import pulumi
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from test_fuzz import as_cli_strings
 
-from settings.quantity import format_amount, parse_quantity
-from settings.quota import PodBudget, budget_overrun, pod_budget, release_pods
-from settings import SettingsError, parse_settings
 from harness import (
     TEST_ADMIN_PASSWORD,
     TEST_SECRET_KEY,
@@ -17,7 +16,9 @@ from harness import (
     run_program,
     stack_config,
 )
-from test_fuzz import as_cli_strings
+from settings import SettingsError, parse_settings
+from settings.quantity import format_amount, parse_quantity
+from settings.quota import PodBudget, budget_overrun, pod_budget, release_pods
 
 SECRET = frozenset(TEST_SECRETS)
 GI = 1024**3

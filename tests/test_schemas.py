@@ -4,8 +4,8 @@ Strict mode rejects unknown fields, so a typo such as `volumeMount` or a field t
 version does not know fails here instead of at `pulumi up` on the ICC.
 """
 
-import pytest
 import kubernetes_validate
+import pytest
 
 # ICC and Minikube run Kubernetes 1.29 to 1.33.
 KUBERNETES_VERSIONS = ["1.29", "1.30", "1.31", "1.32", "1.33"]

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from settings import SECRET_KEYS
 from harness import ROOT, TEST_SECRET_KEY, is_secret, run_program, stack_config
+from settings import SECRET_KEYS
 
 OPENAI_KEY = "sk-test-openai-0123456789abcdef"
 GRAFANA_PASSWORD = "grafana-test-password-4711"

@@ -3,8 +3,8 @@
 import pulumi
 import pytest
 
-from settings import SettingsError, parse_settings
 from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
+from settings import SettingsError, parse_settings
 
 SECRET = frozenset(TEST_SECRETS)
 

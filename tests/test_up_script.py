@@ -14,7 +14,6 @@ import sys
 
 import pytest
 import yaml
-
 from fresh_clone import REPO, Clone
 
 sys.path.insert(0, str(REPO / "scripts"))

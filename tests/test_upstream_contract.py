@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from settings.base import Resources, Storage
-from settings.webui import OpenAi, WebUi
 from components.webui_env import (
     ADMIN_SCRIPT,
     SIGNUP_ENV,
@@ -27,6 +25,8 @@ from components.webui_env import (
     webui_secret_env,
 )
 from harness import run_stack
+from settings.base import Resources, Storage
+from settings.webui import OpenAi, WebUi
 
 pytestmark = pytest.mark.slow
 

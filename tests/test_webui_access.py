@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from components import webui_env as webui_module
-from settings import SettingsError, parse_settings
 from components.webui_env import ADMIN_SCRIPT, start_command
 from harness import TEST_ADMIN_PASSWORD, TEST_SECRETS, run_stack, stack_config, unwrap_secrets
+from settings import SettingsError, parse_settings
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"

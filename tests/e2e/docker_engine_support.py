@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Optional
 
 from docker_read_back import MIB, NANO, duration_ns
 
@@ -69,7 +68,7 @@ class Engine:
     binary: Path
     workdir: Path
     process: subprocess.Popen
-    api: "docker.APIClient"  # noqa: F821
+    api: docker.APIClient  # noqa: F821
 
     @property
     def host(self) -> str:
@@ -244,7 +243,7 @@ def nano_cpus(text: str) -> int:
     return int(Decimal(text) * NANO)
 
 
-def labels(entries: Optional[list[dict]]) -> dict[str, str]:
+def labels(entries: list[dict] | None) -> dict[str, str]:
     return {entry["label"]: entry["value"] for entry in entries or []}
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -72,10 +72,10 @@ class CommandFailed(AssertionError):
 def run(
     cmd: list[str],
     env: dict[str, str],
-    cwd: Optional[Path] = None,
+    cwd: Path | None = None,
     check: bool = True,
     timeout: float = 600,
-    input: Optional[str] = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess:
     started = time.monotonic()
     proc = subprocess.run(
@@ -189,7 +189,7 @@ class Cluster:
     env: dict[str, str] = field(default_factory=dict)
 
     def kubectl(
-        self, *args: str, input: Optional[str] = None, check: bool = True, timeout: float = 120
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess:
         return run(
             [
@@ -206,7 +206,7 @@ class Cluster:
             timeout=timeout,
         )
 
-    def get(self, kind: str, namespace: Optional[str] = None, name: str = "") -> Any:
+    def get(self, kind: str, namespace: str | None = None, name: str = "") -> Any:
         args = ["get", kind] + ([name] if name else []) + ["-o", "json"]
         if namespace:
             args += ["-n", namespace]
@@ -313,13 +313,13 @@ class LegacyTokenReferences:
     4.32.0 provider never waits for it.
     """
 
-    def __init__(self, cluster: "Cluster", namespaces: tuple[str, ...]):
+    def __init__(self, cluster: Cluster, namespaces: tuple[str, ...]):
         self._cluster, self._namespaces = cluster, namespaces
         self._stop = threading.Event()
-        self._watch: Optional[subprocess.Popen] = None
+        self._watch: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "LegacyTokenReferences":
+    def __enter__(self) -> LegacyTokenReferences:
         self._thread.start()
         return self
 

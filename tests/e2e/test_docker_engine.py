@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
 import docker_engine_support as support
 import docker_read_back as read_back
+import pytest
+
 from harness import mock_image_id, run_stack, unwrap_secrets
 
 CONTAINER, VOLUME, NETWORK = (

@@ -14,9 +14,9 @@ import subprocess
 
 import pytest
 import yaml
+from fresh_clone import Clone
 
 from e2e_support import missing_tools, tools_bin
-from fresh_clone import Clone
 
 pytestmark = pytest.mark.e2e
 CLI_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec")

@@ -35,8 +35,8 @@ import pytest
 from e2e_support import (
     ICC_NAMESPACE,
     REQUIRED_TOOLS,
-    LegacyTokenReferences,
     ROOT,
+    LegacyTokenReferences,
     create_stack,
     install_plugins,
     missing_tools,

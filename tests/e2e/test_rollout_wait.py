@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from test_engine import endpoint_ips, pods, ready, stack_settings
+
 from e2e_support import (
     CPU_NODE,
     GPU_NODE,
@@ -23,7 +25,6 @@ from e2e_support import (
     create_stack,
     project_copy,
 )
-from test_engine import endpoint_ips, pods, ready, stack_settings
 
 NAMESPACE = "wwait-default"
 TIMEOUT_MINUTES = 1
