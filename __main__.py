@@ -72,7 +72,9 @@ def monitoring_commands(settings: Settings, monitoring: mon.Monitoring | None) -
     kubectl, stack = kubectl_prefix(settings), pulumi.get_stack()
     grafana, prometheus = settings.monitoring.grafana, settings.monitoring.prometheus
     return {
-        "grafana": f"{kubectl} port-forward svc/{monitoring.grafana_service} {grafana.local_port}:80",
+        "grafana": (
+            f"{kubectl} port-forward svc/{monitoring.grafana_service} {grafana.local_port}:80"
+        ),
         "grafanaLogin": (
             f"open http://localhost:{grafana.local_port}; user admin, password from "
             f"`make config-get STACK={stack} KEY=grafanaAdminPassword`; dashboard "
@@ -137,7 +139,8 @@ def monitoring_stack(
         namespace=settings.namespace,
         monitoring=settings.monitoring,
         admin_password=pulumi.Output.secret(password.get_secret_value()),
-        ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}:{ollama_port}",
+        ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}"
+        f":{ollama_port}",
     )
     return mon.Monitoring("monitoring", args, opts)
 

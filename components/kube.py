@@ -52,7 +52,7 @@ def claim_template(name: str, storage: Storage, component: str, app: str) -> dic
 
 
 def claim_retention(keep_data: bool) -> dict:
-    """StatefulSet claims are made by the controller, not by Pulumi: this policy decides their fate."""
+    """StatefulSet claims are made by the controller, not by Pulumi: this decides their fate."""
     when_deleted = "Retain" if keep_data else "Delete"
     return {"whenDeleted": when_deleted, "whenScaled": "Retain"}
 

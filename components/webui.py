@@ -140,9 +140,9 @@ class OpenWebUI(pulumi.ComponentResource):
                 {
                     "name": key,
                     "valueFrom": {
-                        # The name, not the Secret's output: that output is secret as a whole, and it
-                        # would turn the pod template into "[secret]" in every preview (the StatefulSet
-                        # waits for the Secret through depends_on instead).
+                        # The name, not the Secret's output: that output is secret as a whole,
+                        # and it would turn the pod template into "[secret]" in every preview
+                        # (the StatefulSet waits for the Secret through depends_on instead).
                         "secretKeyRef": {"name": self.secret_name, "key": key}
                     },
                 }

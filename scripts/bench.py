@@ -15,9 +15,9 @@ Rows per stack (icc, minikube):
     for a user); preview's baseline adds `--dry-run=server`, `up`'s adds `kubectl rollout status`
     of the StatefulSets, since `pulumi up` waits for them too.
 Every preview and `up` runs with `--json` (streamed): its engine events, stamped as they arrive,
-give the per-resource timeline; the slowest steps and the phases (engine start, program, resources, finish) are printed
-next to the totals, so the next slow step is visible. Program evaluation alone is the program
-under mocks (tests/harness.py, no engine) against `python -c "import pulumi, pulumi_kubernetes"`,
+give the per-resource timeline; the slowest steps and the phases (engine start, program,
+resources, finish) are printed next to the totals, so the next slow step is visible. Program
+evaluation alone is the program under mocks (tests/harness.py, no engine) against `python -c "import pulumi, pulumi_kubernetes"`,
 with the imports it pays for (`python -X importtime`, self time per top-level package).
 Figures only: nothing is asserted about time. The machine's load average is printed with them.
 """
@@ -105,7 +105,8 @@ IMPORT_GROUPS = (
 
 
 def reveal(value):
-    """`stack export --show-secrets` keeps secrets as {sig, plaintext: <JSON>}; kubectl wants the value."""
+    """`stack export --show-secrets` keeps secrets as {sig, plaintext: <JSON>}; kubectl wants
+    the value."""
     if isinstance(value, dict) and SECRET_SIG_KEY in value:
         return reveal(json.loads(value["plaintext"]))
     if isinstance(value, dict):
@@ -412,14 +413,17 @@ def print_stack(figures: StackFigures) -> None:
     print(f"  {'':16s} {'stack':>8s} {'floor':>8s} {'stack/floor':>12s}")
     for row in ("preview", "up", "no-change up"):
         print(
-            f"  {row:16s} {seconds[row]:7.2f}s {floor[row]:7.2f}s {ratio(seconds[row], floor[row]):>12s}"
+            f"  {row:16s} {seconds[row]:7.2f}s {floor[row]:7.2f}s "
+            f"{ratio(seconds[row], floor[row]):>12s}"
         )
     dry, full = seconds["kubectl apply --dry-run=server"], seconds["kubectl apply + rollout status"]
     print(
-        f"  kubectl apply --dry-run=server   {dry:7.2f}s   preview / it {ratio(seconds['preview'], dry)}"
+        f"  kubectl apply --dry-run=server   {dry:7.2f}s   "
+        f"preview / it {ratio(seconds['preview'], dry)}"
     )
     print(
-        f"  kubectl apply + rollout status   {full:7.2f}s   up / it      {ratio(seconds['up'], full)}"
+        f"  kubectl apply + rollout status   {full:7.2f}s   "
+        f"up / it      {ratio(seconds['up'], full)}"
     )
     for label in (
         "preview",

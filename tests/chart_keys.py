@@ -75,7 +75,8 @@ PROMETHEUS = ChartKeys(
             "server/automountServiceAccountToken",
             "server/persistentVolume/enabled",
             "server/persistentVolume/size",
-            "server/persistentVolume/storageClass",  # documented as a comment (`# storageClass: "-"`)
+            # documented as a comment (`# storageClass: "-"`)
+            "server/persistentVolume/storageClass",
             "server/emptyDir/sizeLimit",
             # "Prometheus' data retention size. Supported units: B, KB, MB, GB, TB, PB, EB."
             "server/retentionSize",

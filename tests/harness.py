@@ -120,7 +120,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def mock_image_id(image: str) -> str:
-    """The image id the mocks give a RemoteImage: distinct per image, so tests can tell them apart."""
+    """The image id the mocks give a RemoteImage: one per image, so tests can tell them apart."""
     return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 

@@ -77,7 +77,7 @@ def test_every_workload_has_its_own_identity_without_a_token(stack, request):
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_images_are_pinned(stack, request):
     run = request.getfixturevalue(stack)
-    for workload, pod in pod_templates(run):
+    for _workload, pod in pod_templates(run):
         for container in pod["containers"] + pod.get("initContainers", []):
             image = container["image"]
             assert "@sha256:" in image or (

@@ -117,7 +117,9 @@ EVENTS = [
         "policyEvent": {
             "resourceUrn": sts_urn("icc:webui:OpenWebUI", "open-webui"),
             "policyName": "images-pinned",
-            "message": "Every image is pinned.\nStatefulSet open-webui: uses the floating tag :latest",
+            "message": (
+                "Every image is pinned.\nStatefulSet open-webui: uses the floating tag :latest"
+            ),
             "enforcementLevel": "mandatory",
             "policyPackName": "p",
         },
@@ -310,7 +312,7 @@ def summary_row(report: str) -> dict[str, int]:
         for line in summary.splitlines()
         if line.startswith("|")
     ]
-    return {op: int(n) for op, n in zip(header, values) if int(n)}
+    return {op: int(n) for op, n in zip(header, values, strict=True) if int(n)}
 
 
 @pytest.mark.parametrize("name", ["preview-icc.jsonl", "preview-minikube.jsonl"])

@@ -2,6 +2,7 @@
 
 import pulumi
 import pytest
+from pydantic import ValidationError
 
 from harness import TEST_SECRET_KEY, TEST_SECRETS, ProgramRun, run_program, stack_config
 from settings import SettingsError, parse_settings
@@ -64,7 +65,7 @@ def test_numbers_from_yaml_become_quantities():
 
 def test_settings_are_frozen():
     settings = settings_for("minikube")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         settings.ollama.replicas = 5
 
 
@@ -236,7 +237,8 @@ INVALID = [
         {
             "target": "icc",
             "namespace": "wabc123-default",
-            "ingress": '{"enabled": true, "host": "chat.example.org", "tls": {"existingSecret": "c"}}',
+            "ingress": '{"enabled": true, "host": "chat.example.org", '
+            '"tls": {"existingSecret": "c"}}',
         },
         "icc-ollama:ingress.tls.existingSecret",
         "not both",
@@ -245,7 +247,8 @@ INVALID = [
         {
             "target": "icc",
             "namespace": "wabc123-default",
-            "ingress": '{"enabled": true, "host": "chat.example.org", "tls": {"clusterIssuer": ""}}',
+            "ingress": '{"enabled": true, "host": "chat.example.org", '
+            '"tls": {"clusterIssuer": ""}}',
         },
         "icc-ollama:ingress.tls",
         "TLS needs a certificate",

@@ -404,7 +404,9 @@ def pulumi_env(bin_dir: Path, home: Path, state: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "PATH": f"{bin_dir}{os.pathsep}{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            "PATH": os.pathsep.join(
+                [str(bin_dir), str(ROOT / ".venv" / "bin"), env.get("PATH", "")]
+            ),
             "PULUMI_HOME": str(home),
             "PULUMI_BACKEND_URL": f"file://{state}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,

@@ -356,4 +356,4 @@ def summary_row(report: str) -> dict[str, int]:
         for line in summary.splitlines()
         if line.startswith("|")
     ]
-    return dict(zip(header, map(int, values)))
+    return dict(zip(header, map(int, values), strict=True))
