@@ -17,8 +17,9 @@ Rows per stack (icc, minikube):
 Every preview and `up` runs with `--json` (streamed): its engine events, stamped as they arrive,
 give the per-resource timeline; the slowest steps and the phases (engine start, program,
 resources, finish) are printed next to the totals, so the next slow step is visible. Program
-evaluation alone is the program under mocks (tests/harness.py, no engine) against `python -c "import pulumi, pulumi_kubernetes"`,
-with the imports it pays for (`python -X importtime`, self time per top-level package).
+evaluation alone is the program under mocks (tests/harness.py, no engine) against
+`python -c "import pulumi, pulumi_kubernetes"`, with the imports it pays for
+(`python -X importtime`, self time per top-level package).
 Figures only: nothing is asserted about time. The machine's load average is printed with them.
 """
 
