@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pydantic import SecretStr
 
-from components import kube
+from components import kube, next_steps
 from components import monitoring as mon
 from components.ingress import WebIngress, WebIngressArgs, public_url
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
-from components.ollama import PORT as ollama_port
 from components.ollama import OllamaServer, OllamaServerArgs
+from components.ollama_env import PORT as ollama_port
 from components.webui import OpenWebUI, OpenWebUIArgs
 from components.webui_env import PORT as webui_port
-from components.webui_env import login_hint
 from settings import Settings, load_settings
 
 # Each target loads only its own provider SDK (see components/kube.py).
@@ -60,56 +59,8 @@ def owned_namespace(settings: Settings) -> k8s.core.v1.Namespace | None:
     )
 
 
-def kubectl_prefix(settings: Settings) -> str:
-    kubectl = "kubectl" + (f" --context {settings.kube_context}" if settings.kube_context else "")
-    return kubectl + f" -n {settings.namespace}"
-
-
-def monitoring_commands(settings: Settings, monitoring: mon.Monitoring | None) -> dict[str, str]:
-    """Grafana and Prometheus are reached by port-forward only (NetworkPolicies keep others out)."""
-    if monitoring is None:
-        return {}
-    kubectl, stack = kubectl_prefix(settings), pulumi.get_stack()
-    grafana, prometheus = settings.monitoring.grafana, settings.monitoring.prometheus
-    return {
-        "grafana": (
-            f"{kubectl} port-forward svc/{monitoring.grafana_service} {grafana.local_port}:80"
-        ),
-        "grafanaLogin": (
-            f"open http://localhost:{grafana.local_port}; user admin, password from "
-            f"`make config-get STACK={stack} KEY=grafanaAdminPassword`; dashboard "
-            f"icc-ollama/icc-ollama: Ollama"
-        ),
-        "prometheus": (
-            f"{kubectl} port-forward svc/{monitoring.prometheus_service} {prometheus.local_port}:80"
-        ),
-    }
-
-
-def admin_password_command() -> str:
-    return f"make config-get STACK={pulumi.get_stack()} KEY=webuiAdminPassword"
-
-
 def secret_input(value: SecretStr | None) -> pulumi.Output[str] | None:
     return pulumi.Output.secret(value.get_secret_value()) if value is not None else None
-
-
-def next_commands(settings: Settings, ollama: OllamaServer, webui: OpenWebUI) -> dict[str, str]:
-    kubectl = kubectl_prefix(settings)
-    port = settings.webui.local_port
-    return {
-        "openWebUI": (
-            f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
-            f"svc/{webui.service_name} {port}:8080"
-        ),
-        "login": login_hint(settings.webui, f"http://localhost:{port}", admin_password_command()),
-        "ollamaApi": f"{kubectl} port-forward svc/{ollama.service_name} 11434:11434",
-        "modelLoaderLogs": f"{kubectl} logs -f {ollama.service_name}-0 -c model-loader",
-        "pullModel": (
-            f"{kubectl} exec {ollama.service_name}-0 -c ollama -- ollama pull <model>  "
-            f"# repeat for each replica, or add it to ollama.models"
-        ),
-    }
 
 
 def network_rules(
@@ -225,8 +176,8 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         "ollamaReplicaUrls": ollama.replica_urls,
         "openWebUIUrl": f"http://localhost:{settings.webui.local_port}",
         "nextSteps": {
-            **next_commands(settings, ollama, webui),
-            **monitoring_commands(settings, monitoring),
+            **next_steps.kubernetes_commands(settings, ollama, webui),
+            **next_steps.monitoring_commands(settings, monitoring),
         },
         **web_ingress(settings, ollama, webui, opts),
     }
@@ -248,7 +199,7 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
             secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
             admin_password=secret_input(settings.webui_admin_password),
             openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
-            admin_password_command=admin_password_command(),
+            admin_password_command=next_steps.admin_password_command(),
             keep_data=settings.keep_data_on_destroy,
         ),
         pulumi.ResourceOptions(providers=[provider]),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_docker as docker
@@ -90,13 +89,6 @@ def limits(resources: Resources, key: str) -> dict:
     return container_limits(resources.limits.cpu, resources.limits.memory, key)
 
 
-def url_host(bind_address: str) -> str:
-    """Where a browser on this machine reaches a port published on `bind_address`."""
-    if bind_address in ("0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{bind_address}]" if ":" in bind_address else bind_address
-
-
 def gpu_requests(gpu: Gpu) -> list[docker.ContainerDeviceRequestArgs] | None:
     # `device_requests` rather than `gpus`: it honours ollama.gpu.count like `docker run --gpus N`.
     if not gpu.enabled:
@@ -136,12 +128,3 @@ def healthcheck(test: list[str], start_period_seconds: int) -> docker.ContainerH
         retries=6,
         start_period=go_duration(start_period_seconds),
     )
-
-
-def host_side_url(url: str) -> str:
-    """The URL as seen from this machine rather than from inside a container."""
-    parts = urlsplit(url)
-    if parts.hostname == "host.docker.internal":
-        netloc = parts.netloc.replace("host.docker.internal", "localhost")
-        return parts._replace(netloc=netloc).geturl()
-    return url

@@ -20,20 +20,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components import kube
-from components.docker_forms import (
-    container_labels,
-    container_limits,
-    env_list,
-    gpu_requests,
-    healthcheck,
-    host_side_url,
-    limits,
-    secret_env_list,
-    url_host,
-)
-from components.ollama import LOADER_ENV, SCRIPT, SCRIPT_DIR, ollama_env
-from components.ollama import PORT as OLLAMA_PORT
+from components import docker_forms as forms
+from components import kube, next_steps
+from components.ollama_env import LOADER_ENV, SCRIPT, SCRIPT_DIR, ollama_env
+from components.ollama_env import PORT as OLLAMA_PORT
 from components.webui_env import DATA_DIR as WEBUI_DATA_DIR
 from components.webui_env import PORT as WEBUI_PORT
 from components.webui_env import (
@@ -98,9 +88,9 @@ class LocalDockerStack(pulumi.ComponentResource):
     ):
         settings = args.docker
         # Before anything is registered: a limit Docker would misread stops the program at once.
-        self._limits = {WEBUI: limits(args.webui.resources, "webui.resources.limits")}
+        self._limits = {WEBUI: forms.limits(args.webui.resources, "webui.resources.limits")}
         if settings.run_ollama:
-            self._limits[OLLAMA] = limits(args.ollama.resources, "ollama.resources.limits")
+            self._limits[OLLAMA] = forms.limits(args.ollama.resources, "ollama.resources.limits")
         super().__init__("icc:docker:LocalDockerStack", name, None, opts)
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
@@ -127,7 +117,9 @@ class LocalDockerStack(pulumi.ComponentResource):
             # The settings require docker.ollamaUrl whenever docker.runOllama is false.
             assert settings.ollama_url is not None
             self.ollama_url = settings.ollama_url
-        self.webui_url = f"http://{url_host(settings.bind_address)}:{settings.webui_port}"
+        self.webui_url = (
+            f"http://{next_steps.url_host(settings.bind_address)}:{settings.webui_port}"
+        )
         self.webui_container = self._webui(name)
         self.next_steps = self._next_steps()
         self.register_outputs({"ollamaUrl": self.ollama_url, "webuiUrl": self.webui_url})
@@ -171,7 +163,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             name=OLLAMA,
             # The id, not the name: a name makes every update a replacement (pulumi-docker#325).
             image=self.ollama_image.image_id,
-            envs=env_list(ollama_env(ollama)),
+            envs=forms.env_list(ollama_env(ollama)),
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=volume.name, container_path=OLLAMA_DATA_DIR)
             ],
@@ -179,11 +171,11 @@ class LocalDockerStack(pulumi.ComponentResource):
             ports=(
                 self._published(OLLAMA_PORT, settings.ollama_port) if settings.ollama_port else None
             ),
-            device_requests=gpu_requests(ollama.gpu),
-            labels=container_labels(OLLAMA, "inference"),
+            device_requests=forms.gpu_requests(ollama.gpu),
+            labels=forms.container_labels(OLLAMA, "inference"),
             restart="unless-stopped",
             # The image has no curl; `ollama list` succeeds once the server answers.
-            healthcheck=healthcheck(["ollama", "list"], start_period_seconds=60),
+            healthcheck=forms.healthcheck(["ollama", "list"], start_period_seconds=60),
             wait=True,
             wait_timeout=OLLAMA_WAIT_SECONDS,
             destroy_grace_seconds=60,  # let a running pull or generation stop cleanly
@@ -219,18 +211,18 @@ class LocalDockerStack(pulumi.ComponentResource):
             uploads=[
                 docker.ContainerUploadArgs(file=script, content=SCRIPT.read_text(), executable=True)
             ],
-            envs=env_list(env),
+            envs=forms.env_list(env),
             networks_advanced=self._network(),
-            labels=container_labels(OLLAMA, "model-loader"),
+            labels=forms.container_labels(OLLAMA, "model-loader"),
             restart="unless-stopped",
             init=True,  # the shell loop stops on `docker stop`; the container ends with the script
             # Healthy = the script is running (with init, the container lives exactly as long as
             # it) and reaches the server through OLLAMA_HOST. Not `model-loader.sh check`: that
             # would hold `up` until every model is downloaded, gigabytes later.
-            healthcheck=healthcheck(["ollama", "list"], start_period_seconds=60),
+            healthcheck=forms.healthcheck(["ollama", "list"], start_period_seconds=60),
             wait=True,
             wait_timeout=LOADER_WAIT_SECONDS,
-            **container_limits(loader_limits["cpu"], loader_limits["memory"], "loader"),
+            **forms.container_limits(loader_limits["cpu"], loader_limits["memory"], "loader"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
         )
 
@@ -246,7 +238,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             name=WEBUI,
             image=self.webui_image.image_id,
             command=start_command(args.webui),
-            envs=secret_env_list(
+            envs=forms.secret_env_list(
                 plain, webui_secret_env(args.secret_key, args.openai_api_key, admin_password)
             ),
             volumes=[
@@ -256,10 +248,10 @@ class LocalDockerStack(pulumi.ComponentResource):
             # An Ollama outside this stack is reached through the host (Linux needs this entry).
             hosts=None if settings.run_ollama else [HOST_GATEWAY],
             ports=self._published(WEBUI_PORT, settings.webui_port),
-            labels=container_labels(WEBUI, "frontend"),
+            labels=forms.container_labels(WEBUI, "frontend"),
             restart="unless-stopped",
             # /ready, as the Kubernetes readiness probe: start-up done and the database answers.
-            healthcheck=healthcheck(
+            healthcheck=forms.healthcheck(
                 ["curl", "--silent", "--fail", f"http://localhost:{WEBUI_PORT}/ready"],
                 start_period_seconds=300,
             ),
@@ -271,22 +263,21 @@ class LocalDockerStack(pulumi.ComponentResource):
         )
 
     def _next_steps(self) -> dict[str, str]:
-        settings, ollama = self._args.docker, self._args.ollama
+        args = self._args
+        settings, ollama = args.docker, args.ollama
         model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
         steps = {
             "openWebUI": self.webui_url,
-            "login": login_hint(
-                self._args.webui, self.webui_url, self._args.admin_password_command
-            ),
+            "login": login_hint(args.webui, self.webui_url, args.admin_password_command),
         }
         if settings.run_ollama:
             steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
             if ollama.models:
                 steps["modelLoaderLogs"] = f"docker logs -f {LOADER}"
             if settings.ollama_port:
-                host = url_host(settings.bind_address)
+                host = next_steps.url_host(settings.bind_address)
                 steps["ollamaApi"] = f"http://{host}:{settings.ollama_port}"
         else:
-            api = host_side_url(self.ollama_url)
+            api = next_steps.host_side_url(self.ollama_url)
             steps["pullModel"] = f'curl {api}/api/pull -d \'{{"model": "{model}"}}\''
         return steps

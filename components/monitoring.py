@@ -43,15 +43,14 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 
 from components import kube
+from components.grafana_values import dashboards, grafana_values
 from components.monitoring_values import (
     EXPORTER_PORT,
     EXPORTER_SCRIPT,
     EXPORTER_USER,
     MonitoringArgs,
     allow_rules,
-    dashboards,
     exporter_selector,
-    grafana_values,
     prometheus_service,
     prometheus_url,
     prometheus_values,

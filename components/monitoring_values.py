@@ -7,7 +7,6 @@ commit it was read from, in `tests/chart_keys.py`; a test fails on any other key
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,12 @@ from settings.sidecars import KSM_RESOURCES, RELOADER_RESOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTER_SCRIPT = ROOT / "payloads" / "ollama-exporter.py"
-DASHBOARDS = ROOT / "dashboards"
 EXPORTER_PORT = 9101
 EXPORTER_USER = 65534  # nobody: the exporter writes nothing
 PROMETHEUS_PORT = 9090  # the server container; the Service listens on 80
 PROMETHEUS_USER = 65534  # the chart's default
 PROMETHEUS_EMPTY_DIR = "4Gi"  # the server's emptyDir sizeLimit when it has no claim
-GRAFANA_PORT = 3000
-GRAFANA_USER = 472  # the grafana image's user
 KSM_PORT = 8080
-DATASOURCE_UID = "prometheus"
-DASHBOARD_PROVIDER = "icc-ollama"
 # The chart's default scrape jobs that use Kubernetes service discovery (values.yaml).
 DISCOVERY_JOBS = (
     "kubernetes-api-servers",
@@ -213,80 +207,3 @@ def retention_size(volume: str) -> str:
     """Three quarters of the volume in Prometheus' units (MB = 2^20 bytes): the rest is room for
     the write-ahead log and compaction, which the size limit does not bound exactly."""
     return f"{int(parse_quantity(volume) * 3 / 4 / 2**20)}MB"
-
-
-def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
-    grafana = args.monitoring.grafana
-    provider_dir = f"/var/lib/grafana/dashboards/{DASHBOARD_PROVIDER}"
-    return {
-        "rbac": {"create": False},  # dashboards come from a mounted ConfigMap: no API access
-        "serviceAccount": {"create": True, "automountServiceAccountToken": False},
-        "automountServiceAccountToken": False,
-        "testFramework": {"enabled": False},
-        "podLabels": {"app.kubernetes.io/part-of": kube.PART_OF},
-        "enableServiceLinks": False,
-        "admin": {
-            "existingSecret": args.admin_secret_name,
-            "userKey": "admin-user",
-            "passwordKey": "admin-password",
-        },
-        "persistence": {"enabled": False},
-        "resources": grafana.resources.requirements(),
-        "securityContext": restricted_pod(GRAFANA_USER),
-        "containerSecurityContext": kube.container_security(read_only_root=True),
-        "extraEmptyDirMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-        "grafana.ini": {
-            "analytics": {"check_for_updates": False, "reporting_enabled": False},
-            "users": {"allow_sign_up": False},
-            # Bundled plugins (the Prometheus data source among them) sit on the
-            # read-only root; an update attempt fails and leaves the data source
-            # unloaded (grafana/grafana#132528, grafana-community/helm-charts#787).
-            "plugins": {"preinstall_auto_update": False},
-        },
-        "datasources": {
-            "datasources.yaml": {
-                "apiVersion": 1,
-                "datasources": [
-                    {
-                        "name": "Prometheus",
-                        "type": "prometheus",
-                        "uid": DATASOURCE_UID,
-                        "url": prometheus_url(args),
-                        "access": "proxy",
-                        "isDefault": True,
-                        "editable": False,
-                    }
-                ],
-            }
-        },
-        "dashboardProviders": {
-            "dashboardproviders.yaml": {
-                "apiVersion": 1,
-                "providers": [
-                    {
-                        "name": DASHBOARD_PROVIDER,
-                        "orgId": 1,
-                        "folder": "icc-ollama",
-                        "type": "file",
-                        "disableDeletion": True,
-                        "editable": False,
-                        "options": {"path": provider_dir},
-                    }
-                ],
-            }
-        },
-        "dashboardsConfigMaps": {DASHBOARD_PROVIDER: args.dashboards_name},
-    }
-
-
-def dashboards(namespace: str) -> dict[str, str]:
-    """Every dashboard in dashboards/, with its `namespace` constant set to this stack's."""
-    result = {}
-    for path in sorted(DASHBOARDS.glob("*.json")):
-        board = json.loads(path.read_text())
-        for variable in board.get("templating", {}).get("list", []):
-            if variable.get("name") == "namespace" and variable.get("type") == "constant":
-                variable["query"] = namespace
-                variable["current"] = {"text": namespace, "value": namespace}
-        result[path.name] = json.dumps(board, indent=1, sort_keys=True)
-    return result

@@ -16,49 +16,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
 
 from components import autoscaling, kube
 from components.network import AllowRule
+from components.ollama_env import LOADER_ENV, PORT, SCRIPT, SCRIPT_DIR, ollama_env
 from settings.ollama import Ollama
 from settings.sidecars import LOADER_RESOURCES
 
 if TYPE_CHECKING:
     import pulumi_kubernetes as k8s
 
-PORT = 11434
 # Ollama runs as this non-root user; its state (models, keys) lives on the claim under $HOME.
 RUN_AS_USER = 1000
 HOME = "/home/ollama"
-SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "model-loader.sh"
-SCRIPT_DIR = "/opt/icc-ollama"
-CUDA_ENV = {
-    "PATH": "/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:"
-    "/usr/sbin:/usr/bin:/sbin:/bin",
-    "LD_LIBRARY_PATH": "/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
-    "NVIDIA_DRIVER_CAPABILITIES": "compute,utility",
-}
-# The loader uses the Ollama image, which sets NVIDIA_VISIBLE_DEVICES=all (Ollama v0.32.15
-# Dockerfile:316): on a node whose default runtime is nvidia it would see every GPU without
-# requesting one. It needs none.
-LOADER_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
-
-
-def ollama_env(settings: Ollama) -> dict[str, str]:
-    """Server environment, shared by the Kubernetes and Docker targets."""
-    env = {
-        "OLLAMA_HOST": f"0.0.0.0:{PORT}",
-        "OLLAMA_KEEP_ALIVE": settings.keep_alive,
-        "OLLAMA_NUM_PARALLEL": str(settings.num_parallel),
-        "OLLAMA_MAX_LOADED_MODELS": str(settings.max_loaded_models),
-        "OLLAMA_MODELS_WANTED": " ".join(settings.models),
-    }
-    if settings.gpu.enabled and settings.gpu.cuda_env:
-        env.update(CUDA_ENV)
-    return env
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,9 @@ import re
 import pytest
 from test_exporter import exporter_module
 
-from components import monitoring as mon
-from components import monitoring_values as mon_values
+from components import grafana_values
 
-BOARDS = sorted(mon_values.DASHBOARDS.glob("*.json"))
+BOARDS = sorted(grafana_values.DASHBOARDS.glob("*.json"))
 # Metrics from outside this repo, by source (names as those exporters publish them).
 EXTERNAL = {
     "up": "Prometheus itself",
@@ -118,7 +117,7 @@ def test_every_datasource_reference_resolves(path):
             if uid.startswith("${"):
                 assert uid[2:-1] in variables, panel["title"]
             else:
-                assert (ref["type"], uid) == ("prometheus", mon_values.DATASOURCE_UID), panel[
+                assert (ref["type"], uid) == ("prometheus", grafana_values.DATASOURCE_UID), panel[
                     "title"
                 ]
 
@@ -148,7 +147,7 @@ def test_queries_use_only_metrics_that_exist_here(path):
 
 
 def test_cpu_panel_is_usage_rate_over_requests_per_ollama_pod():
-    board = load(mon_values.DASHBOARDS / "ollama.json")
+    board = load(grafana_values.DASHBOARDS / "ollama.json")
     (expr,) = [e for _, e in queries(board) if "container_cpu_usage_seconds_total" in e]
     usage, requests = expr.split(" / ")
     assert usage.startswith("sum by (pod) (rate(container_cpu_usage_seconds_total{")
@@ -160,10 +159,10 @@ def test_cpu_panel_is_usage_rate_over_requests_per_ollama_pod():
 
 
 def test_namespace_is_a_constant_the_component_fills_in():
-    board = load(mon_values.DASHBOARDS / "ollama.json")
+    board = load(grafana_values.DASHBOARDS / "ollama.json")
     (variable,) = board["templating"]["list"]
     assert (variable["name"], variable["type"]) == ("namespace", "constant")
-    rendered = json.loads(mon.dashboards("wxyz1-default")["ollama.json"])
+    rendered = json.loads(grafana_values.dashboards("wxyz1-default")["ollama.json"])
     assert rendered["templating"]["list"][0]["query"] == "wxyz1-default"
     assert rendered["panels"] == board["panels"]
 

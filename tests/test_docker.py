@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from components import docker_forms, docker_stack
-from components.ollama import SCRIPT, OllamaServerArgs, ollama_env
+from components import docker_forms, docker_stack, next_steps
+from components.ollama import OllamaServerArgs
+from components.ollama_env import SCRIPT, ollama_env
 from components.webui import OpenWebUIArgs
 from components.webui_env import webui_env
 from harness import (
@@ -427,7 +428,7 @@ def test_exports_pull_through_the_host_in_remote_mode(remote):
     ],
 )
 def test_url_host_is_reachable_from_a_browser(address, host):
-    assert docker_forms.url_host(address) == host
+    assert next_steps.url_host(address) == host
 
 
 # --- settings ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ PROVIDER_SDKS = ("pulumi_docker", "pulumi_kubernetes")
 COMPONENTS = sorted(
     p.stem
     for p in (ROOT / "components").glob("*.py")
-    if p.stem.isidentifier() and p.stem not in ("__init__", "docker_stack")
+    if p.stem.isidentifier() and p.stem != "__init__" and not p.stem.startswith("docker_")
 )
 
 RUN_STACK = """

@@ -1,0 +1,84 @@
+"""The commands a user runs next on a Kubernetes stack (exported as `nextSteps`): port-forwards,
+the login hint, logs, and where the generated passwords are read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import pulumi
+
+from components.webui_env import login_hint
+from settings import Settings
+
+if TYPE_CHECKING:
+    from components.monitoring import Monitoring
+    from components.ollama import OllamaServer
+    from components.webui import OpenWebUI
+
+
+def kubectl_prefix(settings: Settings) -> str:
+    kubectl = "kubectl" + (f" --context {settings.kube_context}" if settings.kube_context else "")
+    return kubectl + f" -n {settings.namespace}"
+
+
+def monitoring_commands(settings: Settings, monitoring: Monitoring | None) -> dict[str, str]:
+    """Grafana and Prometheus are reached by port-forward only (NetworkPolicies keep others out)."""
+    if monitoring is None:
+        return {}
+    kubectl, stack = kubectl_prefix(settings), pulumi.get_stack()
+    grafana, prometheus = settings.monitoring.grafana, settings.monitoring.prometheus
+    return {
+        "grafana": (
+            f"{kubectl} port-forward svc/{monitoring.grafana_service} {grafana.local_port}:80"
+        ),
+        "grafanaLogin": (
+            f"open http://localhost:{grafana.local_port}; user admin, password from "
+            f"`make config-get STACK={stack} KEY=grafanaAdminPassword`; dashboard "
+            f"icc-ollama/icc-ollama: Ollama"
+        ),
+        "prometheus": (
+            f"{kubectl} port-forward svc/{monitoring.prometheus_service} {prometheus.local_port}:80"
+        ),
+    }
+
+
+def admin_password_command() -> str:
+    return f"make config-get STACK={pulumi.get_stack()} KEY=webuiAdminPassword"
+
+
+def kubernetes_commands(
+    settings: Settings, ollama: OllamaServer, webui: OpenWebUI
+) -> dict[str, str]:
+    kubectl = kubectl_prefix(settings)
+    port = settings.webui.local_port
+    return {
+        "openWebUI": (
+            f"KUBECTL_PORT_FORWARD_WEBSOCKETS=true {kubectl} port-forward "
+            f"svc/{webui.service_name} {port}:8080"
+        ),
+        "login": login_hint(settings.webui, f"http://localhost:{port}", admin_password_command()),
+        "ollamaApi": f"{kubectl} port-forward svc/{ollama.service_name} 11434:11434",
+        "modelLoaderLogs": f"{kubectl} logs -f {ollama.service_name}-0 -c model-loader",
+        "pullModel": (
+            f"{kubectl} exec {ollama.service_name}-0 -c ollama -- ollama pull <model>  "
+            f"# repeat for each replica, or add it to ollama.models"
+        ),
+    }
+
+
+def url_host(bind_address: str) -> str:
+    """Where a browser on this machine reaches a port published on `bind_address`."""
+    if bind_address in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{bind_address}]" if ":" in bind_address else bind_address
+
+
+def host_side_url(url: str) -> str:
+    """The URL as seen from this machine rather than from inside a container."""
+    parts = urlsplit(url)
+    if parts.hostname == "host.docker.internal":
+        netloc = parts.netloc.replace("host.docker.internal", "localhost")
+        return parts._replace(netloc=netloc).geturl()
+    return url
