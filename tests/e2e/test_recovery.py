@@ -1,0 +1,273 @@
+"""An interrupted first `pulumi up` recovers with one run of scripts/recover.py + `pulumi up`.
+
+Real CLI, real provider process and a real control plane (see test_engine.py). Each scenario
+gets its own stack and its own ICC-style namespace (`wrec<n>-default`, made beforehand, with
+pre-bound volumes for its two claims), so no scenario sees another's objects.
+
+1. `pulumi up` runs with `--event-log` (the engine's event stream, one JSON object per line, as
+   the Automation API reads it). When the step named by a kill point starts or ends, the whole
+   process group (CLI, language host, provider) gets SIGKILL: what a closed laptop does.
+2. What the kill left is recorded: the lock file, the pending operations, the claims' uids.
+3. `scripts/recover.py <stack>` (what `make up` runs before `pulumi up`), then one `pulumi up`:
+   it must converge, `pulumi preview --expect-no-changes` must be clean, and every claim that
+   existed at the kill is still the same object (same uid).
+
+A second test stops the kube-apiserver process (SIGSTOP, 10 s, SIGCONT) while `up` creates
+objects: `up` either rides it out or fails naming the cause, and the next recover + `up`
+converges. The figures (kill points tried, pending operations found, adopted/dropped, converged
+with one command) are printed for the closing note.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+
+from e2e_support import (
+    ROOT,
+    LegacyTokenReferences,
+    create_stack,
+    project_copy,
+    run,
+)
+from test_engine import assert_live_objects, claim_uids, stack_settings
+
+pytestmark = pytest.mark.e2e
+
+RECOVER = ROOT / "scripts" / "recover.py"
+CLAIMS = (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi"))  # the icc defaults
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Kill when the engine reports `event` for the first step of `type_token` (and `name`), then
+    optionally after `until(cluster, namespace)` holds, so the object is known to exist."""
+    label: str
+    event: str                  # resourcePreEvent (step started) | resOutputsEvent (step done)
+    type_token: str
+    name: Optional[str] = None
+    until: Optional[Callable] = None
+
+
+def has(kind: str, name: str) -> Callable:
+    def check(cluster, namespace: str) -> bool:
+        return cluster.kubectl("get", kind, name, "-n", namespace, "--ignore-not-found",
+                               "-o", "name").stdout.strip() != ""
+    return check
+
+
+KILL_POINTS = [
+    # The issue's case: the Service objects exist, the engine is still awaiting them.
+    KillPoint("during the Services", "resourcePreEvent", "kubernetes:core/v1:Service",
+              name="ollama-service", until=has("service", "ollama")),
+    # The StatefulSet exists and its controller made the claim; the rollout await is running.
+    KillPoint("during the StatefulSet rollout", "resourcePreEvent",
+              "kubernetes:apps/v1:StatefulSet", name="ollama",
+              until=has("pvc", "models-ollama-0")),
+    KillPoint("right after the Secret", "resOutputsEvent", "kubernetes:core/v1:Secret"),
+]
+
+
+def volumes(namespace: str) -> list[dict]:
+    """One pre-bound PV per claim of the namespace (no provisioner runs here; see
+    e2e_support.storage_objects)."""
+    return [{
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": f"pv-{namespace}-{claim}"},
+        "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "rook-ceph-block",
+                 "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
+                 "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                              "namespace": namespace, "name": claim}},
+    } for claim, size in CLAIMS]
+
+
+@pytest.fixture(scope="module")
+def namespaces(cluster):
+    """Namespaces for the scenarios, with their volumes and the token stand-in (conftest)."""
+    names = [f"wrec{i}-default" for i in range(len(KILL_POINTS) + 1)]
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+                   for n in names])
+    cluster.apply([pv for n in names for pv in volumes(n)])
+    with LegacyTokenReferences(cluster, tuple(names)):
+        yield names
+    for name in names:  # frees the fake GPU the scenario's Ollama pod holds
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def new_stack(label: str, namespace: str, cluster, engine_env, e2e_tmp):
+    state = Path(engine_env["E2E_STATE_DIR"])
+    workdir = project_copy(e2e_tmp / f"project-{label}", state)
+    settings = {**stack_settings("icc", cluster), "namespace": namespace}
+    env = {**engine_env, "PULUMI_DEBUG_COMMANDS": "true"}  # enables --event-log
+    return create_stack(label, workdir, env, cluster.bin_dir, settings)
+
+
+def start_up(stack, event_log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(stack.bin_dir / "pulumi"), "up", "--yes", "--skip-preview", "--stack", stack.name,
+         "--non-interactive", "--event-log", str(event_log)],
+        cwd=stack.workdir, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True)  # its own process group: CLI, host and provider
+
+
+def events(event_log: Path) -> list[dict]:
+    if not event_log.exists():
+        return []
+    found = []
+    for line in event_log.read_text().splitlines():
+        try:
+            found.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # the line being written
+    return found
+
+
+def matches(event: dict, point: KillPoint) -> bool:
+    metadata = (event.get(point.event) or {}).get("metadata") or {}
+    if metadata.get("type") != point.type_token or metadata.get("op") != "create":
+        return False
+    return point.name is None or metadata.get("urn", "").endswith(f"::{point.name}")
+
+
+def wait_for_event(proc: subprocess.Popen, event_log: Path, point: KillPoint,
+                   timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(matches(e, point) for e in events(event_log)):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"`up` ended (rc {proc.returncode}) before {point.label}:\n"
+                                 f"{proc.stdout.read()[-4000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"no {point.event} for {point.type_token} within {timeout}s")
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def lock_files(engine_env, stack) -> list[Path]:
+    folder = Path(engine_env["E2E_STATE_DIR"]) / ".pulumi" / "locks" / "organization" / \
+        "icc-ollama" / stack.name
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def pending(stack) -> list[tuple[str, str]]:
+    state = json.loads(stack.pulumi("stack", "export").stdout)
+    return [(op["type"], op["resource"]["urn"].rsplit("::", 1)[-1])
+            for op in state["deployment"].get("pending_operations") or []]
+
+
+def recover(stack) -> subprocess.CompletedProcess:
+    """What `make up` runs before `pulumi up` (scripts/up.sh)."""
+    return run([sys.executable, str(RECOVER), stack.name], env=stack.env, cwd=stack.workdir)
+
+
+def converge(stack, cluster, namespace: str, claims_before: dict[str, str]) -> None:
+    stack.timed("up-after-recover", "up", "--yes", "--skip-preview")
+    stack.timed("preview-no-changes", "preview", "--expect-no-changes")
+    assert_live_objects(cluster, "icc", namespace)
+    after = claim_uids(cluster, namespace)
+    assert {name: after.get(name) for name in claims_before} == claims_before, \
+        "a claim that existed at the kill was replaced"
+
+
+FIGURES: list[str] = []
+
+
+@pytest.mark.parametrize("index", range(len(KILL_POINTS)),
+                         ids=[p.label.replace(" ", "-") for p in KILL_POINTS])
+def test_killed_first_up_recovers_with_one_command(index, cluster, engine_env, e2e_tmp,
+                                                   namespaces):
+    point, namespace = KILL_POINTS[index], namespaces[index]
+    stack = new_stack(f"rec-kill{index}", namespace, cluster, engine_env, e2e_tmp)
+    event_log = stack.workdir / "events.jsonl"
+
+    proc = start_up(stack, event_log)
+    try:
+        wait_for_event(proc, event_log, point)
+        if point.until is not None:
+            cluster.wait_for(f"{point.label}: object in the cluster",
+                             lambda: point.until(cluster, namespace), timeout=120, interval=0.2)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    assert proc.returncode == -signal.SIGKILL, f"`up` ended by itself before {point.label}"
+
+    # What the interrupted run left: the issue's starting point.
+    assert lock_files(engine_env, stack), "SIGKILL leaves the stack lock behind"
+    left = pending(stack)
+    claims_at_kill = claim_uids(cluster, namespace)
+    blocked = stack.pulumi("up", "--yes", "--skip-preview", check=False)
+    assert blocked.returncode != 0 and "locked" in blocked.stdout + blocked.stderr
+
+    recovered = recover(stack)
+    print(recovered.stdout)
+    assert "removed the stale lock" in recovered.stdout
+    assert not lock_files(engine_env, stack)
+    assert pending(stack) == [], "recover leaves no pending operation behind"
+    converge(stack, cluster, namespace, claims_at_kill)
+
+    adopted = recovered.stdout.count("taken into the state")
+    dropped = recovered.stdout.count("`up` creates it")
+    FIGURES.append(f"{point.label}: pending at kill {left}; adopted {adopted}, dropped {dropped};"
+                   f" claims kept {sorted(claims_at_kill)}; converged with one recover + up")
+    print(f"\n[recovery] {FIGURES[-1]}; seconds: "
+          + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()))
+
+
+def apiserver_pid(cluster) -> int:
+    """The kwokctl cluster's kube-apiserver: a host process whose flags name its workdir."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"kube-apiserver") and \
+                any(str(cluster.workdir).encode() in arg for arg in argv):
+            return int(entry.name)
+    raise AssertionError(f"no kube-apiserver process under {cluster.workdir}")
+
+
+def test_apiserver_stopped_during_up_then_next_up_converges(cluster, engine_env, e2e_tmp,
+                                                            namespaces):
+    namespace = namespaces[-1]
+    stack = new_stack("rec-apiserver", namespace, cluster, engine_env, e2e_tmp)
+    event_log = stack.workdir / "events.jsonl"
+    pid = apiserver_pid(cluster)
+
+    proc = start_up(stack, event_log)
+    try:
+        wait_for_event(proc, event_log, KillPoint("the first Service", "resourcePreEvent",
+                                                  "kubernetes:core/v1:Service"))
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(10)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        output, _ = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            kill_group(proc)
+    if proc.returncode != 0:
+        # A failure must say what went wrong (the API server), not only that something failed.
+        assert any(word in output for word in ("timeout", "timed out", "connection", "EOF",
+                                               "deadline", "refused")), output[-4000:]
+    recovered = recover(stack)
+    converge(stack, cluster, namespace, claim_uids(cluster, namespace))
+    FIGURES.append(f"apiserver stopped 10 s during up: first up rc {proc.returncode}; recover: "
+                   f"{recovered.stdout.strip() or 'nothing to do'}; next up converged")
+    print(f"\n[recovery] {FIGURES[-1]}\n[recovery] all: " + " | ".join(FIGURES))
