@@ -188,7 +188,8 @@ CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass", "ClusterRole"
 
 
 def is_namespaced(type_token: str) -> bool:
-    return type_token.startswith("kubernetes:") and type_token.rsplit(":", 1)[-1] not in CLUSTER_SCOPED
+    kind = type_token.rsplit(":", 1)[-1]
+    return type_token.startswith("kubernetes:") and kind not in CLUSTER_SCOPED
 
 
 def owned(labels: dict) -> bool:

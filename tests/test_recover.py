@@ -416,3 +416,28 @@ def test_main_with_nothing_interrupted_is_silent_and_changes_nothing(fakes, caps
     assert recover.main(["minikube"]) == 0
     assert [c[1:3] for c in calls()] == [["stack", "export"]]
     assert capsys.readouterr().out == ""
+
+
+def test_docker_lookup_reads_ids_and_labels_and_knows_not_found(tmp_path, monkeypatch):
+    """`docker container inspect` keeps labels under Config, `docker network inspect` at the
+    top; a missing object is an error whose text says so (exit status 1 either way)."""
+    fake_command(tmp_path, "docker", f"""
+        import json, os, sys
+        kind, name = sys.argv[1], sys.argv[3]
+        with open({str(tmp_path / 'host')!r}, "w") as f:
+            f.write(os.environ.get("DOCKER_HOST", ""))
+        if name == "missing":
+            print(f"Error: No such {{kind}}: {{name}}", file=sys.stderr)
+            sys.exit(1)
+        labels = {json.dumps(OURS)}
+        found = {{"Id": kind[0] * 64, "Name": name}}
+        where = {{"Config": {{"Labels": labels}}}} if kind == "container" else {{"Labels": labels}}
+        found.update(where)
+        print(json.dumps([found]))
+    """)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    lookup = recover.docker_lookup("unix:///run/user/1000/docker.sock")
+    assert lookup(CONTAINER) == Live("c" * 64, OURS)
+    assert lookup(NETWORK) == Live("n" * 64, OURS)
+    assert (tmp_path / "host").read_text() == "unix:///run/user/1000/docker.sock"
+    assert lookup(PendingCreate(CONTAINER.urn, CONTAINER.type, "missing", None)) is None
