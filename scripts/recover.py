@@ -17,7 +17,8 @@ An interrupted run (SIGKILL, a closed laptop, Ctrl-C twice) leaves two things be
    pending create is looked up by the name the program gave it:
    - not there: the pending create is dropped (the next `up` creates it);
    - there, and carrying this project's labels (app.kubernetes.io/part-of=icc-ollama and
-     managed-by=pulumi, on Kubernetes in the namespace the stack deploys to): it is adopted. The
+     managed-by=pulumi; objects rendered from a Helm chart instead: first written by a Pulumi
+     provider; on Kubernetes in the namespace the stack deploys to): it is adopted. The
      pending entry moves into the state's resources with the object's id (Kubernetes
      `namespace/name`, Docker container/network id) and the inputs the program sent when it
      created it, then `pulumi refresh --target` reads its live outputs. Because the recorded
@@ -95,9 +96,11 @@ class PendingCreate:
 
 @dataclass(frozen=True)
 class Live:
-    """An object found under a pending create's name."""
+    """An object found under a pending create's name; `managers` are the field managers that
+    wrote it (Kubernetes managedFields, oldest first), empty for Docker."""
     id: str
     labels: dict
+    managers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ def pending_creates(state: dict) -> list[PendingCreate]:
                  if r.get("type", "").startswith("pulumi:providers:")}
     for op in deployment.get("pending_operations") or []:
         resource = op.get("resource") or {}
-        if op.get("type") != "creating" or not resource.get("custom", True):
+        if op.get("type") != "creating" or not resource.get("custom", False):
             continue
         inputs = resource.get("inputs") or {}
         name, namespace = object_name(resource.get("type", ""), inputs)
@@ -192,13 +195,21 @@ def is_namespaced(type_token: str) -> bool:
     return type_token.startswith("kubernetes:") and kind not in CLUSTER_SCOPED
 
 
-def owned(labels: dict) -> bool:
-    return all(labels.get(key) == value for key, value in OWNED_LABELS.items())
+def owned(live: Live) -> bool:
+    """Made by this project: its labels, or, for objects rendered from a Helm chart (their
+    labels say managed-by: Helm), written first by a Pulumi Kubernetes provider (field manager
+    `pulumi-kubernetes-*` with server-side apply, `pulumi-resource-kubernetes` before)."""
+    if all(live.labels.get(key) == value for key, value in OWNED_LABELS.items()):
+        return True
+    from_chart = live.labels.get("app.kubernetes.io/managed-by") == "Helm"
+    return from_chart and bool(live.managers) and live.managers[0].startswith("pulumi")
 
 
 def pending_step(pending: PendingCreate, live: Optional[Live], namespace: Optional[str]) -> Step:
     """What to do with one pending create, given what exists under its name."""
     what = describe(pending)
+    if pending.type.startswith("pulumi:providers:"):
+        return Step("drop", pending.urn, f"{pending.urn}: a provider; `up` makes it again")
     if not pending.name:
         return Step("stop", pending.urn,
                     f"{pending.urn} was being created when the run stopped, and its name is not "
@@ -207,7 +218,7 @@ def pending_step(pending: PendingCreate, live: Optional[Live], namespace: Option
         return Step("drop", pending.urn,
                     f"{what}: its create never finished; `up` creates it")
     in_our_namespace = namespace is None or pending.namespace in (None, namespace)
-    if owned(live.labels) and in_our_namespace:
+    if owned(live) and in_our_namespace:
         return Step("adopt", pending.urn,
                     f"{what}: created by the interrupted run; taken into the state as {live.id}",
                     id=live.id)
@@ -353,7 +364,8 @@ def kubectl_lookup(pulumi: Pulumi, scratch: Path) -> Callable[[PendingCreate], O
             return None
         metadata = json.loads(proc.stdout)["metadata"]
         object_id = f"{pending.namespace}/{pending.name}" if pending.namespace else pending.name
-        return Live(id=object_id, labels=metadata.get("labels") or {})
+        managers = tuple(entry.get("manager", "") for entry in metadata.get("managedFields") or [])
+        return Live(id=object_id, labels=metadata.get("labels") or {}, managers=managers)
     return lookup
 
 
@@ -386,7 +398,8 @@ def docker_lookup(host: Optional[str]) -> Callable[[PendingCreate], Optional[Liv
 def look_up(pending: list[PendingCreate], state: dict, pulumi: Pulumi,
             scratch: Path) -> dict[str, Optional[Live]]:
     """The live object under each pending create's name (kubectl or docker, only if needed)."""
-    wanted = [p for p in pending if p.name and p.type not in DOCKER_IDEMPOTENT]
+    wanted = [p for p in pending if p.name and p.type not in DOCKER_IDEMPOTENT
+              and not p.type.startswith("pulumi:providers:")]
     if not wanted:
         return {}
     kubernetes = (kubectl_lookup(pulumi, scratch)

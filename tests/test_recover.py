@@ -441,3 +441,29 @@ def test_docker_lookup_reads_ids_and_labels_and_knows_not_found(tmp_path, monkey
     assert lookup(NETWORK) == Live("n" * 64, OURS)
     assert (tmp_path / "host").read_text() == "unix:///run/user/1000/docker.sock"
     assert lookup(PendingCreate(CONTAINER.urn, CONTAINER.type, "missing", None)) is None
+
+
+CHART_CHILD = PendingCreate(f"{STACK}::x$kubernetes:apps/v1:Deployment::monitoring-grafana",
+                            "kubernetes:apps/v1:Deployment", "grafana", "icc-ollama")
+HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": "grafana-12.11.1"}
+
+
+@pytest.mark.parametrize("manager", ["pulumi-kubernetes-9e1c2f", "pulumi-resource-kubernetes"])
+def test_a_chart_object_first_written_by_a_pulumi_provider_is_ours(manager):
+    live = Live("icc-ollama/grafana", HELM_LABELS, (manager, "kube-controller-manager"))
+    assert recover.pending_step(CHART_CHILD, live, "icc-ollama").kind == "adopt"
+
+
+def test_a_chart_object_installed_by_helm_itself_is_a_conflict():
+    live = Live("icc-ollama/grafana", HELM_LABELS, ("helm", "pulumi-kubernetes-9e1c2f"))
+    assert recover.pending_step(CHART_CHILD, live, "icc-ollama").kind == "stop"
+
+
+def test_a_pending_provider_is_dropped_without_a_lookup():
+    state = {"version": 3, "deployment": {"resources": [], "pending_operations": [
+        {"type": "creating", "resource": {"urn": PROVIDER_URN, "custom": True,
+                                          "type": "pulumi:providers:kubernetes",
+                                          "inputs": {"namespace": "icc-ollama"}}}]}}
+    [provider] = recover.pending_creates(state)
+    assert recover.look_up([provider], state, pulumi=None, scratch=Path(".")) == {}
+    assert recover.pending_step(provider, None, "icc-ollama").kind == "drop"
