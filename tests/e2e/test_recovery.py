@@ -100,8 +100,11 @@ def namespaces(cluster):
     cluster.apply([pv for n in names for pv in volumes(n)])
     with LegacyTokenReferences(cluster, tuple(names)):
         yield names
-    for name in names:  # frees the fake GPU the scenario's Ollama pod holds
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def free_gpu(cluster, namespace: str) -> None:
+    """Each scenario's Ollama pod holds one of the fake node's four GPUs: give it back."""
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 def new_stack(label: str, namespace: str, cluster, engine_env, e2e_tmp):
@@ -192,6 +195,13 @@ def test_killed_first_up_recovers_with_one_command(index, cluster, engine_env, e
                                                    namespaces):
     point, namespace = KILL_POINTS[index], namespaces[index]
     stack = new_stack(f"rec-kill{index}", namespace, cluster, engine_env, e2e_tmp)
+    try:
+        kill_recover_converge(point, stack, cluster, engine_env, namespace)
+    finally:
+        free_gpu(cluster, namespace)
+
+
+def kill_recover_converge(point: KillPoint, stack, cluster, engine_env, namespace: str) -> None:
     event_log = stack.workdir / "events.jsonl"
 
     proc = start_up(stack, event_log)
@@ -246,6 +256,13 @@ def test_apiserver_stopped_during_up_then_next_up_converges(cluster, engine_env,
                                                             namespaces):
     namespace = namespaces[-1]
     stack = new_stack("rec-apiserver", namespace, cluster, engine_env, e2e_tmp)
+    try:
+        stop_apiserver_during_up(stack, cluster, namespace)
+    finally:
+        free_gpu(cluster, namespace)
+
+
+def stop_apiserver_during_up(stack, cluster, namespace: str) -> None:
     event_log = stack.workdir / "events.jsonl"
     pid = apiserver_pid(cluster)
 
