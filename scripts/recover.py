@@ -440,6 +440,8 @@ def main(argv: list[str]) -> int:
     if not args.dry_run:
         for step in lock_plan.of("remove-lock"):
             Path(step.target).unlink(missing_ok=True)
+            # gocloud's fileblob keeps the blob's attributes beside it (`<lock>.json.attrs`).
+            Path(step.target + ".attrs").unlink(missing_ok=True)
 
     state = json.loads(pulumi.run("stack", "export"))
     pending = pending_creates(state)
@@ -460,7 +462,7 @@ def main(argv: list[str]) -> int:
 
 
 def report(result: Plan, dry_run: bool = False) -> int:
-    prefix = "recover (dry run, nothing changed)" if dry_run else "recover"
+    prefix = "recover --dry-run, would have" if dry_run else "recover"
     for step in result.steps:
         if step.kind != "stop":
             print(f"{prefix}: {step.say}")

@@ -367,10 +367,12 @@ def test_main_adopts_drops_then_refreshes_only_what_it_adopted(fakes, capsys):
     stale.write_text(json.dumps({"pid": dead.pid, "username": "ana",
                                  "hostname": recover.socket.gethostname(),
                                  "timestamp": "2026-11-23T16:00:00Z"}))
+    attributes = stale.with_name(stale.name + ".attrs")  # what gocloud's fileblob writes beside
+    attributes.write_text("{}")
 
     assert recover.main(["minikube"]) == 0
 
-    assert not stale.exists()
+    assert not stale.exists() and not attributes.exists()
     imported = json.loads((tmp_path / "imported.json").read_text())
     assert imported["deployment"]["resources"][-1]["id"] == "icc-ollama/ollama"
     assert imported["deployment"]["pending_operations"] == []
