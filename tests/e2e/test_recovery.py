@@ -116,11 +116,17 @@ def new_stack(label: str, namespace: str, cluster, engine_env, e2e_tmp):
 
 
 def start_up(stack, event_log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(stack.bin_dir / "pulumi"), "up", "--yes", "--skip-preview", "--stack", stack.name,
-         "--non-interactive", "--event-log", str(event_log)],
-        cwd=stack.workdir, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True)  # its own process group: CLI, host and provider
+    """`pulumi up` in its own process group (CLI, language host, provider), output to up.log."""
+    with open(stack.workdir / "up.log", "w") as log:
+        return subprocess.Popen(
+            [str(stack.bin_dir / "pulumi"), "up", "--yes", "--skip-preview", "--stack",
+             stack.name, "--non-interactive", "--event-log", str(event_log)],
+            cwd=stack.workdir, env=stack.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+
+def up_output(stack) -> str:
+    return (stack.workdir / "up.log").read_text()
 
 
 def events(event_log: Path) -> list[dict]:
@@ -142,7 +148,7 @@ def matches(event: dict, point: KillPoint) -> bool:
     return point.name is None or metadata.get("urn", "").endswith(f"::{point.name}")
 
 
-def wait_for_event(proc: subprocess.Popen, event_log: Path, point: KillPoint,
+def wait_for_event(proc: subprocess.Popen, stack, event_log: Path, point: KillPoint,
                    timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,7 +156,7 @@ def wait_for_event(proc: subprocess.Popen, event_log: Path, point: KillPoint,
             return
         if proc.poll() is not None:
             raise AssertionError(f"`up` ended (rc {proc.returncode}) before {point.label}:\n"
-                                 f"{proc.stdout.read()[-4000:]}")
+                                 f"{up_output(stack)[-4000:]}")
         time.sleep(0.05)
     raise AssertionError(f"no {point.event} for {point.type_token} within {timeout}s")
 
@@ -206,7 +212,7 @@ def kill_recover_converge(point: KillPoint, stack, cluster, engine_env, namespac
 
     proc = start_up(stack, event_log)
     try:
-        wait_for_event(proc, event_log, point)
+        wait_for_event(proc, stack, event_log, point)
         if point.until is not None:
             cluster.wait_for(f"{point.label}: object in the cluster",
                              lambda: point.until(cluster, namespace), timeout=120, interval=0.2)
@@ -268,17 +274,19 @@ def stop_apiserver_during_up(stack, cluster, namespace: str) -> None:
 
     proc = start_up(stack, event_log)
     try:
-        wait_for_event(proc, event_log, KillPoint("the first Service", "resourcePreEvent",
-                                                  "kubernetes:core/v1:Service"))
+        first_service = KillPoint("the first Service", "resourcePreEvent",
+                                  "kubernetes:core/v1:Service")
+        wait_for_event(proc, stack, event_log, first_service)
         os.kill(pid, signal.SIGSTOP)
         try:
             time.sleep(10)
         finally:
             os.kill(pid, signal.SIGCONT)
-        output, _ = proc.communicate(timeout=900)
+        proc.wait(timeout=900)
     finally:
         if proc.poll() is None:
             kill_group(proc)
+    output = up_output(stack)
     if proc.returncode != 0:
         # A failure must say what went wrong (the API server), not only that something failed.
         assert any(word in output for word in ("timeout", "timed out", "connection", "EOF",
