@@ -354,7 +354,7 @@ def kubectl_lookup(pulumi: Pulumi, scratch: Path) -> Callable[[PendingCreate], O
 
     def lookup(pending: PendingCreate) -> Optional[Live]:
         args = base + ["get", kubectl_kind(pending.type), pending.name, "-o", "json",
-                       "--ignore-not-found"]
+                       "--ignore-not-found", "--show-managed-fields"]
         if pending.namespace:
             args += ["-n", pending.namespace]
         proc = subprocess.run(args, capture_output=True, text=True)
