@@ -8,6 +8,8 @@ pre-bound volumes for its two claims), so no scenario sees another's objects.
    the Automation API reads it). When the step named by a kill point starts or ends, the whole
    process group (CLI, language host, provider) gets SIGKILL: what a closed laptop does.
 2. What the kill left is recorded: the lock file, the pending operations, the claims' uids.
+   At one point a pending object is then deleted, as if its create had never reached the API
+   server, so the "drop" path (forget it, `up` makes it) runs too, not only adoption.
 3. `scripts/recover.py <stack>` (what `make up` runs before `pulumi up`), then one `pulumi up`:
    it must converge, `pulumi preview --expect-no-changes` must be clean, and every claim that
    existed at the kill is still the same object (same uid).
@@ -56,6 +58,9 @@ class KillPoint:
     type_token: str
     name: Optional[str] = None
     until: Optional[Callable] = None
+    # Also delete one pending object after the kill, as if its create had never reached the API
+    # server: recover must drop it (not adopt it) and `up` must make it again.
+    lose_one: bool = False
 
 
 def has(kind: str, name: str) -> Callable:
@@ -73,7 +78,8 @@ KILL_POINTS = [
     KillPoint("during the StatefulSet rollout", "resourcePreEvent",
               "kubernetes:apps/v1:StatefulSet", name="ollama",
               until=has("pvc", "models-ollama-0")),
-    KillPoint("right after the Secret", "resOutputsEvent", "kubernetes:core/v1:Secret"),
+    KillPoint("right after the Secret", "resOutputsEvent", "kubernetes:core/v1:Secret",
+              lose_one=True),
 ]
 
 
@@ -172,10 +178,25 @@ def lock_files(engine_env, stack) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def pending(stack) -> list[tuple[str, str]]:
+def pending_operations(stack) -> list[dict]:
     state = json.loads(stack.pulumi("stack", "export").stdout)
+    return state["deployment"].get("pending_operations") or []
+
+
+def pending(stack) -> list[tuple[str, str]]:
     return [(op["type"], op["resource"]["urn"].rsplit("::", 1)[-1])
-            for op in state["deployment"].get("pending_operations") or []]
+            for op in pending_operations(stack)]
+
+
+def lose_one_pending_object(stack, cluster, namespace: str) -> str:
+    """Deletes the first pending Service, ServiceAccount or ConfigMap from the cluster."""
+    for op in pending_operations(stack):
+        kind = op["resource"]["type"].rsplit(":", 1)[-1]
+        if op["type"] == "creating" and kind in ("Service", "ServiceAccount", "ConfigMap"):
+            name = op["resource"]["inputs"]["metadata"]["name"]
+            cluster.kubectl("delete", kind.lower(), name, "-n", namespace, "--wait=true")
+            return f'{kind} "{name}"'
+    raise AssertionError(f"no pending Service/ServiceAccount/ConfigMap: {pending(stack)}")
 
 
 def recover(stack) -> subprocess.CompletedProcess:
@@ -227,17 +248,21 @@ def kill_recover_converge(point: KillPoint, stack, cluster, engine_env, namespac
     claims_at_kill = claim_uids(cluster, namespace)
     blocked = stack.pulumi("up", "--yes", "--skip-preview", check=False)
     assert blocked.returncode != 0 and "locked" in blocked.stdout + blocked.stderr
+    lost = lose_one_pending_object(stack, cluster, namespace) if point.lose_one else None
 
     recovered = recover(stack)
     print(recovered.stdout)
     assert "removed the stale lock" in recovered.stdout
+    if lost:
+        assert f"{lost} in namespace {namespace}: its create never finished" in recovered.stdout
     assert not lock_files(engine_env, stack)
     assert pending(stack) == [], "recover leaves no pending operation behind"
     converge(stack, cluster, namespace, claims_at_kill)
 
     adopted = recovered.stdout.count("taken into the state")
     dropped = recovered.stdout.count("`up` creates it")
-    FIGURES.append(f"{point.label}: pending at kill {left}; adopted {adopted}, dropped {dropped};"
+    FIGURES.append(f"{point.label}: pending at kill {left}; adopted {adopted}, dropped {dropped}"
+                   f"{f' (deleted {lost} after the kill)' if lost else ''};"
                    f" claims kept {sorted(claims_at_kill)}; converged with one recover + up")
     print(f"\n[recovery] {FIGURES[-1]}; seconds: "
           + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()))
