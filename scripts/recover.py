@@ -25,13 +25,15 @@ An interrupted run (SIGKILL, a closed laptop, Ctrl-C twice) leaves two things be
      inputs are exactly the program's, the next `up` sees no change (no patch, no replace);
    - there without those labels: somebody else's object. Nothing is changed; the run stops and
      names the object and the two ways out.
-   Pending updates and deletes need no help: `pulumi up` redoes them (since Pulumi 3.29).
+   Pending updates and deletes need no help: `pulumi up` redoes them (since Pulumi 3.29), and
+   `pulumi stack import` (used here) clears them with a warning.
 
 Why not `pulumi refresh --import-pending-creates <urn> <id>`: in the CLI 3.259.0 it marks the
 operation "importing", and the refresh then keeps only pending *creates* from its base snapshot
 (pulumi pkg/backend/journal.go, GenerateDeployment), so the object is dropped, not adopted. Why
-not `pulumi import`: its inputs are read back from the live object (defaults filled in), so the
-next `up` patches every adopted object and may replace one whose immutable fields now differ
+not `pulumi import`: it needs each object's parent and provider spelled out, marks it protected
+unless told otherwise, and reads the inputs back from the live object (defaults filled in), so the
+next `up` may update what it adopted, or replace an object whose immutable fields then differ
 (a StatefulSet's volumeClaimTemplates). Why not the provider option `upsertExistingObjects`
 (pulumi-kubernetes >= 4.20): it adopts any object of that name, also one we did not create, with
 no message, and it does not exist for Docker.
