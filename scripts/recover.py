@@ -38,8 +38,9 @@ next `up` may update what it adopted, or replace an object whose immutable field
 (pulumi-kubernetes >= 4.20): it adopts any object of that name, also one we did not create, with
 no message, and it does not exist for Docker.
 
-Usage: scripts/recover.py <stack> [--dry-run]      (stdlib only; needs `pulumi` on PATH, plus
-`kubectl` or `docker` only when a pending create has to be looked up).
+Usage: scripts/recover.py <stack> [up|destroy|preview] [--dry-run] [--config-file F]
+Stdlib only; needs `pulumi` on PATH, and `kubectl` or `docker` only when a pending create has to
+be looked up.
 """
 
 from __future__ import annotations
@@ -323,8 +324,9 @@ def project_name(project_file: Path) -> str:
 
 
 class Pulumi:
-    def __init__(self, stack: str, cwd: Path):
+    def __init__(self, stack: str, cwd: Path, config_file: Optional[str] = None):
         self.stack, self.cwd = stack, cwd
+        self.config_args = ["--config-file", config_file] if config_file else []
 
     def run(self, *args: str, input: Optional[str] = None, check: bool = True) -> str:
         proc = subprocess.run(["pulumi", *args, "--stack", self.stack, "--non-interactive"],
@@ -335,8 +337,8 @@ class Pulumi:
         return proc.stdout
 
     def config(self, key: str) -> Optional[str]:
-        proc = subprocess.run(["pulumi", "config", "get", key, "--stack", self.stack],
-                              cwd=self.cwd, capture_output=True, text=True)
+        proc = subprocess.run(["pulumi", "config", "get", key, "--stack", self.stack,
+                               *self.config_args], cwd=self.cwd, capture_output=True, text=True)
         return proc.stdout.rstrip("\n") if proc.returncode == 0 else None
 
 
@@ -423,10 +425,16 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stack")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("action", nargs="?", default="up",
+                        choices=("up", "destroy", "preview", "review"),
+                        help="what runs next; a preview (which also takes the lock) gets a stale "
+                             "lock cleared, but the state is left alone: it only says what `up` "
+                             "will adopt")
+    parser.add_argument("--config-file", help="the stack config, when not Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
     root = Path(__file__).resolve().parents[1]
     cwd = Path.cwd() if (Path.cwd() / "Pulumi.yaml").exists() else root
-    pulumi = Pulumi(args.stack, cwd)
+    pulumi = Pulumi(args.stack, cwd, args.config_file)
 
     project_file = cwd / "Pulumi.yaml"
     locks = []
@@ -450,9 +458,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="icc-recover-") as scratch:
         live = look_up(pending, state, pulumi, Path(scratch))
     namespace = provider_input(state, "pulumi:providers:kubernetes", "namespace")
-    full = Plan(lock_plan.steps + plan([], "", pending, live, namespace).steps)
-    if full.blocked or args.dry_run:
-        return report(full, dry_run=args.dry_run)
+    pending_plan = plan([], "", pending, live, namespace)
+    if args.dry_run or args.action in ("preview", "review") or pending_plan.blocked:
+        later = "--dry-run, would have" if args.dry_run else "`up` will do this"
+        return report(lock_plan, dry_run=args.dry_run) or report(pending_plan, later=later)
+    full = Plan(lock_plan.steps + pending_plan.steps)
     changes = full.of("adopt") + full.of("drop")
     if changes:
         pulumi.run("stack", "import", input=json.dumps(apply_to_state(state, changes)))
@@ -463,8 +473,10 @@ def main(argv: list[str]) -> int:
     return report(full)
 
 
-def report(result: Plan, dry_run: bool = False) -> int:
-    prefix = "recover --dry-run, would have" if dry_run else "recover"
+def report(result: Plan, dry_run: bool = False, later: str = "") -> int:
+    """Prints what was done (or, with `later`, what is still to do); 1 when something stops."""
+    prefix = f"recover ({later})" if later else "recover --dry-run, would have" if dry_run \
+        else "recover"
     for step in result.steps:
         if step.kind != "stop":
             print(f"{prefix}: {step.say}")

@@ -42,7 +42,7 @@ if [ "$stack" != docker ] && ! pulumi config get grafanaAdminPassword >/dev/null
   echo "Generated grafanaAdminPassword (read it with: pulumi config get grafanaAdminPassword -s ${stack})."
 fi
 
-python3 scripts/recover.py "$stack"  # an interrupted run: stale lock, pending creates
+python3 scripts/recover.py "$stack" "$action"  # stale lock, pending creates of an interrupted run
 case "$action" in
   up) pulumi up --stack "$stack" ;;
   preview) pulumi preview --stack "$stack" --diff ;;

@@ -469,3 +469,41 @@ def test_a_pending_provider_is_dropped_without_a_lookup():
     [provider] = recover.pending_creates(state)
     assert recover.look_up([provider], state, pulumi=None, scratch=Path(".")) == {}
     assert recover.pending_step(provider, None, "icc-ollama").kind == "drop"
+
+
+def test_before_a_preview_a_stale_lock_goes_but_the_state_is_left_alone(fakes, capsys):
+    """`pulumi preview` takes the lock too, but a preview must not change the state."""
+    tmp_path, state_dir, calls = fakes
+    (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
+    stale.write_text(json.dumps({"pid": dead.pid, "username": "ana",
+                                 "hostname": recover.socket.gethostname(),
+                                 "timestamp": "2026-11-23T16:00:00Z"}))
+
+    assert recover.main(["minikube", "preview", "--config-file", "/tmp/merged.yaml"]) == 0
+
+    assert not stale.exists()
+    assert not (tmp_path / "imported.json").exists()
+    assert not [c for c in calls() if c[:2] == ["pulumi", "refresh"]]
+    config_gets = [c for c in calls() if c[:3] == ["pulumi", "config", "get"]]
+    assert config_gets and all(c[-2:] == ["--config-file", "/tmp/merged.yaml"]
+                               for c in config_gets)
+    out = capsys.readouterr().out
+    assert "recover: removed the stale lock" in out
+    assert "recover (`up` will do this): Service \"ollama\"" in out
+
+
+def test_dry_run_changes_nothing_at_all(fakes, capsys):
+    tmp_path, state_dir, calls = fakes
+    (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
+    stale.write_text(json.dumps({"pid": dead.pid, "username": "ana",
+                                 "hostname": recover.socket.gethostname(),
+                                 "timestamp": "2026-11-23T16:00:00Z"}))
+    assert recover.main(["minikube", "--dry-run"]) == 0
+    assert stale.exists() and not (tmp_path / "imported.json").exists()
+    assert "--dry-run, would have" in capsys.readouterr().out
