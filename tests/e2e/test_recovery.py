@@ -16,7 +16,8 @@ pre-bound volumes for its two claims), so no scenario sees another's objects.
 
 A second test stops the kube-apiserver process (SIGSTOP, 10 s, SIGCONT) while `up` creates
 objects: `up` either rides it out or fails naming the cause, and the next recover + `up`
-converges. The figures (kill points tried, pending operations found, adopted/dropped, converged
+converges. Such a stop makes kube-scheduler lose its leader lease and exit; the test restarts
+whatever exited, as systemd or a kubelet would on a real control plane. The figures (kill points tried, pending operations found, adopted/dropped, converged
 with one command) are printed for the closing note.
 """
 
@@ -167,8 +168,27 @@ def wait_for_event(proc: subprocess.Popen, stack, event_log: Path, point: KillPo
     raise AssertionError(f"no {point.event} for {point.type_token} within {timeout}s")
 
 
+def session_members(session: int) -> list[int]:
+    """Pids whose session is `session` (/proc/<pid>/stat field 6)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[3]) == session:
+            members.append(int(entry.name))
+    return members
+
+
 def kill_group(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
+    """SIGKILL to everything `up` started: the CLI puts each provider plugin into a process group
+    of its own, so killing the CLI's group would leave the providers running."""
+    for pid in session_members(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     proc.wait(timeout=30)
 
 
@@ -268,19 +288,35 @@ def kill_recover_converge(point: KillPoint, stack, cluster, engine_env, namespac
           + ", ".join(f"{k}={v:.1f}" for k, v in stack.timings.items()))
 
 
-def apiserver_pid(cluster) -> int:
-    """The kwokctl cluster's kube-apiserver: a host process whose flags name its workdir."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"kube-apiserver") and \
-                any(str(cluster.workdir).encode() in arg for arg in argv):
-            return int(entry.name)
-    raise AssertionError(f"no kube-apiserver process under {cluster.workdir}")
+class ControlPlane:
+    """The kwokctl cluster's host processes, by the pid files kwokctl keeps in its workdir."""
+
+    RESTARTABLE = ("kube-controller-manager", "kube-scheduler", "kwok-controller")
+
+    def __init__(self, cluster):
+        self.folder = cluster.workdir / "clusters" / cluster.name
+        self.argv = {name: self._cmdline(self.pid(name)) for name in self.RESTARTABLE}
+        self.restarted: list[str] = []
+
+    def pid(self, component: str) -> int:
+        return int((self.folder / "pids" / f"{component}.pid").read_text().strip())
+
+    @staticmethod
+    def _cmdline(pid: int) -> list[str]:
+        return [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+
+    def supervise(self) -> None:
+        """Restart a component that exited, as systemd or a kubelet would: after a 10 s stop of
+        the API server, kube-scheduler exits with "Leaderelection lost" (lease renewal fails)."""
+        for name, argv in self.argv.items():
+            if Path(f"/proc/{self.pid(name)}").exists():
+                continue
+            with open(self.folder / "logs" / f"{name}.log", "a") as log:
+                started = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+            # kwokctl stops the cluster by these pid files: the new process must be in there.
+            (self.folder / "pids" / f"{name}.pid").write_text(str(started.pid))
+            self.restarted.append(name)
 
 
 def test_apiserver_stopped_during_up_then_next_up_converges(cluster, engine_env, e2e_tmp,
@@ -295,7 +331,8 @@ def test_apiserver_stopped_during_up_then_next_up_converges(cluster, engine_env,
 
 def stop_apiserver_during_up(stack, cluster, namespace: str) -> None:
     event_log = stack.workdir / "events.jsonl"
-    pid = apiserver_pid(cluster)
+    control_plane = ControlPlane(cluster)
+    pid = control_plane.pid("kube-apiserver")
 
     proc = start_up(stack, event_log)
     try:
@@ -307,7 +344,10 @@ def stop_apiserver_during_up(stack, cluster, namespace: str) -> None:
             time.sleep(10)
         finally:
             os.kill(pid, signal.SIGCONT)
-        proc.wait(timeout=900)
+        deadline = time.monotonic() + 900
+        while proc.poll() is None and time.monotonic() < deadline:
+            control_plane.supervise()
+            time.sleep(1)
     finally:
         if proc.poll() is None:
             kill_group(proc)
@@ -316,8 +356,10 @@ def stop_apiserver_during_up(stack, cluster, namespace: str) -> None:
         # A failure must say what went wrong (the API server), not only that something failed.
         assert any(word in output for word in ("timeout", "timed out", "connection", "EOF",
                                                "deadline", "refused")), output[-4000:]
+    control_plane.supervise()
     recovered = recover(stack)
     converge(stack, cluster, namespace, claim_uids(cluster, namespace))
-    FIGURES.append(f"apiserver stopped 10 s during up: first up rc {proc.returncode}; recover: "
+    FIGURES.append(f"apiserver stopped 10 s during up: first up rc {proc.returncode}; "
+                   f"restarted after it: {control_plane.restarted or 'nothing'}; recover: "
                    f"{recovered.stdout.strip() or 'nothing to do'}; next up converged")
     print(f"\n[recovery] {FIGURES[-1]}\n[recovery] all: " + " | ".join(FIGURES))
