@@ -16,9 +16,11 @@ pre-bound volumes for its two claims), so no scenario sees another's objects.
 
 A second test stops the kube-apiserver process (SIGSTOP, 10 s, SIGCONT) while `up` creates
 objects: `up` either rides it out or fails naming the cause, and the next recover + `up`
-converges. Such a stop makes kube-scheduler lose its leader lease and exit; the test restarts
-whatever exited, as systemd or a kubelet would on a real control plane. The figures (kill points tried, pending operations found, adopted/dropped, converged
-with one command) are printed for the closing note.
+converges. Such a stop can make kube-scheduler lose its leader lease and exit; the test
+restarts whatever exited, as systemd or a kubelet would on a real control plane.
+
+The figures (kill points tried, pending operations found, adopted/dropped, converged with one
+command) are printed for the closing note.
 """
 
 from __future__ import annotations
