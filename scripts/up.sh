@@ -159,6 +159,11 @@ case "$action" in
   output) ;;  # reads the state only
   *) echo "$usage" >&2; exit 2 ;;
 esac
+# An interrupted run left a stale lock or pending creates: clear and adopt them (scripts/recover.py;
+# a preview only clears a stale lock and says what `up` will adopt).
+case "$action" in
+  up|preview|review|destroy) "$py" scripts/recover.py "$stack" "$action" --config-file "$merged" ;;
+esac
 # The ICC rules (policy/) run in every preview and up; their facts come from the validated
 # settings, written to the scratch folder (a preview leaves nothing behind).
 if [ "$action" = up ] || [ "$action" = preview ] || [ "$action" = review ]; then
@@ -169,7 +174,6 @@ fi
 if [ "$stack" = docker ] && { [ "$action" = up ] || [ "$action" = preview ]; }; then
   "$py" scripts/docker_preflight.py "$stack" --config-file "$merged"
 fi
-
 case "$action" in
   up) pulumi up --stack "$stack" --config-file "$merged" \
         --policy-pack policy --policy-pack-config "$pack" "$@" ;;

@@ -221,6 +221,9 @@ def stack_cmd(words: list[str], flags: dict[str, Any]) -> None:
             print(json.dumps(outputs[words[1]]) if "json" in flags else outputs[words[1]])
         else:
             print(json.dumps(outputs))
+    elif words and words[0] == "export":  # a deployment with nothing pending
+        load_state(stack)
+        print(json.dumps({"version": 3, "deployment": {"resources": []}}))
     elif not words and "show-name" in flags:
         load_state(stack)
         print(stack)

@@ -32,7 +32,10 @@ def clone(tmp_path):
     fake.parent.mkdir()
     fake.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "tests/fake_pulumi.py"}" "$@"\n')
     fake.chmod(0o755)
-    clone = Clone(tmp_path, fake.parent)
+    # No Docker Engine here: the pre-flight has its own tests (tests/test_docker_preflight.py).
+    clone = Clone(
+        tmp_path, fake.parent, replace={"scripts/docker_preflight.py": "raise SystemExit(0)\n"}
+    )
     clone.env["FAKE_PULUMI_LOG"] = str(clone.log)
     return clone
 
@@ -105,6 +108,7 @@ def test_grafana_password_only_where_monitoring_is_on(clone):
 
 @pytest.mark.slow
 def test_preview_of_an_existing_stack_changes_nothing(clone):
+    clone.make("config-set", "STACK=icc", "KEY=namespace", "VALUE=wabc123-default")
     clone.make("up", "STACK=icc")
     clone.make("config-set", "STACK=icc", "KEY=monitoring.enabled", "VALUE=true")
     home = clone.home / ".icc-ollama"
@@ -158,6 +162,7 @@ def test_salt_in_the_shared_file_moves_out_once_then_is_refused(clone):
     document = yaml.safe_load(shared.read_text())
     document["encryptionsalt"] = salt
     document["config"]["icc-ollama:webuiSecretKey"] = {"secure": "v1:b2xk"}
+    document["config"]["icc-ollama:namespace"] = "wabc123-default"  # a user's value, too
     shared.write_text(yaml.safe_dump(document))
 
     refused_preview = clone.make("preview", "STACK=icc", ok=False)

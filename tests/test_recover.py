@@ -1,0 +1,655 @@
+"""scripts/recover.py: the plan for an interrupted run (locks, pending creates), and its wiring.
+
+The planning core is pure (state JSON + lock facts + looked-up objects in, steps out). The last
+tests run main() against stand-in `pulumi` and `kubectl` commands that record their calls, so
+the order export -> import -> refresh and the state handed to `pulumi stack import` are checked
+without an engine; tests/e2e/test_recovery.py runs the same script against the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from scripts import recover
+from scripts.recover import Live, Lock, PendingCreate, Process
+
+STACK = "urn:pulumi:minikube::icc-ollama"
+PROVIDER_URN = f"{STACK}::pulumi:providers:kubernetes::k8s"
+PROVIDER_REF = f"{PROVIDER_URN}::0b5c3c3a-5f43-4bde-9cde-2f0f1e3c9d11"
+OURS = {
+    "app.kubernetes.io/name": "ollama",
+    "app.kubernetes.io/part-of": "icc-ollama",
+    "app.kubernetes.io/managed-by": "pulumi",
+}
+LOCKED_AT = datetime(2026, 11, 23, 16, 0, 0, tzinfo=timezone.utc)
+
+
+def k8s_pending(
+    kind: str,
+    name: str,
+    group_version: str = "core/v1",
+    namespace="icc-ollama",
+    op_type: str = "creating",
+    parent: str = "icc:ollama:OllamaServer::ollama",
+) -> dict:
+    metadata = {"name": name, "labels": OURS}
+    if namespace:
+        metadata["namespace"] = namespace
+    parent_type = parent.split("::")[0]
+    return {
+        "type": op_type,
+        "resource": {
+            "urn": f"{STACK}::{parent_type}$kubernetes:{group_version}:{kind}::{name}-x",
+            "custom": True,
+            "type": f"kubernetes:{group_version}:{kind}",
+            "inputs": {"apiVersion": "v1", "kind": kind, "metadata": metadata},
+            "parent": f"{STACK}::{parent}",
+            "provider": PROVIDER_REF,
+            "dependencies": [f"{STACK}::{parent}"],
+        },
+    }
+
+
+def exported(*pending: dict, provider_namespace: str = "icc-ollama") -> dict:
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {"time": "2026-11-23T16:00:00Z", "version": "v3.259.0"},
+            "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:abc"}},
+            "resources": [
+                {
+                    "urn": f"{STACK}::pulumi:pulumi:Stack::icc-ollama-minikube",
+                    "custom": False,
+                    "type": "pulumi:pulumi:Stack",
+                },
+                {
+                    "urn": PROVIDER_URN,
+                    "custom": True,
+                    "id": PROVIDER_REF.rsplit("::", 1)[1],
+                    "type": "pulumi:providers:kubernetes",
+                    "inputs": {
+                        "namespace": provider_namespace,
+                        "context": "minikube",
+                        "kubeconfig": {
+                            "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                            "ciphertext": "v1:abc:def",
+                        },
+                    },
+                },
+                {
+                    "urn": f"{STACK}::icc:ollama:OllamaServer::ollama",
+                    "custom": False,
+                    "type": "icc:ollama:OllamaServer",
+                },
+            ],
+            "pending_operations": list(pending),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- locks
+
+
+def test_go_timestamps_with_nanoseconds_and_zones_parse():
+    assert recover.parse_go_time("2026-11-23T16:00:00.123456789Z") == datetime(
+        2026, 11, 23, 16, 0, 0, 123456, tzinfo=timezone.utc
+    )
+    assert recover.parse_go_time("2026-11-23T17:00:00.5+01:00") == datetime(
+        2026, 11, 23, 16, 0, 0, 500000, tzinfo=timezone.utc
+    )
+    assert recover.parse_go_time("not a time") is None
+
+
+def test_lock_file_contents_as_the_file_backend_writes_them():
+    text = json.dumps(
+        {
+            "pid": 4242,
+            "username": "ana",
+            "hostname": "laptop",
+            "timestamp": "2026-11-23T16:00:00.000000001Z",
+        }
+    )
+    lock = recover.parse_lock("/state/.pulumi/locks/organization/icc-ollama/minikube/a.json", text)
+    assert (lock.pid, lock.username, lock.hostname) == (4242, "ana", "laptop")
+    assert lock.timestamp == LOCKED_AT
+
+
+def lock(host: str = "laptop") -> Lock:
+    return Lock(
+        "/s/.pulumi/locks/organization/icc-ollama/minikube/a.json", 4242, "ana", host, LOCKED_AT
+    )
+
+
+def test_a_lock_of_a_process_that_is_gone_is_removed():
+    step = recover.lock_step(lock(), "laptop", Process(running=False))
+    assert step.kind == "remove-lock"
+    assert "pid 4242" in step.say and "gone" in step.say
+
+
+def test_a_lock_held_by_a_running_process_is_never_removed():
+    started = LOCKED_AT - timedelta(seconds=3)
+    step = recover.lock_step(lock(), "laptop", Process(running=True, started=started))
+    assert step.kind == "stop"
+    assert "running Pulumi process" in step.say and "ana@laptop (pid 4242" in step.say
+
+
+def test_a_running_process_of_unknown_age_counts_as_the_holder():
+    assert recover.lock_step(lock(), "laptop", Process(running=True)).kind == "stop"
+
+
+def test_a_pid_reused_by_a_process_started_after_the_lock_does_not_hold_it():
+    reused = Process(running=True, started=LOCKED_AT + timedelta(minutes=5))
+    assert recover.lock_step(lock(), "laptop", reused).kind == "remove-lock"
+
+
+def test_a_lock_from_another_machine_stops_and_names_pulumi_cancel():
+    step = recover.lock_step(lock(host="ci-runner"), "laptop", Process(running=False))
+    assert step.kind == "stop"
+    assert "another machine" in step.say and "pulumi cancel" in step.say
+
+
+def test_lock_files_are_found_in_both_backend_layouts(tmp_path):
+    project_mode = tmp_path / ".pulumi" / "locks" / "organization" / "icc-ollama" / "minikube"
+    legacy = tmp_path / ".pulumi" / "locks" / "minikube"
+    other_stack = tmp_path / ".pulumi" / "locks" / "organization" / "icc-ollama" / "icc"
+    for folder in (project_mode, legacy, other_stack):
+        folder.mkdir(parents=True)
+        (folder / "x.json").write_text("{}")
+    found = recover.lock_files(f"file://{tmp_path}", "icc-ollama", "minikube")
+    assert found == sorted([project_mode / "x.json", legacy / "x.json"])
+    assert recover.lock_files("https://api.pulumi.com", "icc-ollama", "minikube") == []
+
+
+def test_the_backend_url_from_the_environment_wins_over_the_project_file(tmp_path, monkeypatch):
+    project = tmp_path / "Pulumi.yaml"
+    project.write_text("name: icc-ollama\nbackend:\n  url: file://~/.icc-ollama/state\n")
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    assert recover.backend_url(project) == "file://~/.icc-ollama/state"
+    assert recover.project_name(project) == "icc-ollama"
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "file:///tmp/elsewhere")
+    assert recover.backend_url(project) == "file:///tmp/elsewhere"
+
+
+def test_this_process_is_seen_running_and_a_finished_child_is_not():
+    me = recover.process_facts(os.getpid())
+    assert me.running
+    if me.started is not None:  # Linux: from /proc
+        assert me.started <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not recover.process_facts(child.pid).running
+
+
+# --------------------------------------------------------------------------- pending creates
+
+
+def test_pending_creates_carry_the_names_the_program_gave():
+    state = exported(
+        k8s_pending("Service", "ollama"),
+        k8s_pending("StatefulSet", "ollama", group_version="apps/v1"),
+        k8s_pending("Namespace", "icc-ollama", namespace=None, parent="pulumi:pulumi:Stack::s"),
+        k8s_pending("Secret", "open-webui-secret", op_type="updating"),
+    )
+    found = recover.pending_creates(state)
+    assert [(p.type, p.name, p.namespace) for p in found] == [
+        ("kubernetes:core/v1:Service", "ollama", "icc-ollama"),
+        ("kubernetes:apps/v1:StatefulSet", "ollama", "icc-ollama"),
+        ("kubernetes:core/v1:Namespace", "icc-ollama", None),
+    ]
+
+
+def test_a_namespaced_object_without_a_namespace_gets_the_providers():
+    state = exported(
+        k8s_pending("ConfigMap", "ollama-scripts", namespace=None),
+        provider_namespace="wabc123-default",
+    )
+    assert recover.pending_creates(state)[0].namespace == "wabc123-default"
+
+
+def test_no_pending_operations_means_an_empty_plan():
+    assert recover.pending_creates(exported()) == []
+    assert recover.pending_creates({"version": 3, "deployment": {}}) == []
+    result = recover.plan([], "laptop", [], {}, None)
+    assert result.steps == [] and not result.blocked
+
+
+SERVICE = PendingCreate(
+    f"{STACK}::x$kubernetes:core/v1:Service::ollama-service",
+    "kubernetes:core/v1:Service",
+    "ollama",
+    "icc-ollama",
+)
+
+
+def test_an_object_that_was_never_created_is_dropped():
+    step = recover.pending_step(SERVICE, None, "icc-ollama")
+    assert step.kind == "drop"
+    assert 'Service "ollama" in namespace icc-ollama' in step.say
+
+
+def test_our_object_is_adopted_by_its_kubernetes_id():
+    step = recover.pending_step(SERVICE, Live("icc-ollama/ollama", OURS), "icc-ollama")
+    assert (step.kind, step.id) == ("adopt", "icc-ollama/ollama")
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {},  # made by hand or by another tool
+        {"app.kubernetes.io/part-of": "icc-ollama"},  # managed-by missing
+        {**OURS, "app.kubernetes.io/managed-by": "Helm"},  # another manager's object
+        {**OURS, "app.kubernetes.io/part-of": "other-app"},  # another project's object
+    ],
+)
+def test_an_object_we_did_not_make_stops_with_its_name_and_the_choice(labels):
+    step = recover.pending_step(SERVICE, Live("icc-ollama/ollama", labels), "icc-ollama")
+    assert step.kind == "stop"
+    assert 'Service "ollama" in namespace icc-ollama already exists' in step.say
+    assert "kubectl delete service ollama -n icc-ollama" in step.say
+    assert "config key namespace" in step.say and "nothing was changed" in step.say
+
+
+def test_our_labels_in_a_namespace_the_stack_does_not_deploy_to_are_a_conflict():
+    elsewhere = PendingCreate(SERVICE.urn, SERVICE.type, "ollama", "team-b")
+    step = recover.pending_step(elsewhere, Live("team-b/ollama", OURS), "icc-ollama")
+    assert step.kind == "stop"
+
+
+def test_a_pending_create_without_a_name_is_left_to_the_user():
+    nameless = PendingCreate(SERVICE.urn, SERVICE.type, "", "icc-ollama")
+    step = recover.pending_step(nameless, None, "icc-ollama")
+    assert step.kind == "stop" and "--clear-pending-creates" in step.say
+
+
+DOCKER = "urn:pulumi:docker::icc-ollama::icc:docker:LocalDockerStack$docker:index"
+CONTAINER = PendingCreate(
+    f"{DOCKER}/container:Container::local-open-webui",
+    "docker:index/container:Container",
+    "open-webui",
+    None,
+)
+NETWORK = PendingCreate(
+    f"{DOCKER}/network:Network::local-network", "docker:index/network:Network", "icc-ollama", None
+)
+
+
+def test_docker_our_container_and_network_are_adopted_by_their_docker_ids():
+    container = recover.pending_step(CONTAINER, Live("4f2c" * 16, OURS), None)
+    network = recover.pending_step(NETWORK, Live("9a1b" * 16, OURS), None)
+    assert (container.kind, container.id) == ("adopt", "4f2c" * 16)
+    assert (network.kind, network.id) == ("adopt", "9a1b" * 16)
+
+
+def test_docker_a_foreign_container_of_that_name_stops_with_the_docker_command():
+    step = recover.pending_step(CONTAINER, Live("77" * 32, {}), None)
+    assert step.kind == "stop"
+    assert 'Container "open-webui" already exists' in step.say
+    assert "docker container rm open-webui" in step.say and "another name" in step.say
+
+
+def test_docker_images_and_volumes_are_recreated_not_adopted():
+    for token, name in (
+        ("docker:index/remoteImage:RemoteImage", "ollama/ollama:0.12.6"),
+        ("docker:index/volume:Volume", "icc-ollama-models"),
+    ):
+        pending = PendingCreate(f"{DOCKER}/x::y", token, name, None)
+        assert recover.pending_step(pending, Live("id", {}), None).kind == "drop"
+
+
+def test_docker_pending_creates_are_named_by_their_name_input():
+    state = {
+        "version": 3,
+        "deployment": {
+            "resources": [],
+            "pending_operations": [
+                {
+                    "type": "creating",
+                    "resource": {
+                        "urn": CONTAINER.urn,
+                        "custom": True,
+                        "type": CONTAINER.type,
+                        "inputs": {"name": "open-webui", "image": "sha256:1"},
+                    },
+                }
+            ],
+        },
+    }
+    assert recover.pending_creates(state) == [CONTAINER]
+
+
+def test_one_conflict_blocks_the_whole_plan():
+    other = PendingCreate(SERVICE.urn + "2", SERVICE.type, "open-webui", "icc-ollama")
+    result = recover.plan(
+        [(lock(), Process(running=False))],
+        "laptop",
+        [SERVICE, other],
+        {
+            SERVICE.urn: Live("icc-ollama/ollama", OURS),
+            other.urn: Live("icc-ollama/open-webui", {}),
+        },
+        "icc-ollama",
+    )
+    assert [s.kind for s in result.steps] == ["remove-lock", "adopt", "stop"]
+    assert result.blocked
+
+
+def test_the_kubectl_resource_names_of_the_type_tokens():
+    assert recover.kubectl_kind("kubernetes:core/v1:Service") == "service"
+    assert recover.kubectl_kind("kubernetes:apps/v1:StatefulSet") == "statefulset.v1.apps"
+    assert (
+        recover.kubectl_kind("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        == "networkpolicy.v1.networking.k8s.io"
+    )
+
+
+# --------------------------------------------------------------------------- the new state
+
+
+def test_adopted_creates_become_resources_with_their_id_after_everything_recorded():
+    service, statefulset = (
+        k8s_pending("Service", "ollama"),
+        k8s_pending("StatefulSet", "ollama", group_version="apps/v1"),
+    )
+    update = k8s_pending("ConfigMap", "ollama-scripts", op_type="updating")
+    state = exported(service, statefulset, update)
+    before = json.dumps(state, sort_keys=True)
+    steps = [
+        recover.Step("adopt", service["resource"]["urn"], "", id="icc-ollama/ollama"),
+        recover.Step("drop", statefulset["resource"]["urn"], ""),
+    ]
+    new = recover.apply_to_state(state, steps)
+
+    assert json.dumps(state, sort_keys=True) == before, "the input state is not modified"
+    resources = new["deployment"]["resources"]
+    assert resources[:3] == state["deployment"]["resources"]
+    adopted = resources[3]
+    assert adopted["id"] == "icc-ollama/ollama"
+    assert {k: v for k, v in adopted.items() if k != "id"} == service["resource"], (
+        "inputs, parent, provider and dependencies are the program's, unchanged"
+    )
+    assert len(resources) == 4, "the dropped create is not a resource"
+    assert new["deployment"]["pending_operations"] == [update]
+
+
+def test_secret_inputs_stay_encrypted_when_adopted():
+    secret = k8s_pending("Secret", "open-webui-secret")
+    ciphertext = {
+        "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+        "ciphertext": "v1:salt:encrypted",
+    }
+    secret["resource"]["inputs"]["stringData"] = ciphertext
+    step = recover.Step("adopt", secret["resource"]["urn"], "", id="icc-ollama/open-webui-secret")
+    new = recover.apply_to_state(exported(secret), [step])
+    assert new["deployment"]["resources"][-1]["inputs"]["stringData"] == ciphertext
+
+
+# --------------------------------------------------------------------------- main(), wired
+
+
+def fake_command(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.fixture
+def fakes(tmp_path, monkeypatch):
+    """`pulumi` and `kubectl` stand-ins: each call is logged; `stack import` keeps its input."""
+    bin_dir, state_dir = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    (state_dir / ".pulumi" / "locks" / "organization" / "icc-ollama" / "minikube").mkdir(
+        parents=True
+    )
+    log = tmp_path / "calls.jsonl"
+    fake_command(
+        bin_dir,
+        "pulumi",
+        f"""
+        import json, sys
+        from pathlib import Path
+        args = sys.argv[1:]
+        with open({str(log)!r}, "a") as f:
+            f.write(json.dumps(["pulumi"] + args) + "\\n")
+        if args[:2] == ["stack", "export"]:
+            print(Path({str(tmp_path / "export.json")!r}).read_text())
+        elif args[:2] == ["stack", "import"]:
+            Path({str(tmp_path / "imported.json")!r}).write_text(sys.stdin.read())
+        elif args[:2] == ["config", "get"]:
+            values = {{"kubeContext": "minikube"}}
+            if args[2] not in values:
+                sys.exit(255)
+            print(values[args[2]])
+    """,
+    )
+    fake_command(
+        bin_dir,
+        "kubectl",
+        f"""
+        import json, sys
+        with open({str(log)!r}, "a") as f:
+            f.write(json.dumps(["kubectl"] + sys.argv[1:]) + "\\n")
+        name = sys.argv[sys.argv.index("get") + 2]
+        labels = {json.dumps(OURS)} if name == "ollama" else {{}}
+        if name != "missing":
+            print(json.dumps({{"metadata": {{"name": name, "labels": labels}}}}))
+    """,
+    )
+    (tmp_path / "Pulumi.yaml").write_text("name: icc-ollama\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{state_dir}")
+    monkeypatch.chdir(tmp_path)
+
+    def calls() -> list[list[str]]:
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    return tmp_path, state_dir, calls
+
+
+def test_main_adopts_drops_then_refreshes_only_what_it_adopted(fakes, capsys):
+    tmp_path, state_dir, calls = fakes
+    service = k8s_pending("Service", "ollama")
+    missing = k8s_pending("ServiceAccount", "missing")
+    (tmp_path / "export.json").write_text(json.dumps(exported(service, missing)))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
+    stale.write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "username": "ana",
+                "hostname": recover.socket.gethostname(),
+                "timestamp": "2026-11-23T16:00:00Z",
+            }
+        )
+    )
+    attributes = stale.with_name(stale.name + ".attrs")  # what gocloud's fileblob writes beside
+    attributes.write_text("{}")
+
+    assert recover.main(["minikube"]) == 0
+
+    assert not stale.exists() and not attributes.exists()
+    imported = json.loads((tmp_path / "imported.json").read_text())
+    assert imported["deployment"]["resources"][-1]["id"] == "icc-ollama/ollama"
+    assert imported["deployment"]["pending_operations"] == []
+    pulumi_calls = [c[1:3] for c in calls() if c[0] == "pulumi" and c[1] != "config"]
+    assert pulumi_calls == [["stack", "export"], ["stack", "import"], ["refresh", "--yes"]]
+    refresh = next(c for c in calls() if c[:2] == ["pulumi", "refresh"])
+    assert refresh[refresh.index("--target") + 1] == service["resource"]["urn"]
+    assert refresh.count("--target") == 1
+    kubectl = [c for c in calls() if c[0] == "kubectl"]
+    assert ["--context", "minikube"] == kubectl[0][1:3]
+    out = capsys.readouterr().out
+    assert "removed the stale lock" in out and "taken into the state as icc-ollama/ollama" in out
+    assert 'ServiceAccount "missing"' in out and "`up` creates it" in out
+
+
+def test_main_changes_nothing_when_an_object_is_not_ours(fakes, capsys):
+    tmp_path, _, calls = fakes
+    (tmp_path / "export.json").write_text(
+        json.dumps(exported(k8s_pending("Service", "ollama"), k8s_pending("Service", "open-webui")))
+    )
+    assert recover.main(["minikube"]) == 1
+    assert not (tmp_path / "imported.json").exists()
+    assert not [c for c in calls() if c[:2] in (["pulumi", "refresh"], ["pulumi", "import"])]
+    err = capsys.readouterr().err
+    assert 'STOP: Service "open-webui" in namespace icc-ollama already exists' in err
+
+
+def test_main_stops_at_a_live_lock_before_reading_the_state(fakes, capsys):
+    tmp_path, state_dir, calls = fakes
+    live = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/live.json"
+    live.write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "username": "ana",
+                "hostname": recover.socket.gethostname(),
+                "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            }
+        )
+    )
+    assert recover.main(["minikube"]) == 1
+    assert live.exists()
+    assert calls() == []
+    assert "locked by a running Pulumi process" in capsys.readouterr().err
+
+
+def test_main_with_nothing_interrupted_is_silent_and_changes_nothing(fakes, capsys):
+    tmp_path, _, calls = fakes
+    (tmp_path / "export.json").write_text(json.dumps(exported()))
+    assert recover.main(["minikube"]) == 0
+    assert [c[1:3] for c in calls()] == [["stack", "export"]]
+    assert capsys.readouterr().out == ""
+
+
+def test_docker_lookup_reads_ids_and_labels_and_knows_not_found(tmp_path, monkeypatch):
+    """`docker container inspect` keeps labels under Config, `docker network inspect` at the
+    top; a missing object is an error whose text says so (exit status 1 either way)."""
+    fake_command(
+        tmp_path,
+        "docker",
+        f"""
+        import json, os, sys
+        kind, name = sys.argv[1], sys.argv[3]
+        with open({str(tmp_path / "host")!r}, "w") as f:
+            f.write(os.environ.get("DOCKER_HOST", ""))
+        if name == "missing":
+            print(f"Error: No such {{kind}}: {{name}}", file=sys.stderr)
+            sys.exit(1)
+        labels = {json.dumps(OURS)}
+        found = {{"Id": kind[0] * 64, "Name": name}}
+        where = {{"Config": {{"Labels": labels}}}} if kind == "container" else {{"Labels": labels}}
+        found.update(where)
+        print(json.dumps([found]))
+    """,
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    lookup = recover.docker_lookup("unix:///run/user/1000/docker.sock")
+    assert lookup(CONTAINER) == Live("c" * 64, OURS)
+    assert lookup(NETWORK) == Live("n" * 64, OURS)
+    assert (tmp_path / "host").read_text() == "unix:///run/user/1000/docker.sock"
+    assert lookup(PendingCreate(CONTAINER.urn, CONTAINER.type, "missing", None)) is None
+
+
+CHART_CHILD = PendingCreate(
+    f"{STACK}::x$kubernetes:apps/v1:Deployment::monitoring-grafana",
+    "kubernetes:apps/v1:Deployment",
+    "grafana",
+    "icc-ollama",
+)
+HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": "grafana-12.11.1"}
+
+
+@pytest.mark.parametrize("manager", ["pulumi-kubernetes-9e1c2f", "pulumi-resource-kubernetes"])
+def test_a_chart_object_first_written_by_a_pulumi_provider_is_ours(manager):
+    live = Live("icc-ollama/grafana", HELM_LABELS, (manager, "kube-controller-manager"))
+    assert recover.pending_step(CHART_CHILD, live, "icc-ollama").kind == "adopt"
+
+
+def test_a_chart_object_installed_by_helm_itself_is_a_conflict():
+    live = Live("icc-ollama/grafana", HELM_LABELS, ("helm", "pulumi-kubernetes-9e1c2f"))
+    assert recover.pending_step(CHART_CHILD, live, "icc-ollama").kind == "stop"
+
+
+def test_a_pending_provider_is_dropped_without_a_lookup():
+    state = {
+        "version": 3,
+        "deployment": {
+            "resources": [],
+            "pending_operations": [
+                {
+                    "type": "creating",
+                    "resource": {
+                        "urn": PROVIDER_URN,
+                        "custom": True,
+                        "type": "pulumi:providers:kubernetes",
+                        "inputs": {"namespace": "icc-ollama"},
+                    },
+                }
+            ],
+        },
+    }
+    [provider] = recover.pending_creates(state)
+    assert recover.look_up([provider], state, pulumi=None, scratch=Path(".")) == {}
+    assert recover.pending_step(provider, None, "icc-ollama").kind == "drop"
+
+
+def test_before_a_preview_a_stale_lock_goes_but_the_state_is_left_alone(fakes, capsys):
+    """`pulumi preview` takes the lock too, but a preview must not change the state."""
+    tmp_path, state_dir, calls = fakes
+    (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
+    stale.write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "username": "ana",
+                "hostname": recover.socket.gethostname(),
+                "timestamp": "2026-11-23T16:00:00Z",
+            }
+        )
+    )
+
+    assert recover.main(["minikube", "preview", "--config-file", "/tmp/merged.yaml"]) == 0
+
+    assert not stale.exists()
+    assert not (tmp_path / "imported.json").exists()
+    assert not [c for c in calls() if c[:2] == ["pulumi", "refresh"]]
+    config_gets = [c for c in calls() if c[:3] == ["pulumi", "config", "get"]]
+    assert config_gets and all(c[-2:] == ["--config-file", "/tmp/merged.yaml"] for c in config_gets)
+    out = capsys.readouterr().out
+    assert "recover: removed the stale lock" in out
+    assert 'recover (`up` will do this): Service "ollama"' in out
+
+
+def test_dry_run_changes_nothing_at_all(fakes, capsys):
+    tmp_path, state_dir, calls = fakes
+    (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
+    stale.write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "username": "ana",
+                "hostname": recover.socket.gethostname(),
+                "timestamp": "2026-11-23T16:00:00Z",
+            }
+        )
+    )
+    assert recover.main(["minikube", "--dry-run"]) == 0
+    assert stale.exists() and not (tmp_path / "imported.json").exists()
+    assert "--dry-run, would have" in capsys.readouterr().out
