@@ -11,14 +11,34 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_docker as docker
 
-from components import kube
+from components import kube, next_steps
+from components.webui_env import login_hint
 from settings.base import Resources
 from settings.ollama import Gpu
+
+if TYPE_CHECKING:
+    from components.docker_stack import LocalDockerStackArgs
 from settings.quantity import parse_quantity
+
+# The same names as the Kubernetes workloads, so logs, docs and commands read the same everywhere.
+OLLAMA = "ollama"
+WEBUI = "open-webui"
+LOADER = f"{OLLAMA}-model-loader"
+OLLAMA_VOLUME = f"{OLLAMA}-models"
+WEBUI_VOLUME = f"{WEBUI}-data"
+# The stock Ollama image runs as root and keeps models under $HOME/.ollama.
+OLLAMA_DATA_DIR = "/root/.ollama"
+# Open WebUI's first start migrates its database and downloads embedding models: minutes.
+WEBUI_WAIT_SECONDS = 600
+OLLAMA_WAIT_SECONDS = 300
+# The loader is healthy once it runs and reaches the server (which is healthy before it starts).
+LOADER_WAIT_SECONDS = 120
+EXAMPLE_MODEL = "llama3.2:1b"
 
 _NANO = Decimal(10) ** 9
 
@@ -128,3 +148,26 @@ def healthcheck(test: list[str], start_period_seconds: int) -> docker.ContainerH
         retries=6,
         start_period=go_duration(start_period_seconds),
     )
+
+
+def next_steps_commands(
+    args: LocalDockerStackArgs, webui_url: str, ollama_url: str
+) -> dict[str, str]:
+    """What to open and run next on the docker target (exported as `nextSteps`)."""
+    settings, ollama = args.docker, args.ollama
+    model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
+    steps = {
+        "openWebUI": webui_url,
+        "login": login_hint(args.webui, webui_url, args.admin_password_command),
+    }
+    if settings.run_ollama:
+        steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
+        if ollama.models:
+            steps["modelLoaderLogs"] = f"docker logs -f {LOADER}"
+        if settings.ollama_port:
+            host = next_steps.url_host(settings.bind_address)
+            steps["ollamaApi"] = f"http://{host}:{settings.ollama_port}"
+    else:
+        api = next_steps.host_side_url(ollama_url)
+        steps["pullModel"] = f'curl {api}/api/pull -d \'{{"model": "{model}"}}\''
+    return steps

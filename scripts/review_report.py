@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "policy"), str(ROOT / "scripts")]
 
 import pack  # noqa: E402  (policy/pack.py: the policies' levels)
-import rules  # noqa: E402  (policy/rules.py: images and their pins)
+import pod_rules  # noqa: E402  (policy/pod_rules.py: images and their pins)
 import wire  # noqa: E402  (policy/wire.py: the wire form, secret markers)
 from review_steps import (  # noqa: E402
     OPS,
@@ -116,13 +116,15 @@ def components_section(steps: list[Mapping[str, Any]]) -> list[str]:
 def images_section(steps: list[Mapping[str, Any]]) -> list[str]:
     rows = []
     for step in steps:
-        new = dict(rules.images_of(resource(step, "newState"))) if step.get("newState") else {}
-        old = dict(rules.images_of(resource(step, "oldState"))) if step.get("oldState") else {}
+        new = dict(pod_rules.images_of(resource(step, "newState"))) if step.get("newState") else {}
+        old = dict(pod_rules.images_of(resource(step, "oldState"))) if step.get("oldState") else {}
         for where in sorted(set(new) | set(old)):
             before, after = old.get(where), new.get(where)
             changed = before and after and before != after
             shown = f"{before} → {after}" if changed else after or before
-            pinned = "pinned" if after is None or rules.floating(after) is None else "**floating**"
+            pinned = (
+                "pinned" if after is None or pod_rules.floating(after) is None else "**floating**"
+            )
             rows.append(f"| `{short(step['urn'])}` | {where} | `{shown}` | {pinned} |")
     if not rows:
         return ["No image changes in this preview."]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("components", "settings")
 
@@ -102,3 +104,20 @@ def test_settings_never_import_components_or_main():
     for name, targets in import_graph().items():
         if name.startswith("settings"):
             assert not {t for t in targets if not t.startswith("settings")}, (name, targets)
+
+
+# "About 250": a module that grows past this does more than one thing; split it by concern.
+MAX_LINES = 260
+SIZED = ("components", "settings", "payloads", "policy")
+
+
+def sized_modules() -> list[Path]:
+    return [ROOT / "__main__.py"] + sorted(
+        path for folder in SIZED for path in (ROOT / folder).glob("*.py")
+    )
+
+
+@pytest.mark.parametrize("path", sized_modules(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_modules_stay_small(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it by concern"

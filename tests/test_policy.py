@@ -17,6 +17,7 @@ from harness import ROOT, SECRET_MARK, SECRET_SIG, ProgramRun, run_stack
 
 sys.path.insert(0, str(ROOT / "policy"))
 import pack  # noqa: E402
+import pod_rules  # noqa: E402
 import rules  # noqa: E402
 from wire import Facts, Resource  # noqa: E402
 
@@ -305,7 +306,7 @@ def test_unknown_namespace_is_not_guessed():
     ],
 )
 def test_floating_images(image, pinned):
-    assert (rules.floating(image) is None) is pinned
+    assert (pod_rules.floating(image) is None) is pinned
 
 
 def test_docker_images_are_checked():
