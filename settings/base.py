@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from settings.quantity import parse_quantity
@@ -195,3 +202,18 @@ class Resources(Model):
 class Storage(Model):
     size: StorageSize
     storage_class: DnsLabel | None = None
+
+
+def check_password(key: str, password: SecretStr | None, why: str) -> None:
+    """A password the program needs: set, at least 12 characters, no well-known default."""
+    fix = (
+        f"set it with `pulumi config set --secret {key} <value>` "
+        f"(e.g. from `openssl rand -base64 24`)"
+    )
+    if password is None:
+        raise KeyedError(key, None, f"{why}; {fix}")
+    text = password.get_secret_value()
+    if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
+        raise KeyedError(
+            key, "(secret)", f"use at least 12 characters and no default such as admin; {fix}"
+        )

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from settings.base import (
-    WEAK_PASSWORDS,
     DnsLabel,
     KeyedError,
     Model,
@@ -16,6 +15,7 @@ from settings.base import (
     ResourceAmounts,
     Resources,
     StorageSize,
+    check_password,
     empty_is_none,
     number_as_text,
 )
@@ -161,21 +161,8 @@ def check_monitoring(settings: Settings) -> None:
 
 
 def _check_grafana_password(settings: Settings) -> None:
-    password = settings.grafana_admin_password
-    if password is None:
-        raise KeyedError(
-            "grafanaAdminPassword",
-            None,
-            "monitoring.enabled is true, so Grafana needs an admin password; set "
-            "it with `pulumi config set --secret grafanaAdminPassword <value>` "
-            "(e.g. from `openssl rand -base64 24`)",
-        )
-    text = password.get_secret_value()
-    if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
-        raise KeyedError(
-            "grafanaAdminPassword",
-            "(secret)",
-            "use at least 12 characters and no default such as admin; set it "
-            "with `pulumi config set --secret grafanaAdminPassword <value>` (e.g. "
-            "from `openssl rand -base64 24`)",
-        )
+    check_password(
+        "grafanaAdminPassword",
+        settings.grafana_admin_password,
+        "monitoring.enabled is true, so Grafana needs an admin password",
+    )

@@ -155,28 +155,31 @@ def storage_objects() -> list[dict]:
         (MINIKUBE_NAMESPACE, "models-ollama-1", "standard", "10Gi"),
         (MINIKUBE_NAMESPACE, "data-open-webui-0", "standard", "2Gi"),
     ]
-    for namespace, claim, storage_class, size in claims:
-        objects.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": f"pv-{namespace}-{claim}"},
-                "spec": {
-                    "capacity": {"storage": size},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "storageClassName": storage_class,
-                    "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
-                    "claimRef": {
-                        "apiVersion": "v1",
-                        "kind": "PersistentVolumeClaim",
-                        "namespace": namespace,
-                        "name": claim,
-                    },
-                },
-            }
-        )
+    objects += [bound_volume(*claim) for claim in claims]
     return objects
+
+
+def bound_volume(namespace: str, claim: str, storage_class: str, size: str) -> dict:
+    """A PV that names its future claim in `claimRef`: no provisioner runs here (no kubelet, no
+    CSI), so the PV controller binds it as soon as the StatefulSet controller makes the claim."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"pv-{namespace}-{claim}"},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": storage_class,
+            "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "namespace": namespace,
+                "name": claim,
+            },
+        },
+    }
 
 
 @dataclass

@@ -37,6 +37,7 @@ from e2e_support import (
     REQUIRED_TOOLS,
     ROOT,
     LegacyTokenReferences,
+    bound_volume,
     create_stack,
     install_plugins,
     missing_tools,
@@ -285,29 +286,8 @@ REVIEW_NAMESPACE = "icc-review-e2e"  # a namespace of its own: test_engine's sta
 
 
 def bound_volumes(namespace: str, claims: dict[str, str]) -> list[dict]:
-    """Pre-bound PVs for the claims the StatefulSets will make (no provisioner here, see
-    e2e_support.storage_objects)."""
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"pv-{namespace}-{claim}"},
-            "spec": {
-                "capacity": {"storage": size},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "standard",
-                "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
-                "claimRef": {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "namespace": namespace,
-                    "name": claim,
-                },
-            },
-        }
-        for claim, size in claims.items()
-    ]
+    """Pre-bound PVs for the claims the StatefulSets will make."""
+    return [bound_volume(namespace, claim, "standard", size) for claim, size in claims.items()]
 
 
 def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp, launcher):

@@ -41,6 +41,7 @@ from test_engine import assert_live_objects, claim_uids, stack_settings
 from e2e_support import (
     ROOT,
     LegacyTokenReferences,
+    bound_volume,
     create_stack,
     project_copy,
     run,
@@ -103,29 +104,8 @@ KILL_POINTS = [
 
 
 def volumes(namespace: str) -> list[dict]:
-    """One pre-bound PV per claim of the namespace (no provisioner runs here; see
-    e2e_support.storage_objects)."""
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": f"pv-{namespace}-{claim}"},
-            "spec": {
-                "capacity": {"storage": size},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "rook-ceph-block",
-                "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
-                "claimRef": {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "namespace": namespace,
-                    "name": claim,
-                },
-            },
-        }
-        for claim, size in CLAIMS
-    ]
+    """One pre-bound PV per claim of the namespace."""
+    return [bound_volume(namespace, claim, "rook-ceph-block", size) for claim, size in CLAIMS]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from e2e_support import (
     CPU_NODE,
     GPU_NODE,
     LegacyTokenReferences,
+    bound_volume,
     create_stack,
     project_copy,
 )
@@ -31,30 +32,9 @@ TIMEOUT_MINUTES = 1
 
 
 def claim_volumes(namespace: str) -> list[dict]:
-    """Pre-bound volumes for this namespace's claims (see e2e_support.storage_objects)."""
-    volumes = []
-    for claim, size in (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi")):
-        volumes.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": f"pv-{namespace}-{claim}"},
-                "spec": {
-                    "capacity": {"storage": size},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "storageClassName": "rook-ceph-block",
-                    "hostPath": {"path": f"/tmp/kwok-pv/{namespace}/{claim}"},
-                    "claimRef": {
-                        "apiVersion": "v1",
-                        "kind": "PersistentVolumeClaim",
-                        "namespace": namespace,
-                        "name": claim,
-                    },
-                },
-            }
-        )
-    return volumes
+    """Pre-bound volumes for this namespace's claims."""
+    claims = (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi"))
+    return [bound_volume(namespace, claim, "rook-ceph-block", size) for claim, size in claims]
 
 
 def ollama_pending(cluster) -> bool:
