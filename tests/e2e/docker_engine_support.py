@@ -230,6 +230,7 @@ def import_standins(engine: Engine, ollama_image: str, webui_image: str) -> dict
             "usr/bin/curl": STANDINS / "curl",
             "app/backend/start.sh": STANDINS / "start.sh",
             "bin/bash": STANDINS / "bash",
+            "usr/bin/python3": STANDINS / "python3",
         },
         ["WORKDIR /app/backend", 'CMD ["bash", "start.sh"]'],
     )

@@ -143,6 +143,10 @@ def test_the_stack_runs_and_reads_back_unchanged_on_a_current_engine(engine, sta
     inspect = engine.api.inspect_container(deployed["ollama-model-loader"]["id"])
     assert inspect["Config"]["Entrypoint"] == ["/bin/sh"] and inspect["HostConfig"]["Init"]
     assert_reads_back_as_written(engine, stack, deployed)
+    # Open WebUI started through the admin bootstrap, and its server never saw the password.
+    webui = support.logs(engine.api, deployed["open-webui"]["id"])
+    assert "icc-ollama: created the admin account admin@localhost" in webui, webui
+    assert "no WEBUI_ADMIN_PASSWORD in the server's environment" in webui, webui
     print({name: result["seconds"] for name, result in deployed.items()})
 
     # The next `up` after a replacement finds the model in the kept volume: nothing pulled.
@@ -304,9 +308,10 @@ def preflight_settings(preflight, **raw):
         {
             "target": "docker",
             "webuiSecretKey": "k" * 40,
+            "webuiAdminPassword": "a" * 24,
             **{key: json.dumps(value) for key, value in raw.items()},
         },
-        frozenset({"webuiSecretKey"}),
+        frozenset({"webuiSecretKey", "webuiAdminPassword"}),
     )
 
 
@@ -367,6 +372,7 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
 
     pulumi("stack", "init", "docker")
     pulumi("config", "set", "--secret", "webuiSecretKey", stdin="s" * 48)
+    pulumi("config", "set", "--secret", "webuiAdminPassword", stdin="a" * 24)
     pulumi("config", "set", "--path", "docker.host", engine.host)
     cpus = preflight_facts(engine).cpus
     pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus + 2))
