@@ -27,27 +27,26 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "scripts")]
 
+from bench_program import EVALUATIONS, program_evaluation  # noqa: E402
+from bench_report import load, print_stack  # noqa: E402
+from bench_timeline import Timeline, up_with_timeline, with_timeline  # noqa: E402
 from test_engine import stack_settings  # noqa: E402
 
 from e2e_support import (  # noqa: E402
     ICC_NAMESPACE,
     MINIKUBE_NAMESPACE,
     LegacyTokenReferences,
-    Stack,
     create_stack,
     install_plugins,
     missing_tools,
@@ -60,8 +59,6 @@ from e2e_support import (  # noqa: E402
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # how a state export marks a secret value
 TARGETS = ("icc", "minikube")
-SLOWEST = 5  # steps of the timeline printed per `up`
-EVALUATIONS = 3  # runs of each program evaluation; the median is printed
 
 FLOOR_PROGRAM = '''\
 """The floor: an explicit provider and N ConfigMaps, nothing else."""
@@ -78,29 +75,6 @@ for i in range(config.require_int("count")):
         data={"index": str(i)},
         opts=pulumi.ResourceOptions(provider=provider))
 '''
-
-PROGRAM_UNDER_MOCKS = """
-import sys
-sys.path[:0] = [{root!r}, {tests!r}]
-import harness
-class Patch:
-    def setattr(self, obj, name, value):
-        setattr(obj, name, value)
-harness.run_stack({stack!r}, Patch(), **{overrides!r})
-"""
-IMPORT_BASELINE = "import pulumi, pulumi_kubernetes"
-MOCK_OVERRIDES = {"icc": {"namespace": ICC_NAMESPACE}, "minikube": {}, "docker": {}}
-IMPORT_GROUPS = (
-    "pulumi",
-    "pulumi_kubernetes",
-    "pulumi_docker",
-    "components",
-    "pydantic",
-    "grpc",
-    "google",
-    "yaml",
-)
-
 
 # --------------------------------------------------------------------------- state export
 
@@ -138,103 +112,6 @@ def timed(fn) -> float:
     started = time.monotonic()
     fn()
     return time.monotonic() - started
-
-
-# --------------------------------------------------------------------------- timeline
-
-
-@dataclass
-class Timeline:
-    """One `pulumi up --json`: its engine events with the second each one arrived."""
-
-    seconds: float = 0.0
-    events: list[tuple[float, dict]] = field(default_factory=list)
-
-    def steps(self) -> list[tuple[float, str, str, float]]:
-        """(seconds, operation, resource, start) from each resource's first event to its
-        outputs; `start` is seconds after the command started, so a chain of waits shows."""
-        started: dict[str, tuple[float, str]] = {}
-        done: list[tuple[float, str, str, float]] = []
-        for at, event in self.events:
-            pre = event.get("resourcePreEvent")
-            if pre:
-                meta = pre["metadata"]
-                started.setdefault(meta["urn"], (at, meta.get("op", "?")))
-            for key in ("resOutputsEvent", "resOpFailedEvent"):
-                if key in event:
-                    urn = event[key]["metadata"]["urn"]
-                    if urn in started:
-                        began, op = started.pop(urn)
-                        done.append((at - began, op, short_urn(urn), began))
-        return sorted(done, reverse=True)
-
-    def phases(self) -> dict[str, float]:
-        """Where the seconds went: engine start; Python, the SDK and the program's synchronous
-        part (the SDK sends the Stack's registration only once that part returned); resources
-        (to the last outputs); finishing (state file, plugin shutdown)."""
-        start = self.events[0][0] if self.events else self.seconds
-        stack = next(
-            (
-                at
-                for at, e in self.events
-                if "resourcePreEvent" in e
-                and e["resourcePreEvent"]["metadata"].get("type") == "pulumi:pulumi:Stack"
-            ),
-            start,
-        )
-        done = [at for at, e in self.events if "resOutputsEvent" in e or "resOpFailedEvent" in e]
-        last = max(done, default=stack)
-        return {
-            "engine start": start,
-            "python + program": stack - start,
-            "resources": last - stack,
-            "finish": self.seconds - last,
-        }
-
-
-def short_urn(urn: str) -> str:
-    """`urn:pulumi:stack::project::parent$type::name` -> `type name`."""
-    parts = urn.split("::")
-    return f"{parts[-2].split('$')[-1]} {parts[-1]}" if len(parts) >= 4 else urn
-
-
-def up_with_timeline(stack: Stack, *extra: str) -> Timeline:
-    return with_timeline(stack, "up", "--yes", "--skip-preview", *extra)
-
-
-def with_timeline(stack: Stack, command: str, *extra: str) -> Timeline:
-    cmd = [
-        str(stack.bin_dir / "pulumi"),
-        command,
-        "--json",
-        "--stack",
-        stack.name,
-        "--non-interactive",
-        *extra,
-    ]
-    # `preview --json` prints one document at the end unless asked to stream its events.
-    env = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
-    timeline = Timeline()
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        cmd, cwd=stack.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    other: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        at = time.monotonic() - started
-        try:
-            timeline.events.append((at, json.loads(line)))
-        except json.JSONDecodeError:
-            other.append(line)
-    stderr = proc.stderr.read() if proc.stderr else ""
-    proc.wait()
-    timeline.seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(cmd)} exited {proc.returncode}\n{''.join(other)[-3000:]}\n{stderr[-3000:]}"
-        )
-    return timeline
 
 
 # --------------------------------------------------------------------------- rows
@@ -338,109 +215,6 @@ def bench_floor(figures: StackFigures, cluster, env: dict, tmp: Path) -> None:
         {"floor preview": preview, "floor up": first, "floor no-change up": again}
     )
     stack.pulumi("destroy", "--yes", "--skip-preview")
-
-
-# --------------------------------------------------------------------------- program evaluation
-
-
-def python_seconds(code: str, runs: int = EVALUATIONS) -> tuple[float, str]:
-    """Median wall seconds of a fresh interpreter running `code`, and one run's importtime."""
-    python = str(ROOT / ".venv" / "bin" / "python")
-    seconds = []
-    for _ in range(runs):
-        started = time.monotonic()
-        subprocess.run([python, "-c", code], check=True, capture_output=True, timeout=300)
-        seconds.append(time.monotonic() - started)
-    traced = subprocess.run(
-        [python, "-X", "importtime", "-c", code],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return statistics.median(seconds), traced.stderr
-
-
-def import_self_times(importtime: str) -> dict[str, float]:
-    """Milliseconds of import self time per top-level package (`python -X importtime`)."""
-    totals: dict[str, float] = defaultdict(float)
-    for line in importtime.splitlines():
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        self_us, _, name = (part.strip() for part in line[len("import time:") :].split("|"))
-        top = name.split(".")[0]
-        totals[top if top in IMPORT_GROUPS else "other"] += int(self_us) / 1000
-    return dict(totals)
-
-
-def program_evaluation() -> list[str]:
-    baseline, traced = python_seconds(IMPORT_BASELINE)
-    label = f'python -c "{IMPORT_BASELINE}"'
-    lines = [f"  {label:48s} {baseline:6.2f} s   " + imports_line(import_self_times(traced))]
-    for target, overrides in MOCK_OVERRIDES.items():
-        code = PROGRAM_UNDER_MOCKS.format(
-            root=str(ROOT), tests=str(ROOT / "tests"), stack=target, overrides=overrides
-        )
-        seconds, traced = python_seconds(code)
-        lines.append(
-            f"  {'program under mocks, ' + target:48s} {seconds:6.2f} s   "
-            + imports_line(import_self_times(traced))
-        )
-    return lines
-
-
-def imports_line(times: dict[str, float]) -> str:
-    shown = [f"{name} {times[name]:.0f}" for name in (*IMPORT_GROUPS, "other") if times.get(name)]
-    return "imports (ms): " + ", ".join(shown)
-
-
-# --------------------------------------------------------------------------- report
-
-
-def load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def ratio(numerator: float, denominator: float) -> str:
-    return f"{numerator / denominator:5.2f} x" if denominator else "    -"
-
-
-def print_stack(figures: StackFigures) -> None:
-    seconds, floor = figures.seconds, figures.floor
-    print(
-        f"\n== {figures.target}: {figures.objects} Kubernetes objects; floor = "
-        f"{figures.objects} ConfigMaps =="
-    )
-    print(f"  {'':16s} {'stack':>8s} {'floor':>8s} {'stack/floor':>12s}")
-    for row in ("preview", "up", "no-change up"):
-        print(
-            f"  {row:16s} {seconds[row]:7.2f}s {floor[row]:7.2f}s "
-            f"{ratio(seconds[row], floor[row]):>12s}"
-        )
-    dry, full = seconds["kubectl apply --dry-run=server"], seconds["kubectl apply + rollout status"]
-    print(
-        f"  kubectl apply --dry-run=server   {dry:7.2f}s   "
-        f"preview / it {ratio(seconds['preview'], dry)}"
-    )
-    print(
-        f"  kubectl apply + rollout status   {full:7.2f}s   "
-        f"up / it      {ratio(seconds['up'], full)}"
-    )
-    for label in (
-        "preview",
-        "floor preview",
-        "up",
-        "floor up",
-        "no-change up",
-        "floor no-change up",
-    ):
-        timeline = figures.timelines[label]
-        phases = ", ".join(f"{name} {value:.2f}s" for name, value in timeline.phases().items())
-        print(f"  timeline of `{label}` ({timeline.seconds:.2f}s): {phases}")
-        steps = timeline.steps()
-        if steps and steps[0][0] >= 0.05:  # a preview's steps end as they begin: no lines
-            for seconds_, op, resource, start in steps[:SLOWEST]:
-                print(f"      {seconds_:6.2f}s  from +{start:5.2f}s  {op:8s} {resource}")
 
 
 def main() -> int:
