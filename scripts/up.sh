@@ -166,21 +166,25 @@ case "$action" in
 esac
 # The ICC rules (policy/) run in every preview and up; their facts come from the validated
 # settings, written to the scratch folder (a preview leaves nothing behind).
-if [ "$action" = up ] || [ "$action" = preview ] || [ "$action" = review ]; then
+# ICC_OLLAMA_POLICY_PACK names another pack (a folder or an executable analyzer); empty skips it
+# (the real-engine tests only: CONTRIBUTING.md).
+pack_dir="${ICC_OLLAMA_POLICY_PACK-policy}"
+policy=()
+if [ -z "$pack_dir" ]; then
+  echo "Policy pack skipped: ICC_OLLAMA_POLICY_PACK is empty." >&2
+elif [ "$action" = up ] || [ "$action" = preview ] || [ "$action" = review ]; then
   pack="$work/policy-config.json"
   "$py" scripts/policy_config.py "$stack" --config-file "$merged" --out "$pack" >/dev/null
+  policy=(--policy-pack "$pack_dir" --policy-pack-config "$pack")
 fi
 # What only the Docker Engine knows (version, CPUs) is checked before anything is created.
 if [ "$stack" = docker ] && { [ "$action" = up ] || [ "$action" = preview ]; }; then
   "$py" scripts/docker_preflight.py "$stack" --config-file "$merged"
 fi
 case "$action" in
-  up) pulumi up --stack "$stack" --config-file "$merged" \
-        --policy-pack policy --policy-pack-config "$pack" "$@" ;;
-  preview) pulumi preview --stack "$stack" --config-file "$merged" --diff \
-        --policy-pack policy --policy-pack-config "$pack" "$@" ;;
-  review) "$py" scripts/review.py "$stack" --config-file "$merged" \
-        --policy-pack-config "$pack" "$@" ;;
+  up) pulumi up --stack "$stack" --config-file "$merged" ${policy[@]+"${policy[@]}"} "$@" ;;
+  preview) pulumi preview --stack "$stack" --config-file "$merged" --diff ${policy[@]+"${policy[@]}"} "$@" ;;
+  review) "$py" scripts/review.py "$stack" --config-file "$merged" ${policy[@]+"${policy[@]}"} "$@" ;;
   destroy) pulumi destroy --stack "$stack" --config-file "$merged" "$@" ;;
   config) pulumi config --stack "$stack" --config-file "$merged" "$@" ;;
   config-get) pulumi config get --path --stack "$stack" --config-file "$merged" "$@" ;;

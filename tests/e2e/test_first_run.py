@@ -41,7 +41,15 @@ def clone(tmp_path):
     missing = missing_tools(bin_dir, CLI_TOOLS)
     if missing:
         pytest.skip(f"missing in {bin_dir}: {', '.join(missing)}; run scripts/e2e-tools.sh")
-    clone = Clone(tmp_path, bin_dir, replace={"__main__.py": SETTINGS_ONLY})
+    # No Docker Engine either: the pre-flight has its own tests (test_docker_engine.py).
+    clone = Clone(
+        tmp_path,
+        bin_dir,
+        replace={
+            "__main__.py": SETTINGS_ONLY,
+            "scripts/docker_preflight.py": "raise SystemExit(0)\n",
+        },
+    )
     # The stand-in language host (v3.79.0, see CONTRIBUTING.md) runs the first `python3` on PATH.
     clone.env["PATH"] = (
         f"{bin_dir}{os.pathsep}{clone.dir / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
@@ -50,6 +58,9 @@ def clone(tmp_path):
         PULUMI_SKIP_CONFIRMATIONS="true",
         NO_COLOR="1",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        # The stand-in program makes no resources for the ICC rules to check, and this tier's
+        # language host cannot start the pack folder: test_policy_engine.py runs the pack.
+        ICC_OLLAMA_POLICY_PACK="",
     )
     return clone
 
@@ -67,7 +78,11 @@ def outputs(clone: Clone, stack: str) -> dict:
 
 
 def test_first_run_with_the_real_cli(clone):
-    preview = clone.make("preview", "STACK=icc")
+    # Without its namespace the ICC stack stops before the CLI runs, naming the make command.
+    refused = clone.make("preview", "STACK=icc", ok=False)
+    assert refused.returncode != 0
+    assert "`make config-set STACK=icc KEY=namespace VALUE=<value>`" in refused.stderr
+    preview = clone.make("preview", "STACK=minikube")
     assert "throw-away" in preview.stdout
     assert clone.status() == ""
     assert not (clone.home / ".icc-ollama").exists(), "a preview must create nothing"
