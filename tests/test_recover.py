@@ -19,8 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from scripts import recover
-from scripts.recover import Live, Lock, PendingCreate, Process
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import recover  # noqa: E402  (scripts/recover.py and its parts, as the script imports them)
+import recover_lookup  # noqa: E402
+import recover_plan  # noqa: E402
+from recover_plan import Live, Lock, PendingCreate, Process  # noqa: E402
 
 STACK = "urn:pulumi:minikube::icc-ollama"
 PROVIDER_URN = f"{STACK}::pulumi:providers:kubernetes::k8s"
@@ -100,13 +104,13 @@ def exported(*pending: dict, provider_namespace: str = "icc-ollama") -> dict:
 
 
 def test_go_timestamps_with_nanoseconds_and_zones_parse():
-    assert recover.parse_go_time("2026-11-23T16:00:00.123456789Z") == datetime(
+    assert recover_plan.parse_go_time("2026-11-23T16:00:00.123456789Z") == datetime(
         2026, 11, 23, 16, 0, 0, 123456, tzinfo=timezone.utc
     )
-    assert recover.parse_go_time("2026-11-23T17:00:00.5+01:00") == datetime(
+    assert recover_plan.parse_go_time("2026-11-23T17:00:00.5+01:00") == datetime(
         2026, 11, 23, 16, 0, 0, 500000, tzinfo=timezone.utc
     )
-    assert recover.parse_go_time("not a time") is None
+    assert recover_plan.parse_go_time("not a time") is None
 
 
 def test_lock_file_contents_as_the_file_backend_writes_them():
@@ -118,7 +122,9 @@ def test_lock_file_contents_as_the_file_backend_writes_them():
             "timestamp": "2026-11-23T16:00:00.000000001Z",
         }
     )
-    lock = recover.parse_lock("/state/.pulumi/locks/organization/icc-ollama/minikube/a.json", text)
+    lock = recover_plan.parse_lock(
+        "/state/.pulumi/locks/organization/icc-ollama/minikube/a.json", text
+    )
     assert (lock.pid, lock.username, lock.hostname) == (4242, "ana", "laptop")
     assert lock.timestamp == LOCKED_AT
 
@@ -130,29 +136,29 @@ def lock(host: str = "laptop") -> Lock:
 
 
 def test_a_lock_of_a_process_that_is_gone_is_removed():
-    step = recover.lock_step(lock(), "laptop", Process(running=False))
+    step = recover_plan.lock_step(lock(), "laptop", Process(running=False))
     assert step.kind == "remove-lock"
     assert "pid 4242" in step.say and "gone" in step.say
 
 
 def test_a_lock_held_by_a_running_process_is_never_removed():
     started = LOCKED_AT - timedelta(seconds=3)
-    step = recover.lock_step(lock(), "laptop", Process(running=True, started=started))
+    step = recover_plan.lock_step(lock(), "laptop", Process(running=True, started=started))
     assert step.kind == "stop"
     assert "running Pulumi process" in step.say and "ana@laptop (pid 4242" in step.say
 
 
 def test_a_running_process_of_unknown_age_counts_as_the_holder():
-    assert recover.lock_step(lock(), "laptop", Process(running=True)).kind == "stop"
+    assert recover_plan.lock_step(lock(), "laptop", Process(running=True)).kind == "stop"
 
 
 def test_a_pid_reused_by_a_process_started_after_the_lock_does_not_hold_it():
     reused = Process(running=True, started=LOCKED_AT + timedelta(minutes=5))
-    assert recover.lock_step(lock(), "laptop", reused).kind == "remove-lock"
+    assert recover_plan.lock_step(lock(), "laptop", reused).kind == "remove-lock"
 
 
 def test_a_lock_from_another_machine_stops_and_names_pulumi_cancel():
-    step = recover.lock_step(lock(host="ci-runner"), "laptop", Process(running=False))
+    step = recover_plan.lock_step(lock(host="ci-runner"), "laptop", Process(running=False))
     assert step.kind == "stop"
     assert "another machine" in step.say and "pulumi cancel" in step.say
 
@@ -199,7 +205,7 @@ def test_pending_creates_carry_the_names_the_program_gave():
         k8s_pending("Namespace", "icc-ollama", namespace=None, parent="pulumi:pulumi:Stack::s"),
         k8s_pending("Secret", "open-webui-secret", op_type="updating"),
     )
-    found = recover.pending_creates(state)
+    found = recover_plan.pending_creates(state)
     assert [(p.type, p.name, p.namespace) for p in found] == [
         ("kubernetes:core/v1:Service", "ollama", "icc-ollama"),
         ("kubernetes:apps/v1:StatefulSet", "ollama", "icc-ollama"),
@@ -212,13 +218,13 @@ def test_a_namespaced_object_without_a_namespace_gets_the_providers():
         k8s_pending("ConfigMap", "ollama-scripts", namespace=None),
         provider_namespace="wabc123-default",
     )
-    assert recover.pending_creates(state)[0].namespace == "wabc123-default"
+    assert recover_plan.pending_creates(state)[0].namespace == "wabc123-default"
 
 
 def test_no_pending_operations_means_an_empty_plan():
-    assert recover.pending_creates(exported()) == []
-    assert recover.pending_creates({"version": 3, "deployment": {}}) == []
-    result = recover.plan([], "laptop", [], {}, None)
+    assert recover_plan.pending_creates(exported()) == []
+    assert recover_plan.pending_creates({"version": 3, "deployment": {}}) == []
+    result = recover_plan.plan([], "laptop", [], {}, None)
     assert result.steps == [] and not result.blocked
 
 
@@ -231,13 +237,13 @@ SERVICE = PendingCreate(
 
 
 def test_an_object_that_was_never_created_is_dropped():
-    step = recover.pending_step(SERVICE, None, "icc-ollama")
+    step = recover_plan.pending_step(SERVICE, None, "icc-ollama")
     assert step.kind == "drop"
     assert 'Service "ollama" in namespace icc-ollama' in step.say
 
 
 def test_our_object_is_adopted_by_its_kubernetes_id():
-    step = recover.pending_step(SERVICE, Live("icc-ollama/ollama", OURS), "icc-ollama")
+    step = recover_plan.pending_step(SERVICE, Live("icc-ollama/ollama", OURS), "icc-ollama")
     assert (step.kind, step.id) == ("adopt", "icc-ollama/ollama")
 
 
@@ -251,7 +257,7 @@ def test_our_object_is_adopted_by_its_kubernetes_id():
     ],
 )
 def test_an_object_we_did_not_make_stops_with_its_name_and_the_choice(labels):
-    step = recover.pending_step(SERVICE, Live("icc-ollama/ollama", labels), "icc-ollama")
+    step = recover_plan.pending_step(SERVICE, Live("icc-ollama/ollama", labels), "icc-ollama")
     assert step.kind == "stop"
     assert 'Service "ollama" in namespace icc-ollama already exists' in step.say
     assert "kubectl delete service ollama -n icc-ollama" in step.say
@@ -260,13 +266,13 @@ def test_an_object_we_did_not_make_stops_with_its_name_and_the_choice(labels):
 
 def test_our_labels_in_a_namespace_the_stack_does_not_deploy_to_are_a_conflict():
     elsewhere = PendingCreate(SERVICE.urn, SERVICE.type, "ollama", "team-b")
-    step = recover.pending_step(elsewhere, Live("team-b/ollama", OURS), "icc-ollama")
+    step = recover_plan.pending_step(elsewhere, Live("team-b/ollama", OURS), "icc-ollama")
     assert step.kind == "stop"
 
 
 def test_a_pending_create_without_a_name_is_left_to_the_user():
     nameless = PendingCreate(SERVICE.urn, SERVICE.type, "", "icc-ollama")
-    step = recover.pending_step(nameless, None, "icc-ollama")
+    step = recover_plan.pending_step(nameless, None, "icc-ollama")
     assert step.kind == "stop" and "--clear-pending-creates" in step.say
 
 
@@ -283,14 +289,14 @@ NETWORK = PendingCreate(
 
 
 def test_docker_our_container_and_network_are_adopted_by_their_docker_ids():
-    container = recover.pending_step(CONTAINER, Live("4f2c" * 16, OURS), None)
-    network = recover.pending_step(NETWORK, Live("9a1b" * 16, OURS), None)
+    container = recover_plan.pending_step(CONTAINER, Live("4f2c" * 16, OURS), None)
+    network = recover_plan.pending_step(NETWORK, Live("9a1b" * 16, OURS), None)
     assert (container.kind, container.id) == ("adopt", "4f2c" * 16)
     assert (network.kind, network.id) == ("adopt", "9a1b" * 16)
 
 
 def test_docker_a_foreign_container_of_that_name_stops_with_the_docker_command():
-    step = recover.pending_step(CONTAINER, Live("77" * 32, {}), None)
+    step = recover_plan.pending_step(CONTAINER, Live("77" * 32, {}), None)
     assert step.kind == "stop"
     assert 'Container "open-webui" already exists' in step.say
     assert "docker container rm open-webui" in step.say and "another name" in step.say
@@ -302,7 +308,7 @@ def test_docker_images_and_volumes_are_recreated_not_adopted():
         ("docker:index/volume:Volume", "icc-ollama-models"),
     ):
         pending = PendingCreate(f"{DOCKER}/x::y", token, name, None)
-        assert recover.pending_step(pending, Live("id", {}), None).kind == "drop"
+        assert recover_plan.pending_step(pending, Live("id", {}), None).kind == "drop"
 
 
 def test_docker_pending_creates_are_named_by_their_name_input():
@@ -323,12 +329,12 @@ def test_docker_pending_creates_are_named_by_their_name_input():
             ],
         },
     }
-    assert recover.pending_creates(state) == [CONTAINER]
+    assert recover_plan.pending_creates(state) == [CONTAINER]
 
 
 def test_one_conflict_blocks_the_whole_plan():
     other = PendingCreate(SERVICE.urn + "2", SERVICE.type, "open-webui", "icc-ollama")
-    result = recover.plan(
+    result = recover_plan.plan(
         [(lock(), Process(running=False))],
         "laptop",
         [SERVICE, other],
@@ -343,10 +349,10 @@ def test_one_conflict_blocks_the_whole_plan():
 
 
 def test_the_kubectl_resource_names_of_the_type_tokens():
-    assert recover.kubectl_kind("kubernetes:core/v1:Service") == "service"
-    assert recover.kubectl_kind("kubernetes:apps/v1:StatefulSet") == "statefulset.v1.apps"
+    assert recover_lookup.kubectl_kind("kubernetes:core/v1:Service") == "service"
+    assert recover_lookup.kubectl_kind("kubernetes:apps/v1:StatefulSet") == "statefulset.v1.apps"
     assert (
-        recover.kubectl_kind("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        recover_lookup.kubectl_kind("kubernetes:networking.k8s.io/v1:NetworkPolicy")
         == "networkpolicy.v1.networking.k8s.io"
     )
 
@@ -363,8 +369,8 @@ def test_adopted_creates_become_resources_with_their_id_after_everything_recorde
     state = exported(service, statefulset, update)
     before = json.dumps(state, sort_keys=True)
     steps = [
-        recover.Step("adopt", service["resource"]["urn"], "", id="icc-ollama/ollama"),
-        recover.Step("drop", statefulset["resource"]["urn"], ""),
+        recover_plan.Step("adopt", service["resource"]["urn"], "", id="icc-ollama/ollama"),
+        recover_plan.Step("drop", statefulset["resource"]["urn"], ""),
     ]
     new = recover.apply_to_state(state, steps)
 
@@ -387,7 +393,9 @@ def test_secret_inputs_stay_encrypted_when_adopted():
         "ciphertext": "v1:salt:encrypted",
     }
     secret["resource"]["inputs"]["stringData"] = ciphertext
-    step = recover.Step("adopt", secret["resource"]["urn"], "", id="icc-ollama/open-webui-secret")
+    step = recover_plan.Step(
+        "adopt", secret["resource"]["urn"], "", id="icc-ollama/open-webui-secret"
+    )
     new = recover.apply_to_state(exported(secret), [step])
     assert new["deployment"]["resources"][-1]["inputs"]["stringData"] == ciphertext
 
@@ -554,7 +562,7 @@ def test_docker_lookup_reads_ids_and_labels_and_knows_not_found(tmp_path, monkey
     """,
     )
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    lookup = recover.docker_lookup("unix:///run/user/1000/docker.sock")
+    lookup = recover_lookup.docker_lookup("unix:///run/user/1000/docker.sock")
     assert lookup(CONTAINER) == Live("c" * 64, OURS)
     assert lookup(NETWORK) == Live("n" * 64, OURS)
     assert (tmp_path / "host").read_text() == "unix:///run/user/1000/docker.sock"
@@ -573,12 +581,12 @@ HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": "grafana
 @pytest.mark.parametrize("manager", ["pulumi-kubernetes-9e1c2f", "pulumi-resource-kubernetes"])
 def test_a_chart_object_first_written_by_a_pulumi_provider_is_ours(manager):
     live = Live("icc-ollama/grafana", HELM_LABELS, (manager, "kube-controller-manager"))
-    assert recover.pending_step(CHART_CHILD, live, "icc-ollama").kind == "adopt"
+    assert recover_plan.pending_step(CHART_CHILD, live, "icc-ollama").kind == "adopt"
 
 
 def test_a_chart_object_installed_by_helm_itself_is_a_conflict():
     live = Live("icc-ollama/grafana", HELM_LABELS, ("helm", "pulumi-kubernetes-9e1c2f"))
-    assert recover.pending_step(CHART_CHILD, live, "icc-ollama").kind == "stop"
+    assert recover_plan.pending_step(CHART_CHILD, live, "icc-ollama").kind == "stop"
 
 
 def test_a_pending_provider_is_dropped_without_a_lookup():
@@ -599,9 +607,9 @@ def test_a_pending_provider_is_dropped_without_a_lookup():
             ],
         },
     }
-    [provider] = recover.pending_creates(state)
-    assert recover.look_up([provider], state, pulumi=None, scratch=Path(".")) == {}
-    assert recover.pending_step(provider, None, "icc-ollama").kind == "drop"
+    [provider] = recover_plan.pending_creates(state)
+    assert recover_lookup.look_up([provider], state, pulumi=None, scratch=Path(".")) == {}
+    assert recover_plan.pending_step(provider, None, "icc-ollama").kind == "drop"
 
 
 def test_before_a_preview_a_stale_lock_goes_but_the_state_is_left_alone(fakes, capsys):
