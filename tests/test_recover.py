@@ -462,24 +462,22 @@ def fakes(tmp_path, monkeypatch):
     return tmp_path, state_dir, calls
 
 
+def stale_lock(state_dir: Path) -> Path:
+    """A lock file of this machine whose process has exited, as a killed `pulumi up` leaves."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
+    holder = {"pid": dead.pid, "username": "ana", "hostname": recover.socket.gethostname()}
+    stale.write_text(json.dumps({**holder, "timestamp": "2026-11-23T16:00:00Z"}))
+    return stale
+
+
 def test_main_adopts_drops_then_refreshes_only_what_it_adopted(fakes, capsys):
     tmp_path, state_dir, calls = fakes
     service = k8s_pending("Service", "ollama")
     missing = k8s_pending("ServiceAccount", "missing")
     (tmp_path / "export.json").write_text(json.dumps(exported(service, missing)))
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
-    stale.write_text(
-        json.dumps(
-            {
-                "pid": dead.pid,
-                "username": "ana",
-                "hostname": recover.socket.gethostname(),
-                "timestamp": "2026-11-23T16:00:00Z",
-            }
-        )
-    )
+    stale = stale_lock(state_dir)
     attributes = stale.with_name(stale.name + ".attrs")  # what gocloud's fileblob writes beside
     attributes.write_text("{}")
 
@@ -616,19 +614,7 @@ def test_before_a_preview_a_stale_lock_goes_but_the_state_is_left_alone(fakes, c
     """`pulumi preview` takes the lock too, but a preview must not change the state."""
     tmp_path, state_dir, calls = fakes
     (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
-    stale.write_text(
-        json.dumps(
-            {
-                "pid": dead.pid,
-                "username": "ana",
-                "hostname": recover.socket.gethostname(),
-                "timestamp": "2026-11-23T16:00:00Z",
-            }
-        )
-    )
+    stale = stale_lock(state_dir)
 
     assert recover.main(["minikube", "preview", "--config-file", "/tmp/merged.yaml"]) == 0
 
@@ -645,19 +631,7 @@ def test_before_a_preview_a_stale_lock_goes_but_the_state_is_left_alone(fakes, c
 def test_dry_run_changes_nothing_at_all(fakes, capsys):
     tmp_path, state_dir, calls = fakes
     (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = state_dir / ".pulumi/locks/organization/icc-ollama/minikube/stale.json"
-    stale.write_text(
-        json.dumps(
-            {
-                "pid": dead.pid,
-                "username": "ana",
-                "hostname": recover.socket.gethostname(),
-                "timestamp": "2026-11-23T16:00:00Z",
-            }
-        )
-    )
+    stale = stale_lock(state_dir)
     assert recover.main(["minikube", "--dry-run"]) == 0
     assert stale.exists() and not (tmp_path / "imported.json").exists()
     assert "--dry-run, would have" in capsys.readouterr().out
