@@ -40,14 +40,15 @@ def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = Fal
     )
 
 
-def owned_namespace(settings: Settings) -> k8s.core.v1.Namespace | None:
+def owned_namespace(settings: Settings) -> kube.KubeObject | None:
     """The namespace on targets where we may create it (kept on destroy, see namespace_options)."""
     if not settings.create_namespace:
         return None
-    import pulumi_kubernetes as k8s
-
-    return k8s.core.v1.Namespace(
+    return kube.KubeObject(
         "namespace",
+        "v1",
+        "Namespace",
+        kube.namespace_options(kubernetes_provider(settings, "k8s-adopt", adopt=True)),
         metadata={
             "name": settings.namespace,
             "labels": {
@@ -55,7 +56,6 @@ def owned_namespace(settings: Settings) -> k8s.core.v1.Namespace | None:
                 "app.kubernetes.io/managed-by": "pulumi",
             },
         },
-        opts=kube.namespace_options(kubernetes_provider(settings, "k8s-adopt", adopt=True)),
     )
 
 

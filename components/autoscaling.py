@@ -17,14 +17,10 @@ opt-in and bounded by the GPU quota (see settings/quota.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pulumi
 
+from components import kube
 from settings.ollama import Autoscaling, Ollama
-
-if TYPE_CHECKING:
-    import pulumi_kubernetes as k8s
 
 # Scale up without waiting, but one replica a minute: each new one pulls its models first.
 # Scale down only after 10 quiet minutes, one replica per 5 minutes: a replica that has loaded
@@ -57,7 +53,7 @@ def statefulset_options(
     return pulumi.ResourceOptions(parent=parent, custom_timeouts=timeouts, ignore_changes=ignore)
 
 
-def hpa_spec(target_name: pulumi.Input[str], scaling: Autoscaling) -> dict:
+def hpa_spec(target_name: str, scaling: Autoscaling) -> dict:
     return {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": target_name},
         "minReplicas": scaling.min_replicas,
@@ -82,12 +78,15 @@ def hpa_spec(target_name: pulumi.Input[str], scaling: Autoscaling) -> dict:
 def ollama_autoscaler(
     logical: str,
     metadata: dict,
-    target_name: pulumi.Input[str],
+    target_name: str,
     scaling: Autoscaling,
     opts: pulumi.ResourceOptions,
-) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
-    import pulumi_kubernetes as k8s
-
-    return k8s.autoscaling.v2.HorizontalPodAutoscaler(
-        logical, metadata=metadata, spec=hpa_spec(target_name, scaling), opts=opts
+) -> kube.KubeObject:
+    return kube.KubeObject(
+        logical,
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        opts,
+        metadata=metadata,
+        spec=hpa_spec(target_name, scaling),
     )

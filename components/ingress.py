@@ -14,15 +14,11 @@ host of its own (Open WebUI serves /api itself), and the program then warns on e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 
 from components import kube
 from settings.ingress import Ingress
-
-if TYPE_CHECKING:
-    import pulumi_kubernetes as k8s
 
 NGINX = "nginx.ingress.kubernetes.io"
 ICC_API_HOST = "icc-k8s-api.informatik.haw-hamburg.de"
@@ -154,9 +150,7 @@ class WebIngress(pulumi.ComponentResource):
         generated_secret: str,
         sticky: bool,
         opts: pulumi.ResourceOptions,
-    ) -> k8s.networking.v1.Ingress:
-        import pulumi_kubernetes as k8s
-
+    ) -> kube.KubeObject:
         settings = self._args.ingress
         spec: dict = {
             "ingressClassName": settings.class_name,
@@ -178,8 +172,11 @@ class WebIngress(pulumi.ComponentResource):
         if settings.tls.enabled:
             secret = tls_secret(settings, generated_secret)
             spec["tls"] = [{"hosts": [host], "secretName": secret}]
-        return k8s.networking.v1.Ingress(
+        return kube.KubeObject(
             logical,
+            "networking.k8s.io/v1",
+            "Ingress",
+            opts,
             metadata={
                 "name": name,
                 "namespace": self._args.namespace,
@@ -187,5 +184,4 @@ class WebIngress(pulumi.ComponentResource):
                 "annotations": proxy_annotations(settings, sticky),
             },
             spec=spec,
-            opts=opts,
         )

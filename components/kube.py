@@ -1,8 +1,8 @@
-"""Small builders shared by the Kubernetes components: labels, resources, probes, claims.
+"""Small builders shared by the Kubernetes components: objects, labels, probes, claims.
 
-The Kubernetes modules import `pulumi_kubernetes` where they create a resource, not at the top:
-the Docker target shares their labels, ports and environment builders and must not load the
-Kubernetes SDK (tests/test_startup.py checks which provider SDK each target imports).
+Every Kubernetes object is a `KubeObject` (below), not a class of `pulumi_kubernetes`: the Docker
+target shares the labels, ports and environment builders and must not load the Kubernetes SDK at
+all (tests/test_startup.py), and the Kubernetes targets need only its Provider.
 """
 
 from __future__ import annotations
@@ -57,14 +57,60 @@ def claim_retention(keep_data: bool) -> dict:
     return {"whenDeleted": when_deleted, "whenScaled": "Retain"}
 
 
-def service_account(
-    logical: str, metadata: dict, opts: pulumi.ResourceOptions
-) -> k8s.core.v1.ServiceAccount:
-    """One identity per workload, without an API token: nothing here talks to the API server."""
-    import pulumi_kubernetes as k8s
+class KubeObject(pulumi.CustomResource):
+    """One Kubernetes object from a plain manifest, registered under the provider's own type
+    (`kubernetes:apps/v1:StatefulSet`), as the classes of `pulumi_kubernetes` register it: the
+    state, previews and the policy pack see the same resource, and a stack made with those
+    classes sees no change.
 
-    return k8s.core.v1.ServiceAccount(
-        logical, metadata=metadata, automount_service_account_token=False, opts=opts
+    Why not those classes: the manifests here are camelCase dicts already, so all they would add
+    is Python-name translation, and that costs start time. Importing one API group loads every
+    class of it (core/v1 alone ~0.3 s on the bench machine, more than the rest of the program), and
+    each object's inputs are walked along their type hints. `make bench` shows the difference in
+    "program evaluation"; every preview and `up` pays it.
+    """
+
+    metadata: pulumi.Output[Any]
+
+    def __init__(
+        self,
+        logical: str,
+        api_version: str,
+        kind: str,
+        opts: pulumi.ResourceOptions,
+        **fields: Any,
+    ):
+        group_version = api_version if "/" in api_version else f"core/{api_version}"
+        if kind == "Secret":
+            # As pulumi_kubernetes' Secret: what the provider reads back stays encrypted too.
+            secret = pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
+            opts = pulumi.ResourceOptions.merge(opts, secret)
+        super().__init__(
+            f"kubernetes:{group_version}:{kind}",
+            logical,
+            {"apiVersion": api_version, "kind": kind, **fields},
+            opts,
+        )
+
+
+def service_account(logical: str, metadata: dict, opts: pulumi.ResourceOptions) -> KubeObject:
+    """One identity per workload, without an API token: nothing here talks to the API server."""
+    return KubeObject(
+        logical, "v1", "ServiceAccount", opts, metadata=metadata, automountServiceAccountToken=False
+    )
+
+
+def config_map(
+    logical: str, metadata: dict, data: dict[str, str], opts: pulumi.ResourceOptions
+) -> KubeObject:
+    return KubeObject(logical, "v1", "ConfigMap", opts, metadata=metadata, data=data)
+
+
+def secret(
+    logical: str, metadata: dict, string_data: dict, opts: pulumi.ResourceOptions
+) -> KubeObject:
+    return KubeObject(
+        logical, "v1", "Secret", opts, metadata=metadata, type="Opaque", stringData=string_data
     )
 
 
@@ -81,15 +127,11 @@ def service_account(
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
-def service(
-    logical: str, metadata: dict, spec: dict, opts: pulumi.ResourceOptions
-) -> k8s.core.v1.Service:
+def service(logical: str, metadata: dict, spec: dict, opts: pulumi.ResourceOptions) -> KubeObject:
     """A Service in front of one workload's pods, without the provider's Service await."""
-    import pulumi_kubernetes as k8s
-
     annotations = {**metadata.get("annotations", {}), **SKIP_AWAIT}
-    return k8s.core.v1.Service(
-        logical, metadata={**metadata, "annotations": annotations}, spec=spec, opts=opts
+    return KubeObject(
+        logical, "v1", "Service", opts, metadata={**metadata, "annotations": annotations}, spec=spec
     )
 
 

@@ -38,7 +38,7 @@ Every chart key used here is listed, with the chart version and the commit it wa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
@@ -58,9 +58,6 @@ from components.monitoring_values import (
 )
 from settings.monitoring import is_chart_path
 from settings.sidecars import EXPORTER_RESOURCES
-
-if TYPE_CHECKING:
-    import pulumi_kubernetes as k8s
 
 
 def chart_source(chart) -> dict[str, Any]:
@@ -94,21 +91,17 @@ class Monitoring(pulumi.ComponentResource):
         if args.monitoring.exporter.enabled:
             self.exporter_selector = exporter_selector(args)
             self.exporter = self._exporter(name, child)
-        self.admin_secret = k8s.core.v1.Secret(
+        self.admin_secret = kube.secret(
             f"{name}-grafana-admin",
-            metadata=self._meta(args.admin_secret_name, "grafana", "dashboards"),
-            type="Opaque",
-            string_data={
-                "admin-user": "admin",
-                "admin-password": pulumi.Output.secret(args.admin_password),
-            },
-            opts=child,
+            self._meta(args.admin_secret_name, "grafana", "dashboards"),
+            {"admin-user": "admin", "admin-password": pulumi.Output.secret(args.admin_password)},
+            child,
         )
-        self.dashboards = k8s.core.v1.ConfigMap(
+        self.dashboards = kube.config_map(
             f"{name}-dashboards",
-            metadata=self._meta(args.dashboards_name, "grafana", "dashboards"),
-            data=dashboards(args.namespace),
-            opts=child,
+            self._meta(args.dashboards_name, "grafana", "dashboards"),
+            dashboards(args.namespace),
+            child,
         )
         self.prometheus = k8s.helm.v4.Chart(
             f"{name}-prometheus",
@@ -144,9 +137,7 @@ class Monitoring(pulumi.ComponentResource):
             "labels": kube.with_managed_by(kube.labels(app, component)),
         }
 
-    def _exporter(self, name: str, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
-        import pulumi_kubernetes as k8s
-
+    def _exporter(self, name: str, opts: pulumi.ResourceOptions) -> kube.KubeObject:
         args = self._args
         selector = exporter_selector(args)
         meta = {
@@ -155,11 +146,12 @@ class Monitoring(pulumi.ComponentResource):
             "labels": kube.with_managed_by(selector),
         }
         account = kube.service_account(f"{name}-exporter-sa", meta, opts)
-        script = k8s.core.v1.ConfigMap(
+        script_name = f"{args.exporter_name}-script"
+        script = kube.config_map(
             f"{name}-exporter-script",
-            metadata={**meta, "name": f"{args.exporter_name}-script"},
-            data={EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()},
-            opts=opts,
+            {**meta, "name": script_name},
+            {EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()},
+            opts,
         )
         self.exporter_service = kube.service(
             f"{name}-exporter-service",
@@ -195,8 +187,14 @@ class Monitoring(pulumi.ComponentResource):
             "readinessProbe": kube.http_probe("/healthz", EXPORTER_PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/healthz", EXPORTER_PORT, period=20, failures=3),
         }
-        return k8s.apps.v1.Deployment(
+        return kube.KubeObject(
             f"{name}-exporter",
+            "apps/v1",
+            "Deployment",
+            # Its pods need both; they are named here, so the order must be said.
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[account, script])
+            ),
             metadata=meta,
             spec={
                 "replicas": 1,
@@ -205,18 +203,17 @@ class Monitoring(pulumi.ComponentResource):
                     "metadata": {"labels": kube.with_managed_by(selector)},
                     "spec": {
                         "enableServiceLinks": False,
-                        "serviceAccountName": account.metadata.name,
+                        "serviceAccountName": args.exporter_name,
                         "automountServiceAccountToken": False,
                         "securityContext": restricted_pod(EXPORTER_USER),
                         "containers": [container],
                         "volumes": [
                             {
                                 "name": "script",
-                                "configMap": {"name": script.metadata.name, "defaultMode": 0o444},
+                                "configMap": {"name": script_name, "defaultMode": 0o444},
                             }
                         ],
                     },
                 },
             },
-            opts=opts,
         )

@@ -9,14 +9,10 @@ Egress stays open: Ollama pulls models from the internet and Open WebUI may call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 
 from components import kube
-
-if TYPE_CHECKING:
-    import pulumi_kubernetes as k8s
 
 
 @dataclass(frozen=True)
@@ -48,20 +44,14 @@ class NetworkIsolation(pulumi.ComponentResource):
         super().__init__("icc:network:NetworkIsolation", name, None, opts)
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
-        self.deny = self._policy(
-            f"{name}-default-deny", "icc-ollama-default-deny", release_selector(), [], child
-        )
+        deny = "icc-ollama-default-deny"
+        self.deny = self._policy(f"{name}-default-deny", deny, release_selector(), [], child)
+        allows = [(rule, f"icc-ollama-allow-{rule.name}") for rule in args.rules]
         self.allows = [
-            self._policy(
-                f"{name}-{rule.name}",
-                f"icc-ollama-allow-{rule.name}",
-                rule.target,
-                [self._ingress(rule)],
-                child,
-            )
-            for rule in args.rules
+            self._policy(f"{name}-{rule.name}", policy, rule.target, [self._ingress(rule)], child)
+            for rule, policy in allows
         ]
-        self.register_outputs({"policies": [p.metadata.name for p in [self.deny, *self.allows]]})
+        self.register_outputs({"policies": [deny, *(policy for _, policy in allows)]})
 
     @staticmethod
     def _ingress(rule: AllowRule) -> dict:
@@ -79,11 +69,12 @@ class NetworkIsolation(pulumi.ComponentResource):
         selector: dict[str, str],
         ingress: list[dict],
         opts: pulumi.ResourceOptions,
-    ) -> k8s.networking.v1.NetworkPolicy:
-        import pulumi_kubernetes as k8s
-
-        return k8s.networking.v1.NetworkPolicy(
+    ) -> kube.KubeObject:
+        return kube.KubeObject(
             logical,
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            opts,
             metadata={
                 "name": name,
                 "namespace": self._args.namespace,
@@ -94,5 +85,4 @@ class NetworkIsolation(pulumi.ComponentResource):
                 "policyTypes": ["Ingress"],
                 "ingress": ingress,
             },
-            opts=opts,
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -25,9 +24,6 @@ from components.network import AllowRule
 from components.ollama_env import LOADER_ENV, PORT, SCRIPT, SCRIPT_DIR, ollama_env
 from settings.ollama import Ollama
 from settings.sidecars import LOADER_RESOURCES
-
-if TYPE_CHECKING:
-    import pulumi_kubernetes as k8s
 
 # Ollama runs as this non-root user; its state (models, keys) lives on the claim under $HOME.
 RUN_AS_USER = 1000
@@ -57,6 +53,7 @@ class OllamaServer(pulumi.ComponentResource):
         self._args = args
         self.selector = kube.labels(args.name, "inference")
         self.headless_name = f"{args.name}-headless"
+        self.scripts_name = f"{args.name}-scripts"
         self.service_name = args.name
         self.url = f"http://{kube.service_dns(args.name, args.namespace)}:{PORT}"
         self.replica_urls = [
@@ -77,9 +74,10 @@ class OllamaServer(pulumi.ComponentResource):
             self.autoscaler = autoscaling.ollama_autoscaler(
                 f"{name}-autoscaler",
                 self._meta(args.name),
-                self.statefulset.metadata.name,
+                args.name,
                 args.ollama.autoscaling,
-                child,
+                # After the StatefulSet: until its target exists an HPA only reports FailedGetScale.
+                pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset]),
             )
         self.register_outputs(
             {
@@ -87,7 +85,7 @@ class OllamaServer(pulumi.ComponentResource):
                 "url": self.url,
                 "replicaUrls": self.replica_urls,
                 "webuiUrls": self.webui_urls,
-                "statefulSetName": self.statefulset.metadata.name,
+                "statefulSetName": args.name,
             }
         )
 
@@ -120,19 +118,17 @@ class OllamaServer(pulumi.ComponentResource):
             "labels": kube.with_managed_by(kube.labels(self._args.name, component)),
         }
 
-    def _scripts_config_map(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap:
-        import pulumi_kubernetes as k8s
-
-        return k8s.core.v1.ConfigMap(
+    def _scripts_config_map(self, name: str, opts: pulumi.ResourceOptions) -> kube.KubeObject:
+        return kube.config_map(
             f"{name}-scripts",
-            metadata=self._meta(f"{self._args.name}-scripts"),
-            data={SCRIPT.name: SCRIPT.read_text()},
-            opts=opts,
+            self._meta(self.scripts_name),
+            {SCRIPT.name: SCRIPT.read_text()},
+            opts,
         )
 
     def _service(
         self, logical: str, name: str, opts: pulumi.ResourceOptions, headless: bool
-    ) -> k8s.core.v1.Service:
+    ) -> kube.KubeObject:
         spec = {
             "selector": self.selector,
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
@@ -143,22 +139,20 @@ class OllamaServer(pulumi.ComponentResource):
             spec["type"] = "ClusterIP"
         return kube.service(logical, self._meta(name), spec, opts)
 
-    def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
-        import pulumi_kubernetes as k8s
-
+    def _statefulset(self, name: str) -> kube.KubeObject:
         args, settings = self._args, self._args.ollama
         script_hash = hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:16]
         pod_spec = {
             "enableServiceLinks": False,  # a Service named "ollama" would inject OLLAMA_* variables
             "terminationGracePeriodSeconds": 60,
-            "serviceAccountName": self.service_account.metadata.name,
+            "serviceAccountName": args.name,
             "automountServiceAccountToken": False,
             "securityContext": kube.pod_security(RUN_AS_USER),
             "containers": self._containers(),
             "volumes": [
                 {
                     "name": "scripts",
-                    "configMap": {"name": self.scripts.metadata.name, "defaultMode": 0o555},
+                    "configMap": {"name": self.scripts_name, "defaultMode": 0o555},
                 },
                 {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
             ],
@@ -171,8 +165,17 @@ class OllamaServer(pulumi.ComponentResource):
             pod_spec["nodeSelector"] = dict(settings.node_selector)
         if settings.gpu.enabled and settings.gpu.runtime_class_name:
             pod_spec["runtimeClassName"] = settings.gpu.runtime_class_name
-        return k8s.apps.v1.StatefulSet(
+        return kube.KubeObject(
             name,
+            "apps/v1",
+            "StatefulSet",
+            pulumi.ResourceOptions.merge(
+                autoscaling.statefulset_options(
+                    settings, self, kube.rollout_timeouts(settings.rollout_timeout_minutes)
+                ),
+                # Its pods need both; they are named above, so the order must be said here.
+                pulumi.ResourceOptions(depends_on=[self.service_account, self.scripts]),
+            ),
             metadata=self._meta(args.name),
             spec={
                 # By name, not as an output: the StatefulSet must not wait for a Service's await
@@ -193,9 +196,6 @@ class OllamaServer(pulumi.ComponentResource):
                     kube.claim_template("models", settings.storage, "inference", args.name)
                 ],
             },
-            opts=autoscaling.statefulset_options(
-                settings, self, kube.rollout_timeouts(settings.rollout_timeout_minutes)
-            ),
         )
 
     def _env(self) -> list[dict]:

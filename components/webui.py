@@ -8,7 +8,6 @@ and replacements exactly like the Ollama model claims.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -23,9 +22,6 @@ from components.webui_env import (
     webui_secret_env,
 )
 from settings.webui import WebUi
-
-if TYPE_CHECKING:
-    import pulumi_kubernetes as k8s
 
 # Open WebUI 0.11.0 runs as any uid with group 0. At every start it deletes and re-copies the
 # files of its static directory (open_webui/config.py:95-140), which also holds the fonts and
@@ -85,7 +81,7 @@ class OpenWebUI(pulumi.ComponentResource):
         )
         self.statefulset = self._statefulset(name)
         self.register_outputs(
-            {"serviceName": self.service_name, "statefulSetName": self.statefulset.metadata.name}
+            {"serviceName": self.service_name, "statefulSetName": self._args.name}
         )
 
     def allow_rules(self, ingress_namespace: str) -> tuple[AllowRule, ...]:
@@ -107,18 +103,10 @@ class OpenWebUI(pulumi.ComponentResource):
             "labels": kube.with_managed_by(self.selector),
         }
 
-    def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
-        import pulumi_kubernetes as k8s
-
+    def _secret(self, name: str, opts: pulumi.ResourceOptions) -> kube.KubeObject:
         args = self._args
         data = webui_secret_env(args.secret_key, args.openai_api_key, self._admin_password())
-        return k8s.core.v1.Secret(
-            f"{name}-secret",
-            metadata=self._meta(self.secret_name),
-            type="Opaque",
-            string_data=data,
-            opts=opts,
-        )
+        return kube.secret(f"{name}-secret", self._meta(self.secret_name), data, opts)
 
     def _admin_password(self) -> pulumi.Input[str] | None:
         return self._args.admin_password if self._args.webui.auth else None
@@ -160,9 +148,7 @@ class OpenWebUI(pulumi.ComponentResource):
             "securityContext": kube.container_security(),
         }
 
-    def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
-        import pulumi_kubernetes as k8s
-
+    def _statefulset(self, name: str) -> kube.KubeObject:
         webui = self._args.webui
         container = {
             "name": "open-webui",
@@ -186,8 +172,16 @@ class OpenWebUI(pulumi.ComponentResource):
         command = start_command(webui)
         if command:
             container["command"] = command
-        return k8s.apps.v1.StatefulSet(
+        return kube.KubeObject(
             name,
+            "apps/v1",
+            "StatefulSet",
+            pulumi.ResourceOptions(
+                parent=self,
+                # Its pods need both; they are named here, so the order must be said.
+                depends_on=[self.secret, self.service_account],
+                custom_timeouts=kube.rollout_timeouts(15),
+            ),
             metadata=self._meta(self._args.name),
             spec={
                 # By name, not `self.service.metadata.name`: that output would make the
@@ -201,7 +195,7 @@ class OpenWebUI(pulumi.ComponentResource):
                     "metadata": {"labels": kube.with_managed_by(self.selector)},
                     "spec": {
                         "enableServiceLinks": False,
-                        "serviceAccountName": self.service_account.metadata.name,
+                        "serviceAccountName": self._args.name,
                         "automountServiceAccountToken": False,
                         "securityContext": kube.pod_security(RUN_AS_USER, RUN_AS_GROUP),
                         "initContainers": [self._seed_static()],
@@ -216,7 +210,4 @@ class OpenWebUI(pulumi.ComponentResource):
                     kube.claim_template("data", webui.storage, "frontend", self._args.name)
                 ],
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.secret], custom_timeouts=kube.rollout_timeouts(15)
-            ),
         )

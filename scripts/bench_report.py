@@ -20,25 +20,28 @@ def ratio(numerator: float, denominator: float) -> str:
 
 
 def print_stack(figures: StackFigures) -> None:
-    seconds, floor = figures.seconds, figures.floor
+    seconds = figures.seconds
     print(
         f"\n== {figures.target}: {figures.objects} Kubernetes objects; floor = "
-        f"{figures.objects} ConfigMaps =="
+        f"{figures.objects} ConfigMaps; median of {len(figures.runs['up'])} rounds =="
     )
-    print(f"  {'':16s} {'stack':>8s} {'floor':>8s} {'stack/floor':>12s}")
+    print(f"  {'':16s} {'stack':>8s} {'floor':>8s} {'stack/floor':>12s}   rounds: stack | floor")
     for row in ("preview", "up", "no-change up"):
+        stack, floor = figures.median(row), figures.median(row, floor=True)
+        each = " ".join(f"{s:.2f}" for s in figures.runs[row])
+        each_floor = " ".join(f"{s:.2f}" for s in figures.floor_runs[row])
         print(
-            f"  {row:16s} {seconds[row]:7.2f}s {floor[row]:7.2f}s "
-            f"{ratio(seconds[row], floor[row]):>12s}"
+            f"  {row:16s} {stack:7.2f}s {floor:7.2f}s {ratio(stack, floor):>12s}   "
+            f"{each} | {each_floor}"
         )
     dry, full = seconds["kubectl apply --dry-run=server"], seconds["kubectl apply + rollout status"]
     print(
         f"  kubectl apply --dry-run=server   {dry:7.2f}s   "
-        f"preview / it {ratio(seconds['preview'], dry)}"
+        f"preview / it {ratio(figures.median('preview'), dry)}"
     )
     print(
         f"  kubectl apply + rollout status   {full:7.2f}s   "
-        f"up / it      {ratio(seconds['up'], full)}"
+        f"up / it      {ratio(figures.median('up'), full)}"
     )
     for label in (
         "preview",
@@ -48,7 +51,7 @@ def print_stack(figures: StackFigures) -> None:
         "no-change up",
         "floor no-change up",
     ):
-        timeline = figures.timelines[label]
+        timeline = figures.median_timeline(label)
         phases = ", ".join(f"{name} {value:.2f}s" for name, value in timeline.phases().items())
         print(f"  timeline of `{label}` ({timeline.seconds:.2f}s): {phases}")
         steps = timeline.steps()

@@ -89,6 +89,7 @@ class Options:
     protect: bool
     ignore_changes: tuple[str, ...]
     custom_timeouts: dict[str, str]
+    additional_secret_outputs: tuple[str, ...] = ()
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -184,6 +185,7 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
                 )
                 if value
             },
+            additional_secret_outputs=tuple(request.additionalSecretOutputs),
         )
         return response
 
@@ -231,7 +233,9 @@ def run_program(
 def run_components(build, monkeypatch=None) -> ProgramRun:
     """Build components directly (no config, no __main__) and wait for every RPC."""
     run = ProgramRun()
-    pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack="unit", preview=False)
+    mocks = RecordingMocks(run)
+    monitor = RecordingMonitor(mocks, run)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="unit", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config({})
 
     @pulumi.runtime.test
@@ -241,6 +245,7 @@ def run_components(build, monkeypatch=None) -> ProgramRun:
         return pulumi.Output.from_input(None)
 
     program()
+    run.urns = list(monitor.get_registered_resources())
     return run
 
 

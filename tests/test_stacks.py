@@ -1,8 +1,10 @@
 """Both Kubernetes stacks, run through the real __main__.py under mocks."""
 
+import pulumi
 import pytest
 
-from harness import TEST_SECRET_KEY, TEST_SECRETS, is_secret, run_stack
+from components import kube
+from harness import TEST_SECRET_KEY, TEST_SECRETS, is_secret, run_components, run_stack
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 
@@ -77,7 +79,6 @@ def test_icc_claims_use_rook_ceph_block(icc):
 
 
 def test_opting_out_of_data_retention_deletes_claims(monkeypatch):
-    from harness import run_stack
 
     run = run_stack("minikube", monkeypatch, keepDataOnDestroy="false")
     for name in ("ollama", "open-webui"):
@@ -171,7 +172,6 @@ def test_model_loader_sidecar_preloads_configured_models(stack, request):
 
 
 def test_no_models_means_no_sidecar_and_an_http_readiness(monkeypatch):
-    from harness import run_stack
 
     run = run_stack("minikube", monkeypatch, ollama={"models": []})
     spec = pod_spec(run, "ollama")
@@ -225,10 +225,74 @@ def test_no_workload_waits_for_a_service_that_waits_for_its_pods(stack, request)
         assert not run.dependencies[urn] & services, (urn, run.dependencies[urn] & services)
 
 
-def test_the_dependency_record_sees_outputs(monkeypatch):
-    # The check above is only worth something if an Output input shows up as a dependency.
-    run = run_stack("minikube", monkeypatch)
-    statefulset = run.urn_of("kubernetes:apps/v1:StatefulSet", "ollama")
-    assert any(
-        "$kubernetes:core/v1:ServiceAccount::" in urn for urn in run.dependencies[statefulset]
-    )
+def test_the_dependency_record_sees_outputs_and_depends_on():
+    # The checks here are only worth something if both ways of waiting show up as dependencies.
+    def build():
+        opts = pulumi.ResourceOptions()
+        first = kube.config_map("first", {"name": "first"}, {"a": "b"}, opts)
+        kube.config_map("by-output", {"name": first.metadata.apply(lambda m: m["name"])}, {}, opts)
+        after = pulumi.ResourceOptions(depends_on=[first])
+        kube.config_map("by-depends-on", {"name": "after"}, {}, after)
+
+    run = run_components(build)
+    first = run.urn_of("kubernetes:core/v1:ConfigMap", "first")
+    assert first in run.dependencies[run.urn_of("kubernetes:core/v1:ConfigMap", "by-output")]
+    assert first in run.dependencies[run.urn_of("kubernetes:core/v1:ConfigMap", "by-depends-on")]
+
+
+def pod_references(workload: dict) -> set[tuple[str, str]]:
+    """(kind, name) of every object a workload's pods name: they must exist when pods start."""
+    spec = workload["spec"]["template"]["spec"]
+    found = {("ServiceAccount", spec["serviceAccountName"])}
+    for volume in spec.get("volumes", []):
+        if "configMap" in volume:
+            found.add(("ConfigMap", volume["configMap"]["name"]))
+        if "secret" in volume:
+            found.add(("Secret", volume["secret"]["secretName"]))
+    for c in spec.get("initContainers", []) + spec["containers"]:
+        for env in c.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                found.add(("Secret", ref["name"]))
+    return found
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_workloads_are_created_after_the_objects_their_pods_name(stack, request):
+    # Pods name their ServiceAccount, ConfigMaps and Secrets by plain strings (no output waits
+    # on an await), so the order has to be stated with depends_on: a pod whose ServiceAccount is
+    # missing is refused, one whose ConfigMap is missing does not start.
+    run = request.getfixturevalue(stack)
+    made = {
+        (r.inputs["kind"], r.inputs["metadata"]["name"]): run.urn_of(r.typ, r.name)
+        for r in run.resources
+        if r.custom and "kind" in r.inputs
+    }
+    workloads = [r for r in run.resources if r.inputs.get("kind") in ("StatefulSet", "Deployment")]
+    assert len(workloads) >= 2
+    for workload in workloads:
+        waits = run.dependencies[run.urn_of(workload.typ, workload.name)]
+        for reference in pod_references(workload.inputs):
+            assert reference in made, f"{workload.name} names {reference}, which nothing creates"
+            assert made[reference] in waits, f"{workload.name} does not wait for {reference}"
+
+
+def test_kube_objects_register_the_providers_own_types():
+    # The types pulumi_kubernetes' classes register: a stack made with them sees no change.
+    def build():
+        opts = pulumi.ResourceOptions()
+        kube.KubeObject("ns", "v1", "Namespace", opts, metadata={"name": "ns"})
+        kube.KubeObject("set", "apps/v1", "StatefulSet", opts, metadata={"name": "set"})
+        kube.secret("secret", {"name": "secret"}, {"key": "value"}, opts)
+
+    run = run_components(build)
+    assert run.one("kubernetes:core/v1:Namespace").inputs == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "ns"},
+    }
+    assert run.one("kubernetes:apps/v1:StatefulSet").inputs["apiVersion"] == "apps/v1"
+    # As pulumi_kubernetes' Secret: the values the provider reads back stay encrypted too.
+    secret = run.options_of("kubernetes:core/v1:Secret", "secret")
+    assert set(secret.additional_secret_outputs) == {"data", "stringData"}
+    assert run.options_of("kubernetes:core/v1:Namespace", "ns").additional_secret_outputs == ()

@@ -11,13 +11,13 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from token_references import LegacyTokenReferences  # noqa: F401 (the tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_SCRIPT = ROOT / "scripts" / "e2e-tools.sh"
@@ -303,79 +303,6 @@ def start_cluster(bin_dir: Path, workdir: Path, name: str = "icc-ollama-e2e") ->
     cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ICC_NAMESPACE}}])
     cluster.apply(storage_objects())
     return cluster
-
-
-class LegacyTokenReferences:
-    """Stands in for the pre-1.24 token controller that the fallback provider still waits for.
-
-    pulumi-kubernetes before v3.20 (the v2.0.0 provider built here, see scripts/e2e-tools.sh)
-    counts a ServiceAccount as ready only once `secrets` lists an auto-made token Secret, which
-    Kubernetes stopped making in 1.24 (pulumi-kubernetes#2063). A watch on ServiceAccounts adds
-    such a reference to each new one of the test namespaces as soon as it appears (a polling loop
-    added up to seconds to every `up` that creates one: `make bench` counts them); the real
-    4.32.0 provider never waits for it.
-    """
-
-    def __init__(self, cluster: Cluster, namespaces: tuple[str, ...]):
-        self._cluster, self._namespaces = cluster, namespaces
-        self._stop = threading.Event()
-        self._watch: subprocess.Popen | None = None
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> LegacyTokenReferences:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._watch is not None:
-            self._watch.kill()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        # A watch ends when the server closes it; start a new one until told to stop.
-        while not self._stop.is_set():
-            self._watch = subprocess.Popen(
-                [
-                    str(self._cluster.bin_dir / "kubectl"),
-                    "--kubeconfig",
-                    str(self._cluster.kubeconfig),
-                    "--context",
-                    self._cluster.context,
-                    "get",
-                    "serviceaccounts",
-                    "--all-namespaces",
-                    "--watch",
-                    "-o",
-                    'jsonpath={.metadata.namespace} {.metadata.name} {.secrets}{"\\n"}',
-                ],
-                env=self._cluster.env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            assert self._watch.stdout is not None
-            for line in self._watch.stdout:
-                fields = line.split()
-                if len(fields) == 2 and fields[0] in self._namespaces:  # no `secrets` yet
-                    self._reference_token(*fields)
-            self._watch.wait()
-            self._stop.wait(1.0)
-
-    def _reference_token(self, namespace: str, name: str) -> None:
-        patch = json.dumps({"secrets": [{"name": f"{name}-token"}]})
-        self._cluster.kubectl(
-            "patch",
-            "serviceaccount",
-            name,
-            "-n",
-            namespace,
-            "--type",
-            "merge",
-            "-p",
-            patch,
-            check=False,
-        )
 
 
 def stop_cluster(cluster: Cluster) -> None:

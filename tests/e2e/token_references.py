@@ -1,0 +1,121 @@
+"""Stands in for the pre-1.24 token controller that the fallback provider still waits for.
+
+pulumi-kubernetes before v3.20 (the v2.0.0 provider built by scripts/e2e-tools.sh) counts a
+ServiceAccount as ready only once `secrets` lists an auto-made token Secret, which Kubernetes
+stopped making in 1.24 (pulumi-kubernetes#2063); the real 4.32.0 provider never waits for it.
+A watch on ServiceAccounts adds such a reference to each new one in the test namespaces.
+
+It talks HTTPS to the API server itself (the kubeconfig's CA and client certificate) instead of
+starting `kubectl patch` per ServiceAccount: a process start costs 0.3-1 s on the 2-core CI
+machine, and every `pulumi up` that creates a ServiceAccount waited for it, with the StatefulSet
+behind (`make bench` counted it). The old token controller answered within milliseconds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+WATCH_SECONDS = 60  # the server ends a watch after this; a new one starts (resourceVersion kept)
+
+
+class KubeApi:
+    """Just enough of a Kubernetes client for this: one context of a kubeconfig with files."""
+
+    def __init__(self, kubeconfig: Path, context: str):
+        config = yaml.safe_load(kubeconfig.read_text())
+        ctx = next(c["context"] for c in config["contexts"] if c["name"] == context)
+        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == ctx["cluster"])
+        user = next(u["user"] for u in config["users"] if u["name"] == ctx["user"])
+        server = urlparse(cluster["server"])
+        self.host, self.port = server.hostname or "127.0.0.1", server.port or 443
+        self.tls = ssl.create_default_context(cafile=cluster["certificate-authority"])
+        self.tls.load_cert_chain(user["client-certificate"], user["client-key"])
+
+    def connection(self, timeout: float | None = 30) -> http.client.HTTPSConnection:
+        return http.client.HTTPSConnection(self.host, self.port, context=self.tls, timeout=timeout)
+
+
+class LegacyTokenReferences:
+    def __init__(self, cluster, namespaces: tuple[str, ...]):
+        self._api = KubeApi(cluster.kubeconfig, cluster.context)
+        self._namespaces = namespaces
+        self._stop = threading.Event()
+        self._watch: http.client.HTTPSConnection | None = None
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> LegacyTokenReferences:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.close()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        version = ""
+        patcher = self._api.connection()
+        while not self._stop.is_set():
+            try:
+                version = self._watch_once(version, patcher)
+            except (OSError, http.client.HTTPException, ValueError):
+                if self._stop.wait(1.0):
+                    return
+                version = ""  # start over from a fresh list (e.g. "resourceVersion too old")
+                patcher.close()
+                patcher = self._api.connection()
+        patcher.close()
+
+    def _watch_once(self, version: str, patcher: http.client.HTTPSConnection) -> str:
+        self._watch = self._api.connection(timeout=WATCH_SECONDS + 30)
+        query = f"watch=true&timeoutSeconds={WATCH_SECONDS}"
+        if version:
+            query += f"&resourceVersion={version}"
+        self._watch.request("GET", f"/api/v1/serviceaccounts?{query}")
+        response = self._watch.getresponse()
+        if response.status != 200:
+            raise ValueError(f"watch answered {response.status}")
+        for line in lines(response):
+            event = json.loads(line)
+            account = event["object"]
+            if event["type"] == "ERROR":
+                raise ValueError(account.get("message", "watch error"))
+            meta = account["metadata"]
+            version = meta["resourceVersion"]
+            wanted = meta["namespace"] in self._namespaces and not account.get("secrets")
+            if event["type"] in ("ADDED", "MODIFIED") and wanted:
+                self._reference_token(patcher, meta["namespace"], meta["name"])
+        return version
+
+    @staticmethod
+    def _reference_token(patcher: http.client.HTTPSConnection, namespace: str, name: str) -> None:
+        body = json.dumps({"secrets": [{"name": f"{name}-token"}]})
+        patcher.request(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
+            body=body,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        patcher.getresponse().read()  # 404 when it is already gone: nothing to do
+
+
+def lines(response: http.client.HTTPResponse):
+    """The watch's events, one JSON document per line, until the server ends the watch.
+    http.client fails at the end of a chunked body read line by line (it has closed the socket
+    when it reads the trailer: AttributeError on `fp`); that end is the normal end here."""
+    while True:
+        try:
+            line = response.readline()
+        except AttributeError:
+            return
+        if not line:
+            return
+        yield line
