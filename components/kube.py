@@ -82,7 +82,11 @@ class KubeObject(pulumi.CustomResource):
     ):
         group_version = api_version if "/" in api_version else f"core/{api_version}"
         if kind == "Secret":
-            # As pulumi_kubernetes' Secret: what the provider reads back stays encrypted too.
+            # As pulumi_kubernetes' Secret: all its data is secret (also a key without a secret
+            # value in it), and so is what the provider reads back.
+            for key in ("data", "stringData"):
+                if key in fields:
+                    fields[key] = pulumi.Output.secret(fields[key])
             secret = pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
             opts = pulumi.ResourceOptions.merge(opts, secret)
         super().__init__(

@@ -283,7 +283,7 @@ def test_kube_objects_register_the_providers_own_types():
         opts = pulumi.ResourceOptions()
         kube.KubeObject("ns", "v1", "Namespace", opts, metadata={"name": "ns"})
         kube.KubeObject("set", "apps/v1", "StatefulSet", opts, metadata={"name": "set"})
-        kube.secret("secret", {"name": "secret"}, {"key": "value"}, opts)
+        kube.secret("secret", {"name": "secret"}, {"user": "admin"}, opts)
 
     run = run_components(build)
     assert run.one("kubernetes:core/v1:Namespace").inputs == {
@@ -292,7 +292,9 @@ def test_kube_objects_register_the_providers_own_types():
         "metadata": {"name": "ns"},
     }
     assert run.one("kubernetes:apps/v1:StatefulSet").inputs["apiVersion"] == "apps/v1"
-    # As pulumi_kubernetes' Secret: the values the provider reads back stay encrypted too.
+    # As pulumi_kubernetes' Secret: all of its data is secret, even a value that was not, and
+    # what the provider reads back stays encrypted too.
+    assert is_secret(run.one("kubernetes:core/v1:Secret").inputs["stringData"])
     secret = run.options_of("kubernetes:core/v1:Secret", "secret")
     assert set(secret.additional_secret_outputs) == {"data", "stringData"}
     assert run.options_of("kubernetes:core/v1:Namespace", "ns").additional_secret_outputs == ()
