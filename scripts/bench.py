@@ -18,8 +18,7 @@ each round ends with `pulumi destroy`, so every round's preview and `up` start f
 Every preview and `up` runs with `--json` (streamed): its engine events, stamped as they arrive,
 give the per-resource timeline; the slowest steps and the phases (engine start, program,
 resources, finish) of the median round are printed next to the totals, so the next slow step is
-visible. Program
-evaluation alone is the program under mocks (tests/harness.py, no engine) against
+visible. Program evaluation alone is the program under mocks (tests/harness.py, no engine) against
 `python -c "import pulumi, pulumi_kubernetes"`, with the imports it pays for
 (`python -X importtime`, self time per top-level package).
 Figures only: nothing is asserted about time. The machine's load average is printed with them.
@@ -42,7 +41,7 @@ sys.path[:0] = [str(ROOT / "tests" / "e2e"), str(ROOT / "scripts")]
 
 from bench_kubectl import bench_kubectl, manifests  # noqa: E402
 from bench_program import EVALUATIONS, program_evaluation  # noqa: E402
-from bench_report import load, print_stack  # noqa: E402
+from bench_report import ROWS, load, print_stack  # noqa: E402
 from bench_timeline import Timeline, up_with_timeline, with_timeline  # noqa: E402
 from test_engine import stack_settings  # noqa: E402
 
@@ -92,24 +91,23 @@ for i in range(config.require_int("count")):
 
 # --------------------------------------------------------------------------- rows
 
-ROWS = ("preview", "up", "no-change up")
-
 
 @dataclass
 class StackFigures:
     target: str
     objects: int = 0
-    # row -> seconds of each round, for the stack and for its floor
-    runs: dict[str, list[float]] = field(default_factory=dict)
-    floor_runs: dict[str, list[float]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # kubectl rows
+    # "up", "floor up", ...: the timeline of each round
     timelines: dict[str, list[Timeline]] = field(default_factory=dict)
 
-    def median(self, row: str, floor: bool = False) -> float:
-        return statistics.median((self.floor_runs if floor else self.runs)[row])
+    def rounds(self, label: str) -> list[float]:
+        return [timeline.seconds for timeline in self.timelines[label]]
+
+    def median(self, label: str) -> float:
+        return statistics.median(self.rounds(label))
 
     def median_timeline(self, label: str) -> Timeline:
-        """The round whose total is the median: its phases add up to the figure printed."""
+        """The round whose total is the median (the lower one of an even number of rounds)."""
         ordered = sorted(self.timelines[label], key=lambda t: t.seconds)
         return ordered[(len(ordered) - 1) // 2]
 
@@ -129,14 +127,12 @@ def target_settings(target: str, cluster) -> dict:
 
 def measure(stack: Stack, figures: StackFigures, floor: bool) -> None:
     """preview (nothing deployed), the first `up`, a no-change `up`: one round of each row."""
-    timelines = {
-        "preview": with_timeline(stack, "preview"),
-        "up": up_with_timeline(stack),
-        "no-change up": up_with_timeline(stack, "--expect-no-changes"),
-    }
-    runs = figures.floor_runs if floor else figures.runs
-    for row, timeline in timelines.items():
-        runs.setdefault(row, []).append(timeline.seconds)
+    timelines = (
+        with_timeline(stack, "preview"),
+        up_with_timeline(stack),
+        up_with_timeline(stack, "--expect-no-changes"),
+    )
+    for row, timeline in zip(ROWS, timelines, strict=True):
         label = f"floor {row}" if floor else row
         figures.timelines.setdefault(label, []).append(timeline)
 

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from bench import StackFigures
 
 SLOWEST = 5  # steps of the timeline printed per `up`
+ROWS = ("preview", "up", "no-change up")  # per stack and per floor ("floor up")
 
 
 def load() -> str:
@@ -23,13 +24,13 @@ def print_stack(figures: StackFigures) -> None:
     seconds = figures.seconds
     print(
         f"\n== {figures.target}: {figures.objects} Kubernetes objects; floor = "
-        f"{figures.objects} ConfigMaps; median of {len(figures.runs['up'])} rounds =="
+        f"{figures.objects} ConfigMaps; median of {len(figures.rounds('up'))} rounds =="
     )
     print(f"  {'':16s} {'stack':>8s} {'floor':>8s} {'stack/floor':>12s}   rounds: stack | floor")
-    for row in ("preview", "up", "no-change up"):
-        stack, floor = figures.median(row), figures.median(row, floor=True)
-        each = " ".join(f"{s:.2f}" for s in figures.runs[row])
-        each_floor = " ".join(f"{s:.2f}" for s in figures.floor_runs[row])
+    for row in ROWS:
+        stack, floor = figures.median(row), figures.median(f"floor {row}")
+        each = " ".join(f"{s:.2f}" for s in figures.rounds(row))
+        each_floor = " ".join(f"{s:.2f}" for s in figures.rounds(f"floor {row}"))
         print(
             f"  {row:16s} {stack:7.2f}s {floor:7.2f}s {ratio(stack, floor):>12s}   "
             f"{each} | {each_floor}"
@@ -43,14 +44,7 @@ def print_stack(figures: StackFigures) -> None:
         f"  kubectl apply + rollout status   {full:7.2f}s   "
         f"up / it      {ratio(figures.median('up'), full)}"
     )
-    for label in (
-        "preview",
-        "floor preview",
-        "up",
-        "floor up",
-        "no-change up",
-        "floor no-change up",
-    ):
+    for label in [name for row in ROWS for name in (row, f"floor {row}")]:
         timeline = figures.median_timeline(label)
         phases = ", ".join(f"{name} {value:.2f}s" for name, value in timeline.phases().items())
         print(f"  timeline of `{label}` ({timeline.seconds:.2f}s): {phases}")

@@ -200,6 +200,14 @@ def capturing_exports(exported: dict[str, Any]):
         pulumi.export = real
 
 
+def recording(run: ProgramRun, stack: str) -> RecordingMonitor:
+    """Mocks that note every resource, its options and its dependencies into `run`."""
+    mocks = RecordingMocks(run)
+    monitor = RecordingMonitor(mocks, run)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    return monitor
+
+
 def run_program(
     config: dict[str, Any],
     secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword", "webuiAdminPassword"),
@@ -210,9 +218,7 @@ def run_program(
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
-    mocks = RecordingMocks(run)
-    monitor = RecordingMonitor(mocks, run)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    monitor = recording(run, stack)
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
         [f"{PROJECT}:{key}" for key in secret_keys if key in config],
@@ -233,9 +239,7 @@ def run_program(
 def run_components(build, monkeypatch=None) -> ProgramRun:
     """Build components directly (no config, no __main__) and wait for every RPC."""
     run = ProgramRun()
-    mocks = RecordingMocks(run)
-    monitor = RecordingMonitor(mocks, run)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="unit", preview=False, monitor=monitor)
+    monitor = recording(run, "unit")
     pulumi.runtime.set_all_config({})
 
     @pulumi.runtime.test

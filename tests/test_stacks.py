@@ -79,7 +79,6 @@ def test_icc_claims_use_rook_ceph_block(icc):
 
 
 def test_opting_out_of_data_retention_deletes_claims(monkeypatch):
-
     run = run_stack("minikube", monkeypatch, keepDataOnDestroy="false")
     for name in ("ollama", "open-webui"):
         policy = run.one(STATEFULSET, name).inputs["spec"]["persistentVolumeClaimRetentionPolicy"]
@@ -172,7 +171,6 @@ def test_model_loader_sidecar_preloads_configured_models(stack, request):
 
 
 def test_no_models_means_no_sidecar_and_an_http_readiness(monkeypatch):
-
     run = run_stack("minikube", monkeypatch, ollama={"models": []})
     spec = pod_spec(run, "ollama")
     assert [c["name"] for c in spec["containers"]] == ["ollama"]

@@ -79,8 +79,16 @@ class LegacyTokenReferences:
         query = f"watch=true&timeoutSeconds={WATCH_SECONDS}"
         if version:
             query += f"&resourceVersion={version}"
-        self._watch.request("GET", f"/api/v1/serviceaccounts?{query}")
-        response = self._watch.getresponse()
+        try:
+            self._watch.request("GET", f"/api/v1/serviceaccounts?{query}")
+            return self._follow(self._watch.getresponse(), version, patcher)
+        finally:
+            self._watch.close()
+
+    def _follow(
+        self, response: http.client.HTTPResponse, version: str, patcher: http.client.HTTPSConnection
+    ) -> str:
+        """Patch each new ServiceAccount of the namespaces; the last resourceVersion seen."""
         if response.status != 200:
             raise ValueError(f"watch answered {response.status}")
         for line in lines(response):
