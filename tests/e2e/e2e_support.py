@@ -392,17 +392,18 @@ class Stack:
     bin_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
 
+    def command(self, *args: str) -> list[str]:
+        return [str(self.bin_dir / "pulumi"), *args, "--stack", self.name, "--non-interactive"]
+
     def pulumi(
         self, *args: str, check: bool = True, timeout: float = 900
     ) -> subprocess.CompletedProcess:
-        proc = run(
-            [str(self.bin_dir / "pulumi"), *args, "--stack", self.name, "--non-interactive"],
-            env=self.env,
-            cwd=self.workdir,
-            check=check,
-            timeout=timeout,
-        )
-        return proc
+        command = self.command(*args)
+        return run(command, env=self.env, cwd=self.workdir, check=check, timeout=timeout)
+
+    def start(self, *args: str, **popen: Any) -> subprocess.Popen:
+        """`pulumi <args>` in the background, for a test that acts while it runs."""
+        return subprocess.Popen(self.command(*args), cwd=self.workdir, env=self.env, **popen)
 
     def timed(self, label: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
         proc = self.pulumi(*args, **kwargs)

@@ -7,9 +7,13 @@ pre-bound volumes for its two claims), so no scenario sees another's objects.
 1. `pulumi up` runs with `--event-log` (the engine's event stream, one JSON object per line, as
    the Automation API reads it). When the step named by a kill point starts or ends, the whole
    process group (CLI, language host, provider) gets SIGKILL: what a closed laptop does.
+   Where a step could finish before the kill lands, the test keeps it running: no GPU free
+   (the GPU node cordoned) during the StatefulSet rollout, no token for one ServiceAccount.
 2. What the kill left is recorded: the lock file, the pending operations, the claims' uids.
    At one point a pending object is then deleted, as if its create had never reached the API
-   server, so the "drop" path (forget it, `up` makes it) runs too, not only adoption.
+   server, so the "drop" path (forget it, `up` makes it) runs too, not only adoption. That
+   object is a ServiceAccount whose token the stand-in holds back (token_references.py), so its
+   create is certainly still pending at the kill, however fast the rest of `up` runs.
 3. `scripts/recover.py <stack>` (what `make up` runs before `pulumi up`), then one `pulumi up`:
    it must converge, `pulumi preview --expect-no-changes` must be clean, and every claim that
    existed at the kill is still the same object (same uid).
@@ -39,6 +43,7 @@ import pytest
 from test_engine import assert_live_objects, claim_uids, stack_settings
 
 from e2e_support import (
+    GPU_NODE,
     ROOT,
     LegacyTokenReferences,
     bound_volume,
@@ -63,9 +68,13 @@ class KillPoint:
     type_token: str
     name: str | None = None
     until: Callable | None = None
-    # Also delete one pending object after the kill, as if its create had never reached the API
-    # server: recover must drop it (not adopt it) and `up` must make it again.
-    lose_one: bool = False
+    # Cordon the GPU node until the kill, as when no GPU is free on the ICC: Ollama stays Pending
+    # (its claim is made all the same), so the StatefulSet's await is surely still running.
+    no_gpu_free: bool = False
+    # Keep the named ServiceAccount's create pending (no token reference until after the kill),
+    # then delete it, as if its create had never reached the API server: recover must drop it
+    # (not adopt it) and `up` must make it again.
+    lose_it: bool = False
 
 
 def has(kind: str, name: str) -> Callable:
@@ -96,9 +105,15 @@ KILL_POINTS = [
         "kubernetes:apps/v1:StatefulSet",
         name="ollama",
         until=has("pvc", "models-ollama-0"),
+        no_gpu_free=True,
     ),
     KillPoint(
-        "right after the Secret", "resOutputsEvent", "kubernetes:core/v1:Secret", lose_one=True
+        "while a ServiceAccount awaits its token",
+        "resourcePreEvent",
+        "kubernetes:core/v1:ServiceAccount",
+        name="ollama-sa",
+        until=has("serviceaccount", "ollama"),
+        lose_it=True,
     ),
 ]
 
@@ -110,14 +125,20 @@ def volumes(namespace: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def namespaces(cluster):
-    """Namespaces for the scenarios, with their volumes and the token stand-in (conftest)."""
+    """Namespaces for the scenarios, with their volumes."""
     names = [f"wrec{i}-default" for i in range(len(KILL_POINTS) + 1)]
     cluster.apply(
         [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in names]
     )
     cluster.apply([pv for n in names for pv in volumes(n)])
-    with LegacyTokenReferences(cluster, tuple(names)):
-        yield names
+    return names
+
+
+@pytest.fixture(scope="module")
+def tokens(cluster, namespaces):
+    """The token stand-in for the scenarios' namespaces (see conftest)."""
+    with LegacyTokenReferences(cluster, tuple(namespaces)) as stand_in:
+        yield stand_in
 
 
 def free_gpu(cluster, namespace: str) -> None:
@@ -136,20 +157,12 @@ def new_stack(label: str, namespace: str, cluster, engine_env, e2e_tmp):
 def start_up(stack, event_log: Path) -> subprocess.Popen:
     """`pulumi up` in its own process group (CLI, language host, provider), output to up.log."""
     with open(stack.workdir / "up.log", "w") as log:
-        return subprocess.Popen(
-            [
-                str(stack.bin_dir / "pulumi"),
-                "up",
-                "--yes",
-                "--skip-preview",
-                "--stack",
-                stack.name,
-                "--non-interactive",
-                "--event-log",
-                str(event_log),
-            ],
-            cwd=stack.workdir,
-            env=stack.env,
+        return stack.start(
+            "up",
+            "--yes",
+            "--skip-preview",
+            "--event-log",
+            str(event_log),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -242,15 +255,15 @@ def pending(stack) -> list[tuple[str, str]]:
     ]
 
 
-def lose_one_pending_object(stack, cluster, namespace: str) -> str:
-    """Deletes the first pending Service, ServiceAccount or ConfigMap from the cluster."""
+def lose_pending_object(stack, cluster, namespace: str, logical_name: str) -> str:
+    """Deletes the object of the pending create of `logical_name` from the cluster."""
     for op in pending_operations(stack):
-        kind = op["resource"]["type"].rsplit(":", 1)[-1]
-        if op["type"] == "creating" and kind in ("Service", "ServiceAccount", "ConfigMap"):
+        if op["type"] == "creating" and op["resource"]["urn"].endswith(f"::{logical_name}"):
+            kind = op["resource"]["type"].rsplit(":", 1)[-1]
             name = op["resource"]["inputs"]["metadata"]["name"]
             cluster.kubectl("delete", kind.lower(), name, "-n", namespace, "--wait=true")
             return f'{kind} "{name}"'
-    raise AssertionError(f"no pending Service/ServiceAccount/ConfigMap: {pending(stack)}")
+    raise AssertionError(f"no pending create of {logical_name}: {pending(stack)}")
 
 
 def recover(stack) -> subprocess.CompletedProcess:
@@ -274,16 +287,26 @@ FIGURES: list[str] = []
 @pytest.mark.parametrize(
     "index", range(len(KILL_POINTS)), ids=[p.label.replace(" ", "-") for p in KILL_POINTS]
 )
-def test_killed_first_up_recovers_with_one_command(index, cluster, engine_env, e2e_tmp, namespaces):
+def test_killed_first_up_recovers_with_one_command(
+    index, cluster, engine_env, e2e_tmp, namespaces, tokens
+):
     point, namespace = KILL_POINTS[index], namespaces[index]
     stack = new_stack(f"rec-kill{index}", namespace, cluster, engine_env, e2e_tmp)
+    if point.lose_it:
+        tokens.hold(namespace)
+    if point.no_gpu_free:
+        cluster.kubectl("cordon", GPU_NODE)
     try:
-        kill_recover_converge(point, stack, cluster, engine_env, namespace)
+        kill_recover_converge(point, stack, cluster, engine_env, namespace, tokens)
     finally:
+        cluster.kubectl("uncordon", GPU_NODE, check=False)
+        tokens.release(namespace)
         free_gpu(cluster, namespace)
 
 
-def kill_recover_converge(point: KillPoint, stack, cluster, engine_env, namespace: str) -> None:
+def kill_recover_converge(
+    point: KillPoint, stack, cluster, engine_env, namespace: str, tokens
+) -> None:
     event_log = stack.workdir / "events.jsonl"
 
     proc = start_up(stack, event_log)
@@ -299,6 +322,8 @@ def kill_recover_converge(point: KillPoint, stack, cluster, engine_env, namespac
     finally:
         if proc.poll() is None:
             kill_group(proc)
+        if point.no_gpu_free:
+            cluster.kubectl("uncordon", GPU_NODE)
     assert proc.returncode == -signal.SIGKILL, f"`up` ended by itself before {point.label}"
 
     # What the interrupted run left: the issue's starting point.
@@ -307,7 +332,11 @@ def kill_recover_converge(point: KillPoint, stack, cluster, engine_env, namespac
     claims_at_kill = claim_uids(cluster, namespace)
     blocked = stack.pulumi("up", "--yes", "--skip-preview", check=False)
     assert blocked.returncode != 0 and "locked" in blocked.stdout + blocked.stderr
-    lost = lose_one_pending_object(stack, cluster, namespace) if point.lose_one else None
+    lost = None
+    if point.lose_it:
+        assert point.name is not None
+        lost = lose_pending_object(stack, cluster, namespace, point.name)
+        tokens.release(namespace)  # so that `up` can make it again
 
     recovered = recover(stack)
     print(recovered.stdout)
@@ -364,7 +393,7 @@ class ControlPlane:
 
 
 def test_apiserver_stopped_during_up_then_next_up_converges(
-    cluster, engine_env, e2e_tmp, namespaces
+    cluster, engine_env, e2e_tmp, namespaces, tokens
 ):
     namespace = namespaces[-1]
     stack = new_stack("rec-apiserver", namespace, cluster, engine_env, e2e_tmp)

@@ -86,21 +86,8 @@ def check_up_times_out(stack, cluster) -> None:
 
 def check_up_returns_once_ready(stack, cluster) -> None:
     """`up` is still waiting while the replica is Pending; a GPU frees up; `up` succeeds."""
-    up = subprocess.Popen(
-        [
-            str(stack.bin_dir / "pulumi"),
-            "up",
-            "--yes",
-            "--skip-preview",
-            "--stack",
-            stack.name,
-            "--non-interactive",
-        ],
-        cwd=stack.workdir,
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    up = stack.start(
+        "up", "--yes", "--skip-preview", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         # Well past everything but the StatefulSet (Services, Secrets, Open WebUI take ~1 s).

@@ -4,6 +4,8 @@ pulumi-kubernetes before v3.20 (the v2.0.0 provider built by scripts/e2e-tools.s
 ServiceAccount as ready only once `secrets` lists an auto-made token Secret, which Kubernetes
 stopped making in 1.24 (pulumi-kubernetes#2063); the real 4.32.0 provider never waits for it.
 A watch on ServiceAccounts adds such a reference to each new one in the test namespaces.
+`hold(namespace)` makes it leave one namespace's ServiceAccounts waiting until `release`: a test
+can then stop `pulumi up` while a create is certainly still pending.
 
 It talks HTTPS to the API server itself (the kubeconfig's CA and client certificate) instead of
 starting `kubectl patch` per ServiceAccount: a process start costs 0.3-1 s on the 2-core CI
@@ -46,6 +48,7 @@ class LegacyTokenReferences:
     def __init__(self, cluster, namespaces: tuple[str, ...]):
         self._api = KubeApi(cluster.kubeconfig, cluster.context)
         self._namespaces = namespaces
+        self._held: set[str] = set()
         self._stop = threading.Event()
         self._watch: http.client.HTTPSConnection | None = None
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -59,6 +62,26 @@ class LegacyTokenReferences:
         if self._watch is not None:
             self._watch.close()
         self._thread.join(timeout=10)
+
+    def hold(self, namespace: str) -> None:
+        """New ServiceAccounts of `namespace` get no token reference until `release`."""
+        self._held.add(namespace)
+
+    def release(self, namespace: str) -> None:
+        """Ends `hold`: a token reference for each ServiceAccount of `namespace` still waiting."""
+        self._held.discard(namespace)
+        connection = self._api.connection()
+        try:
+            connection.request("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts")
+            response = connection.getresponse()
+            if response.status != 200:
+                raise ValueError(f"listing ServiceAccounts answered {response.status}")
+            accounts = json.loads(response.read())["items"]
+            for account in accounts:
+                if not account.get("secrets"):
+                    self._reference_token(connection, namespace, account["metadata"]["name"])
+        finally:
+            connection.close()
 
     def _loop(self) -> None:
         version = ""
@@ -98,7 +121,9 @@ class LegacyTokenReferences:
                 raise ValueError(account.get("message", "watch error"))
             meta = account["metadata"]
             version = meta["resourceVersion"]
-            wanted = meta["namespace"] in self._namespaces and not account.get("secrets")
+            namespace = meta["namespace"]
+            wanted = namespace in self._namespaces and namespace not in self._held
+            wanted = wanted and not account.get("secrets")
             if event["type"] in ("ADDED", "MODIFIED") and wanted:
                 self._reference_token(patcher, meta["namespace"], meta["name"])
         return version
