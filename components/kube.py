@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
+from components.kube_facts import MANAGED_BY, PART_OF
 from settings.base import Storage
 
 if TYPE_CHECKING:
     import pulumi_kubernetes as k8s
-
-PART_OF = "icc-ollama"
 
 
 def labels(app: str, component: str) -> dict[str, str]:
@@ -29,7 +28,7 @@ def labels(app: str, component: str) -> dict[str, str]:
 
 
 def with_managed_by(selector: dict[str, str]) -> dict[str, str]:
-    return {**selector, "app.kubernetes.io/managed-by": "pulumi"}
+    return {**selector, "app.kubernetes.io/managed-by": MANAGED_BY}
 
 
 def http_probe(path: str, port: int, period: int, failures: int, timeout: int = 5) -> dict:

@@ -22,7 +22,6 @@ from pod_rules import (
 )
 from stack_rules import default_deny, quota_fits, webui_auth
 from wire import (
-    CLUSTER_SCOPED,
     HELM_TYPES,
     SECRET_ANNOTATION,
     SECRET_NAME,
@@ -36,6 +35,8 @@ from wire import (
     pod_spec,
     reveal,
 )
+
+from components.kube_facts import CLUSTER_SCOPED
 
 # --------------------------------------------------------------------------- resource rules
 

@@ -42,38 +42,6 @@ SECRET_NAME = re.compile(
 SECRET_ANNOTATION = re.compile(
     r"(password|passwd|token|secret|api[_-]?key|credential)", re.IGNORECASE
 )
-# Kinds the API server keeps outside any namespace (kubectl api-resources --namespaced=false).
-CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "StorageClass",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "PriorityClass",
-        "IngressClass",
-        "RuntimeClass",
-        "CSIDriver",
-        "CSINode",
-        "VolumeAttachment",
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "APIService",
-        "FlowSchema",
-        "PriorityLevelConfiguration",
-        "CertificateSigningRequest",
-        "ComponentStatus",
-        "PodSecurityPolicy",
-        "VolumeAttributesClass",
-        "IPAddress",
-        "ServiceCIDR",
-        "DeviceClass",
-    }
-)
 WORKLOAD_KINDS = frozenset(
     {
         "Pod",

@@ -1,16 +1,21 @@
 """The recovery plan, pure: lock facts and the exported state in, steps out (scripts/recover.py
-runs them). Stdlib only, like the script.
+runs them). Stdlib only, like the script (components/kube_facts.py is stdlib only too).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
-PART_OF = "icc-ollama"  # components/kube.py PART_OF: the labels every object of ours carries
-OWNED_LABELS = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
+
+from components.kube_facts import CLUSTER_SCOPED, MANAGED_BY, PART_OF  # noqa: E402
+
+OWNED_LABELS = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY}
 # Creating these twice is harmless (a pull, an existing volume is returned): never a conflict.
 DOCKER_IDEMPOTENT = ("docker:index/remoteImage:RemoteImage", "docker:index/volume:Volume")
 DOCKER_LOOKUP = {
@@ -158,20 +163,6 @@ def object_name(type_token: str, inputs: dict) -> tuple[str, str | None]:
         metadata = inputs.get("metadata") or {}
         return str(metadata.get("name", "")), metadata.get("namespace")
     return str(inputs.get("name", "")), None
-
-
-CLUSTER_SCOPED = {
-    "Namespace",
-    "PersistentVolume",
-    "StorageClass",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PriorityClass",
-    "IngressClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-}
 
 
 def is_namespaced(type_token: str) -> bool:

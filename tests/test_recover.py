@@ -8,6 +8,7 @@ without an engine; tests/e2e/test_recovery.py runs the same script against the r
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import stat
@@ -635,3 +636,18 @@ def test_dry_run_changes_nothing_at_all(fakes, capsys):
     assert recover.main(["minikube", "--dry-run"]) == 0
     assert stale.exists() and not (tmp_path / "imported.json").exists()
     assert "--dry-run, would have" in capsys.readouterr().out
+
+
+def test_recover_needs_only_the_standard_library_and_the_shared_kube_facts():
+    """`make up` runs recover before anything else; it must not pull in pulumi or pydantic."""
+    root = Path(__file__).resolve().parents[1]
+    sources = [*sorted((root / "scripts").glob("recover*.py")), root / "components/kube_facts.py"]
+    ours = {"recover", "recover_lookup", "recover_plan", "components"}
+    for source in sources:
+        modules = set()
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules.add(node.module.split(".")[0])
+        assert modules - ours <= set(sys.stdlib_module_names), (source.name, modules)
