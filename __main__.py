@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from components import kube, next_steps
 from components import monitoring as mon
 from components.ingress import WebIngress, WebIngressArgs, public_url
+from components.kube_facts import OWNED_LABELS
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
 from components.ollama import OllamaServer, OllamaServerArgs
 from components.ollama_env import PORT as ollama_port
@@ -49,13 +50,7 @@ def owned_namespace(settings: Settings) -> kube.KubeObject | None:
         "v1",
         "Namespace",
         kube.namespace_options(kubernetes_provider(settings, "k8s-adopt", adopt=True)),
-        metadata={
-            "name": settings.namespace,
-            "labels": {
-                "app.kubernetes.io/part-of": kube.PART_OF,
-                "app.kubernetes.io/managed-by": "pulumi",
-            },
-        },
+        metadata={"name": settings.namespace, "labels": dict(OWNED_LABELS)},
     )
 
 

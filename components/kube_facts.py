@@ -6,6 +6,8 @@ from __future__ import annotations
 
 PART_OF = "icc-ollama"  # the app.kubernetes.io/part-of label of every object of ours
 MANAGED_BY = "pulumi"  # its app.kubernetes.io/managed-by label
+# Both, as an object we made ourselves (not rendered from a chart) carries them.
+OWNED_LABELS = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY}
 
 # Kinds the API server keeps outside any namespace (kubectl api-resources --namespaced=false).
 CLUSTER_SCOPED = frozenset(

@@ -20,6 +20,7 @@ from wire import (
 )
 
 from settings.quantity import format_amount
+from settings.quota import QUOTA_CHECKS
 
 
 def workloads(resources: Iterable[Resource]) -> list[Resource]:
@@ -100,16 +101,6 @@ def webui_auth(resources: list[Resource], facts: Facts) -> list[str]:
     return problems
 
 
-QUOTA_LINES = (
-    ("gpu", "requests", "gpu"),
-    ("requests.cpu", "requests", "cpu"),
-    ("requests.memory", "requests", "memory"),
-    ("limits.cpu", "limits", "cpu"),
-    ("limits.memory", "limits", "memory"),
-    ("storage", "requests", "storage"),
-)
-
-
 def replica_counts(resources: list[Resource]) -> dict[tuple[str, str], int]:
     """The most pods each workload can have: spec.replicas, or its HPA's maxReplicas."""
     counts = {}
@@ -158,7 +149,8 @@ def quota_fits(resources: list[Resource], facts: Facts) -> list[str]:
             size = quantity(get(claim.props, "spec", "resources", "requests", "storage"))
             add(need, ("requests", "storage"), size)
     problems = []
-    for key, side, resource in QUOTA_LINES:
+    for quota_key, side, resource in QUOTA_CHECKS:  # the settings check the same lines
+        key = quota_key.removeprefix("quota.")
         budget = get(facts.quota, *key.split("."))
         if budget is None:
             continue

@@ -57,7 +57,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Its parts beside it; components/kube_facts.py (stdlib only) from the project root.
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 from recover_lookup import look_up, provider_input  # noqa: E402
 from recover_plan import Plan, Process, Step, parse_lock, pending_creates, plan  # noqa: E402

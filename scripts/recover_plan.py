@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
+from components.kube_facts import CLUSTER_SCOPED, OWNED_LABELS
 
-from components.kube_facts import CLUSTER_SCOPED, MANAGED_BY, PART_OF  # noqa: E402
-
-OWNED_LABELS = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY}
 # Creating these twice is harmless (a pull, an existing volume is returned): never a conflict.
 DOCKER_IDEMPOTENT = ("docker:index/remoteImage:RemoteImage", "docker:index/volume:Volume")
 DOCKER_LOOKUP = {

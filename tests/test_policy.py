@@ -193,20 +193,6 @@ RESOURCE_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(RESOURCE_CASES))
-def test_resource_rule_flags_the_violation_and_passes_the_clean_resource(name):
-    facts, bad, good, words = RESOURCE_CASES[name]
-    rule = rules.RESOURCE_RULES[name]
-    messages = rule(bad, facts)
-    assert len(messages) == 1 and words in messages[0], messages
-    assert rule(good, facts) == []
-
-
-def test_every_rule_has_a_case():
-    covered = set(RESOURCE_CASES) | set(STACK_CASES)
-    assert covered == set(rules.RESOURCE_RULES) | set(rules.STACK_RULES)
-
-
 STACK_CASES = {
     "default-deny-network-policy": (
         ICC,
@@ -229,13 +215,21 @@ STACK_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(STACK_CASES))
-def test_stack_rule_flags_the_violation_and_passes_the_clean_stack(name):
-    facts, bad, good, words = STACK_CASES[name]
-    rule = rules.STACK_RULES[name]
-    messages = rule(bad, facts)
+# A resource rule sees one resource, a stack rule the list of them: the cases say which.
+CASES = {**RESOURCE_CASES, **STACK_CASES}
+RULES = {**rules.RESOURCE_RULES, **rules.STACK_RULES}
+
+
+def test_every_rule_has_a_case():
+    assert set(CASES) == set(RULES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_rule_flags_the_violation_and_passes_the_clean_input(name):
+    facts, bad, good, words = CASES[name]
+    messages = RULES[name](bad, facts)
     assert len(messages) == 1 and words in messages[0], messages
-    assert rule(good, facts) == []
+    assert RULES[name](good, facts) == []
 
 
 # --------------------------------------------------------------------------- rule details

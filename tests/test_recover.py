@@ -101,6 +101,13 @@ def exported(*pending: dict, provider_namespace: str = "icc-ollama") -> dict:
     }
 
 
+def one_pending_create(urn: str, type_token: str, inputs: dict) -> dict:
+    """An exported state whose only entry is the pending create of `urn`."""
+    resource = {"urn": urn, "custom": True, "type": type_token, "inputs": inputs}
+    operation = {"type": "creating", "resource": resource}
+    return {"version": 3, "deployment": {"resources": [], "pending_operations": [operation]}}
+
+
 # --------------------------------------------------------------------------- locks
 
 
@@ -313,23 +320,9 @@ def test_docker_images_and_volumes_are_recreated_not_adopted():
 
 
 def test_docker_pending_creates_are_named_by_their_name_input():
-    state = {
-        "version": 3,
-        "deployment": {
-            "resources": [],
-            "pending_operations": [
-                {
-                    "type": "creating",
-                    "resource": {
-                        "urn": CONTAINER.urn,
-                        "custom": True,
-                        "type": CONTAINER.type,
-                        "inputs": {"name": "open-webui", "image": "sha256:1"},
-                    },
-                }
-            ],
-        },
-    }
+    state = one_pending_create(
+        CONTAINER.urn, CONTAINER.type, {"name": "open-webui", "image": "sha256:1"}
+    )
     assert recover_plan.pending_creates(state) == [CONTAINER]
 
 
@@ -589,23 +582,9 @@ def test_a_chart_object_installed_by_helm_itself_is_a_conflict():
 
 
 def test_a_pending_provider_is_dropped_without_a_lookup():
-    state = {
-        "version": 3,
-        "deployment": {
-            "resources": [],
-            "pending_operations": [
-                {
-                    "type": "creating",
-                    "resource": {
-                        "urn": PROVIDER_URN,
-                        "custom": True,
-                        "type": "pulumi:providers:kubernetes",
-                        "inputs": {"namespace": "icc-ollama"},
-                    },
-                }
-            ],
-        },
-    }
+    state = one_pending_create(
+        PROVIDER_URN, "pulumi:providers:kubernetes", {"namespace": "icc-ollama"}
+    )
     [provider] = recover_plan.pending_creates(state)
     assert recover_lookup.look_up([provider], state, pulumi=None, scratch=Path(".")) == {}
     assert recover_plan.pending_step(provider, None, "icc-ollama").kind == "drop"

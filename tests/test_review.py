@@ -306,6 +306,8 @@ def recorded(name: str) -> list:
 
 
 def summary_row(report: str) -> dict[str, int]:
+    """The report's Summary table as {operation: count}, operations with a count only (the
+    engine's changeSummary lists zeros too; tests/e2e/test_policy_engine.py uses this)."""
     summary = report.split("## Summary")[1].split("##")[0]
     header, _, values = [
         [cell.strip() for cell in line.strip("|").split("|")]

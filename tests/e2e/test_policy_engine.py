@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import review  # noqa: E402
 import review_report  # noqa: E402
 import review_steps  # noqa: E402
+from test_review import summary_row  # noqa: E402  (tests/: the report's Summary table)
 
 # Previews only: the engine, the language host and the Kubernetes provider, no control plane. The
 # provider previews without reaching a cluster (no kubeconfig here), as on a laptop offline.
@@ -257,9 +258,8 @@ def test_review_numbers_match_the_preview(policy_env, launcher):
     assert proc.returncode == 0, proc.stderr
     assert str(out) in proc.stdout
     report = out.read_text()
-    shown = summary_row(report)
     engine = digest["changeSummary"]
-    assert {op: n for op, n in shown.items() if n} == {op: n for op, n in engine.items() if n}
+    assert summary_row(report) == {op: n for op, n in engine.items() if n}
     assert "differ" not in report.split("## Summary")[1].split("##")[0]
     assert "| ✅ gpu-tolerates-v100 |" in report and "❌" not in report
     assert f"`{ICC_NAMESPACE}`" in report or "known after" in report
@@ -323,17 +323,7 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
                 "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)"
                 in top
             ), top
-            assert summary_row(report)["replace"] == 1
+            assert summary_row(report).get("replace") == 1
             keep_sample(out, "review-sample-minikube-replace.md")
         finally:
             stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
-
-
-def summary_row(report: str) -> dict[str, int]:
-    summary = report.split("## Summary")[1].split("##")[0]
-    header, _, values = [
-        [cell.strip() for cell in line.strip("|").split("|")]
-        for line in summary.splitlines()
-        if line.startswith("|")
-    ]
-    return dict(zip(header, map(int, values), strict=True))

@@ -68,7 +68,10 @@ class LegacyTokenReferences:
         self._held.add(namespace)
 
     def release(self, namespace: str) -> None:
-        """Ends `hold`: a token reference for each ServiceAccount of `namespace` still waiting."""
+        """Ends `hold`: a token reference for each ServiceAccount of `namespace` still waiting.
+        Nothing to do when the namespace is not held (any more)."""
+        if namespace not in self._held:
+            return
         self._held.discard(namespace)
         connection = self._api.connection()
         try:
