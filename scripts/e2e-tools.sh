@@ -25,12 +25,12 @@ set -euo pipefail
 PULUMI_VERSION=3.259.0
 LANGHOST_SDK_VERSION=3.79.0          # last sdk/v3 release that contains the Python language host
 K8S_SDK_VERSION=4.32.0               # pulumi-kubernetes in requirements.txt
-K8S_PROVIDER_MODULE_VERSION=2.0.0    # newest pulumi-kubernetes provider module the proxy serves
+K8S_PROVIDER_MODULE_VERSION=4.0.0-20260115033456-f47bc2d6f199   # provider/v4 at tag v4.25.0
 KUBE_VERSION=1.36.3
 ETCD_VERSION=3.6.14
 KWOK_VERSION=0.8.0
 
-KEY="pulumi${PULUMI_VERSION}-lang${LANGHOST_SDK_VERSION}-k8sprov${K8S_PROVIDER_MODULE_VERSION}-kube${KUBE_VERSION}-etcd${ETCD_VERSION}-kwok${KWOK_VERSION}"
+KEY="pulumi${PULUMI_VERSION}-lang${LANGHOST_SDK_VERSION}-k8sprov4.25.0-kube${KUBE_VERSION}-etcd${ETCD_VERSION}-kwok${KWOK_VERSION}"
 CACHE="${ICC_E2E_CACHE:-$HOME/.cache/icc-ollama-e2e}/$KEY"
 BIN="$CACHE/bin"
 REQUIRED=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes
@@ -94,19 +94,26 @@ build_langhost() {
 
 build_k8s_provider() {
   have pulumi-resource-kubernetes && return 0
-  log "pulumi-resource-kubernetes (provider/v2 v$K8S_PROVIDER_MODULE_VERSION, served as $K8S_SDK_VERSION)"
+  local module=github.com/pulumi/pulumi-kubernetes/provider/v4
+  log "pulumi-resource-kubernetes ($module v$K8S_PROVIDER_MODULE_VERSION = v4.25.0, served as $K8S_SDK_VERSION)"
   local dir; dir=$(wrapper k8s-provider)
   (cd "$dir"
-   # The provider module's own replace, which only applies to a main module.
-   go mod edit -replace github.com/Azure/go-autorest=github.com/Azure/go-autorest@v13.3.1+incompatible
-   # vbom.ml is gone (the proxy answers 403); the same code lives on under the author's GitHub name.
-   go mod edit -replace vbom.ml/util=github.com/fvbommel/util@v0.0.0-20160121211510-db5cfe13f5cc
-   go get -tool "github.com/pulumi/pulumi-kubernetes/provider/v2/cmd/pulumi-resource-kubernetes@v$K8S_PROVIDER_MODULE_VERSION"
-   # reflect2 < 1.0.2 (pulled by client-go 0.17's json-iterator) crashes on Go >= 1.18.
-   go get github.com/modern-go/reflect2@v1.0.2
+   # The module lacks the two JSON files main.go embeds (generated, gitignored upstream): build
+   # from a writable copy, generated in place, through a replace.
+   local src
+   src=$(go mod download -json "$module@v$K8S_PROVIDER_MODULE_VERSION" |
+         sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+   rm -rf provider && cp -r "$src" provider && chmod -R u+w provider
+   go mod edit -require="$module@v$K8S_PROVIDER_MODULE_VERSION" -replace="$module=./provider"
+   # generate.go is a `//go:build ignore` program: built without that line in a folder of its own.
+   mkdir -p gen out
+   grep -v -e '^//go:build ignore' -e '^// +build ignore' \
+     provider/cmd/pulumi-resource-kubernetes/generate.go >gen/main.go
+   go build -o out/generate ./gen
+   (cd provider/cmd/pulumi-resource-kubernetes && VERSION="$K8S_SDK_VERSION" "$dir/out/generate")
    go build -o "$dir/out/pulumi-resource-kubernetes" \
-     -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v2/pkg/version.Version=v$K8S_SDK_VERSION" \
-     github.com/pulumi/pulumi-kubernetes/provider/v2/cmd/pulumi-resource-kubernetes)
+     -ldflags "-s -w -X $module/pkg/version.Version=v$K8S_SDK_VERSION" \
+     "$module/cmd/pulumi-resource-kubernetes")
   install_bin "$dir/out/pulumi-resource-kubernetes" pulumi-resource-kubernetes
 }
 
