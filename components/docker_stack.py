@@ -250,5 +250,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             wait_timeout=forms.WEBUI_WAIT_SECONDS,
             destroy_grace_seconds=30,  # SQLite finishes its writes before the container goes
             **self._limits[forms.WEBUI],
-            opts=pulumi.ResourceOptions(parent=self),
+            # The env holds the secret key and the admin password: what the provider reports back
+            # stays secret too, and the policy pack can see that it does.
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["envs"]),
         )

@@ -4,13 +4,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# rules.py beside this file; components/ (the quantity parser) in the project root.
+# The pack's modules beside this file; components/kube_facts.py (stdlib only) in the project root.
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import pack  # noqa: E402
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-pack.install_wire_form()
 PolicyPack(
     name=pack.PACK_NAME,
     enforcement_level=EnforcementLevel.MANDATORY,

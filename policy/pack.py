@@ -1,41 +1,44 @@
-"""The policy pack: each rule of policy/rules.py as a pulumi_policy policy, and the facts plumbing.
+"""The policy pack: each rule of policy/rules.py as a pulumi_policy policy, fed with plain values.
 
-Enforcement (README "Reviewing a preview" has the reasons): every ICC rule is mandatory, because
-each one either makes the cluster refuse the release, leaves a pod Pending, loses data or opens
-the chat to the network. Only `stack-facts` is advisory: it says when the pack ran without the
-stack's facts (a hand-run `pulumi preview --policy-pack policy` without --policy-pack-config), so
-the target-dependent rules could not run.
+Enforcement (README "Reviewing a preview" has the reasons): every rule is mandatory, because each
+one either makes the cluster refuse the release, leaves a pod Pending, loses data or opens the chat
+to the network; `stack-facts` too, because without the stack's facts the target-dependent rules
+would pass unchecked.
 
-The stack's facts (target, namespace, keepDataOnDestroy, quota) come from the pack's
-configuration, which scripts/policy_config.py writes from the validated settings: the analyzer
-protocol passes stack config only in ConfigureStack, which pulumi_policy 1.21.0 keeps to tags.
+Only pulumi_policy's public API: the rules read `args.props` through `wire.plain` (an unknown
+value becomes `wire.UNKNOWN`), `args.opts.additional_secret_outputs` for what the state keeps
+secret, the provider's inputs for its default namespace, and the stack's facts from facts.py.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import pulumi_policy
-import pulumi_policy.policy as pulumi_policy_internals
+import facts
 import rules
 import wire
+from facts import Facts
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyConfigSchema,
+    PolicyProviderResource,
+    PolicyResourceOptions,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
-from wire import Facts, Resource
+from wire import Resource
 
 PACK_NAME = "icc-ollama-rules"
-FACT_KEYS = ("target", "namespace", "keepDataOnDestroy", "quota")
+# --policy-pack-config may still set a fact for one policy (facts.with_override).
 FACTS_SCHEMA = PolicyConfigSchema(
     properties={
-        "target": {"type": "string", "enum": ["icc", "minikube", "docker"]},
+        "target": {"type": "string", "enum": list(facts.TARGETS)},
         "namespace": {"type": "string"},
         "keepDataOnDestroy": {"type": "boolean"},
         "quota": {"type": "object"},
@@ -49,8 +52,8 @@ DESCRIPTIONS = {
     "icc-namespace-only": "On icc nothing is cluster-scoped and nothing lies outside the "
     "configured namespace.",
     "images-pinned": "Every image is pinned (a version tag, not a floating one, or a digest).",
-    "no-plain-secrets": "No secret-looking value in plain env, annotations, ConfigMaps or "
-    "unmarked Secret data.",
+    "no-plain-secrets": "No secret-looking value in plain env, annotations or ConfigMaps, and "
+    "Secret data and secret Docker env kept secret in the state.",
     "data-retained": "Claims holding models and chats survive `pulumi destroy` unless "
     "keepDataOnDestroy is false.",
     "requests-within-limits": "Every container's requests are at most its limits.",
@@ -58,68 +61,47 @@ DESCRIPTIONS = {
     "default-deny-network-policy": "Kubernetes stacks have a default-deny NetworkPolicy and "
     "every pod is selected by an ingress policy.",
     "webui-auth-behind-ingress": "Open WebUI published through an Ingress has WEBUI_AUTH on.",
-    "quota-fits": "The release's worst case fits the configured namespace quota.",
+    "quota-fits": "The release's worst case, counted from its pods and claims, fits the "
+    "configured namespace quota.",
     "stack-facts": "The pack knows the stack's target, namespace, keepDataOnDestroy and quota "
-    "(--policy-pack-config from scripts/policy_config.py).",
+    "(from the stack's Pulumi.<stack>.yaml).",
 }
-ADVISORY = {"stack-facts"}
 
 
-def keep_secret_markers(props: Mapping[str, Any], proxy_secrets: bool = False) -> Any:
-    """pulumi_policy.deserialize_properties, but a secret stays in its wire form.
-
-    pulumi_policy 1.21.0 unwraps secrets before validation (deserialize.py
-    _deserialize_property), so a policy could not tell a Pulumi secret from plain text; the
-    engine does send the marker (pkg/resource/plugin/analyzer_plugin.go Analyze, KeepSecrets)."""
-    if proxy_secrets:  # remediation keeps the library's own behaviour
-        return _ORIGINAL_DESERIALIZE(props, True)
-    return {key: _keep(value) for key, value in props.items()}
+def facts_for(urn: str, config: Mapping[str, Any] | None) -> Facts:
+    found = facts.stack_facts(facts.stack_of(urn), os.getcwd())
+    return facts.with_override(found, config)
 
 
-def _keep(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_keep(v) for v in value]
-    if isinstance(value, dict):
-        if value.get(wire.SIG_KEY) == wire.SECRET_SIG:
-            return {wire.SIG_KEY: wire.SECRET_SIG, "value": _keep(value.get("value"))}
-        if wire.SIG_KEY in value:  # assets and archives: the library's decoding
-            return _ORIGINAL_DESERIALIZE({"v": value})["v"]
-        return {key: _keep(v) for key, v in value.items()}
-    return value
-
-
-_ORIGINAL_DESERIALIZE = pulumi_policy_internals.deserialize_properties
-
-
-def install_wire_form() -> None:
-    """Hand rules plain dicts with secret markers and unknown sentinels, as the mocks record them
-    (pulumi_policy/policy.py Analyze and AnalyzeStack call these two module names)."""
-    pulumi_policy_internals.deserialize_properties = keep_secret_markers
-    pulumi_policy_internals.unknown_checking_proxy = lambda props: props
-
-
-def facts_of(config: Mapping[str, Any] | None) -> Facts:
-    return Facts.from_config(config)
-
-
-def provider_namespace(provider: Any) -> str | None:
+def provider_namespace(provider: PolicyProviderResource | None) -> str | None:
     if provider is None or provider.resource_type != "pulumi:providers:kubernetes":
         return None
-    return wire.get(provider.props, "namespace")
+    namespace = wire.get(wire.plain(provider.props), "namespace")
+    return namespace if isinstance(namespace, str) else None
 
 
 def as_resource(
-    type_: str, name: str, props: Mapping[str, Any], urn: str, provider: Any
+    type_: str,
+    name: str,
+    props: Mapping[str, Any],
+    urn: str,
+    opts: PolicyResourceOptions | None,
+    provider: PolicyProviderResource | None,
 ) -> Resource:
-    return Resource(type_, name, props, urn, provider_namespace(provider))
+    secret = frozenset(opts.additional_secret_outputs) if opts is not None else frozenset()
+    return Resource(
+        type_, name, wire.plain(props), urn, provider_namespace(provider), secret_outputs=secret
+    )
 
 
 def resource_policy(
     name: str, rule: Callable[[Resource, Facts], list[str]]
 ) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        resource = as_resource(args.resource_type, args.name, args.props, args.urn, args.provider)
-        for message in rule(resource, facts_of(args.get_config())):
+        resource = as_resource(
+            args.resource_type, args.name, args.props, args.urn, args.opts, args.provider
+        )
+        for message in rule(resource, facts_for(args.urn, args.get_config())):
             report(message, args.urn)
 
     return ResourceValidationPolicy(
@@ -129,7 +111,8 @@ def resource_policy(
 
 def stack_resources(args: StackValidationArgs) -> list[Resource]:
     return [
-        as_resource(r.resource_type, r.name, r.props, r.urn, r.provider) for r in args.resources
+        as_resource(r.resource_type, r.name, r.props, r.urn, r.opts, r.provider)
+        for r in args.resources
     ]
 
 
@@ -137,7 +120,9 @@ def stack_policy(
     name: str, rule: Callable[[list[Resource], Facts], list[str]]
 ) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        for message in rule(stack_resources(args), facts_of(args.get_config())):
+        resources = stack_resources(args)
+        urn = resources[0].urn if resources else ""
+        for message in rule(resources, facts_for(urn, args.get_config())):
             report(message)
 
     return StackValidationPolicy(
@@ -147,33 +132,26 @@ def stack_policy(
 
 def facts_policy() -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        if not facts_of(args.get_config()).known:
+        urn = args.resources[0].urn if args.resources else ""
+        found = facts_for(urn, args.get_config())
+        if not found.known:
             report(
-                "the pack ran without the stack's facts, so no-gpu-on-minikube, "
-                "icc-namespace-only and quota-fits did not run and data-retained assumed "
-                "keepDataOnDestroy=true; run it through `make preview`, or add "
-                '--policy-pack-config "$(.venv/bin/python scripts/policy_config.py <stack>)"'
+                f"the pack could not read the stack's facts: {found.problem}; "
+                f"no-gpu-on-minikube, icc-namespace-only and quota-fits did not run"
             )
 
     return StackValidationPolicy(
         "stack-facts",
         DESCRIPTIONS["stack-facts"],
         validate,
-        EnforcementLevel.ADVISORY,
+        EnforcementLevel.MANDATORY,
         FACTS_SCHEMA,
     )
 
 
-def policies() -> list[pulumi_policy.policy.Policy]:
+def policies() -> list[Policy]:
     return (
         [resource_policy(name, rule) for name, rule in rules.RESOURCE_RULES.items()]
         + [stack_policy(name, rule) for name, rule in rules.STACK_RULES.items()]
         + [facts_policy()]
     )
-
-
-def pack_config(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The --policy-pack-config document: the same facts for every policy (unset ones left out,
-    e.g. the namespace of a docker stack)."""
-    chosen = {key: facts[key] for key in FACT_KEYS if facts.get(key) is not None}
-    return {policy.name: dict(chosen) for policy in policies()}

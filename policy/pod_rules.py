@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from facts import Facts
 from wire import (
     FLOATING_TAGS,
     V100_TAINT,
-    Facts,
     Resource,
     containers,
     get,

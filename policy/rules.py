@@ -1,12 +1,10 @@
 """The ICC rules a reviewer checks by eye, as plain functions over resource property dicts.
 
-Properties use the wire names (camelCase) and the wire form of a secret (a dict with the
-signature key), exactly as the Pulumi engine hands them to a policy pack and as the recording
-mocks in tests/harness.py see them. A value the engine cannot know during a preview arrives as an
-"unknown" sentinel string; rules never guess about it.
+Properties are plain values with the wire names (camelCase), as policy/wire.py describes; a value
+unknown during a preview is `wire.UNKNOWN`, and rules never guess about it.
 
 Resource rules take one `Resource` and the stack's `Facts` and return violation messages; stack
-rules take every resource. policy/__main__.py wraps each in a pulumi_policy policy; the tests call
+rules take every resource. policy/pack.py wraps each in a pulumi_policy policy; the tests call
 them directly.
 """
 
@@ -14,29 +12,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from facts import Facts
 from pod_rules import (
     gpu_tolerates_v100,
     images_pinned,
     no_gpu_on_minikube,
     requests_within_limits,
 )
-from stack_rules import default_deny, quota_fits, webui_auth
+from quota import quota_fits
+from stack_rules import default_deny, webui_auth
 from wire import (
     HELM_TYPES,
     SECRET_ANNOTATION,
     SECRET_NAME,
-    Facts,
     Resource,
     containers,
     get,
-    is_secret,
     is_unknown,
     items,
     pod_spec,
-    reveal,
 )
 
 from components.kube_facts import CLUSTER_SCOPED
+
+# Parents whose Secrets pulumi-kubernetes marks secret itself: Chart v4 and the yaml/v2 groups
+# register every Secret they render with its data and stringData as secrets (pulumi-kubernetes
+# v4, yaml/v2 registration), without additional_secret_outputs.
+SECRET_MARKING_PARENTS = (
+    "kubernetes:helm.sh/v4:Chart",
+    "kubernetes:yaml/v2:ConfigGroup",
+    "kubernetes:yaml/v2:ConfigFile",
+    "kubernetes:kustomize/v2:Directory",
+)
 
 # --------------------------------------------------------------------------- resource rules
 
@@ -60,13 +67,11 @@ def icc_namespace_only(resource: Resource, facts: Facts) -> list[str]:
             f"{resource.label} is cluster-scoped: an ICC user may create objects only inside "
             f"{wanted}; remove it (e.g. monitoring.scope must be namespace on icc)"
         ]
-    holder = (
-        resource.props if resource.type in HELM_TYPES else reveal(resource.props.get("metadata"))
-    )
+    holder = resource.props if resource.type in HELM_TYPES else resource.props.get("metadata")
     raw = holder.get("namespace") if isinstance(holder, Mapping) else None
     if is_unknown(raw):
         return []
-    namespace = reveal(raw) or resource.provider_namespace
+    namespace = raw or resource.provider_namespace
     if namespace != wanted:
         shown = namespace or "(none: the kubeconfig context's namespace)"
         return [
@@ -76,27 +81,43 @@ def icc_namespace_only(resource: Resource, facts: Facts) -> list[str]:
     return []
 
 
+def rendered_by_the_provider(resource: Resource) -> bool:
+    """Rendered by a Chart v4 or yaml/v2 group: the URN's type chain names that parent."""
+    chain = resource.urn.split("::")[2] if resource.urn.count("::") >= 3 else ""
+    return any(parent in chain.split("$")[:-1] for parent in SECRET_MARKING_PARENTS)
+
+
 def plain_secret_envs(resource: Resource) -> list[str]:
+    """A literal `value` of a secret-looking env var is in the object for anyone who may read it
+    (a Pulumi secret would not change that): it belongs in a Secret, read through secretKeyRef."""
     names = []
     for container in containers(pod_spec(resource)):
         for env in items(container.get("env")):
             name = get(env, "name") or ""
             value = env.get("value") if isinstance(env, Mapping) else None
-            if (
-                SECRET_NAME.search(name)
-                and value not in (None, "")
-                and not is_secret(value)
-                and not is_unknown(value)
-            ):
+            if SECRET_NAME.search(name) and value not in (None, "") and not is_unknown(value):
                 names.append(f"env {name} of container {container.get('name', '?')}")
-    if resource.type == "docker:index/container:Container":
-        envs = resource.props.get("envs")
-        if not is_secret(envs):
-            for entry in items(envs):
-                name, _, value = str(entry).partition("=") if not is_secret(entry) else ("", "", "")
-                if SECRET_NAME.search(name) and value:
-                    names.append(f"env {name}")
     return names
+
+
+def unmarked_secret_fields(resource: Resource) -> list[str]:
+    """Fields holding secrets that the state would not keep secret. Public signal:
+    `additional_secret_outputs` names the field (pulumi_kubernetes' Secret does for data and
+    stringData; the program does for a Docker container's envs), or the provider marks it."""
+    found = []
+    docker = resource.type == "docker:index/container:Container"
+    if docker and "envs" not in resource.secret_outputs:
+        for entry in items(resource.props.get("envs")):
+            name, _, value = entry.partition("=") if isinstance(entry, str) else ("", "", "")
+            if SECRET_NAME.search(name) and value:
+                found.append(f"envs (with {name})")
+    if resource.kubernetes and resource.kind == "Secret" and not rendered_by_the_provider(resource):
+        found += [
+            block
+            for block in ("data", "stringData")
+            if resource.props.get(block) and block not in resource.secret_outputs
+        ]
+    return found
 
 
 def no_plain_secrets(resource: Resource, facts: Facts) -> list[str]:
@@ -105,7 +126,7 @@ def no_plain_secrets(resource: Resource, facts: Facts) -> list[str]:
     found += [
         f"annotation {key}"
         for key, value in annotations.items()
-        if SECRET_ANNOTATION.search(key) and value and not is_secret(value)
+        if SECRET_ANNOTATION.search(key) and value and not is_unknown(value)
     ]
     if resource.kubernetes and resource.kind == "ConfigMap":
         found += [
@@ -113,21 +134,19 @@ def no_plain_secrets(resource: Resource, facts: Facts) -> list[str]:
             for key in get(resource.props, "data", default={})
             if SECRET_NAME.search(key)
         ]
-    if resource.kubernetes and resource.kind == "Secret":
-        for block in ("data", "stringData"):
-            value = resource.props.get(block)
-            if (
-                value
-                and not is_secret(value)
-                and any(not is_secret(v) for v in reveal(value).values())
-            ):
-                found.append(f"Secret {block} not marked as a Pulumi secret")
-    return [
+    plain = [
         f"{resource.label}: {what} holds a plain-text value that looks secret; it would be "
         f"stored unencrypted in the state and shown in previews: keep it in a Kubernetes "
         f"Secret (env valueFrom.secretKeyRef) fed from a Pulumi secret "
         f"(`pulumi config set --secret ...`, pulumi.Output.secret)"
         for what in found
+    ]
+    return plain + [
+        f"{resource.label}: {field} holds secrets but is not marked secret, so the state "
+        f"would keep what the provider reports back unencrypted: give the resource "
+        f"additional_secret_outputs=[{field.split()[0]!r}] (pulumi_kubernetes' Secret does "
+        f"this for data and stringData)"
+        for field in unmarked_secret_fields(resource)
     ]
 
 

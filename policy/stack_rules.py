@@ -1,13 +1,12 @@
-"""The ICC rules that need the whole stack: default-deny, auth behind an Ingress, quota fit."""
+"""The ICC rules that need the whole stack: default-deny and auth behind an Ingress."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
+from facts import Facts
 from wire import (
-    Facts,
     Resource,
     containers,
     get,
@@ -15,12 +14,7 @@ from wire import (
     items,
     pod_labels,
     pod_spec,
-    quantity,
-    reveal,
 )
-
-from settings.quantity import format_amount
-from settings.quota import QUOTA_CHECKS
 
 
 def workloads(resources: Iterable[Resource]) -> list[Resource]:
@@ -89,7 +83,7 @@ def webui_auth(resources: list[Resource], facts: Facts) -> list[str]:
         for container in containers(pod_spec(workload)):
             if "open-webui" not in str(get(container, "image") or ""):
                 continue
-            auth = reveal(env_value(container, "WEBUI_AUTH"))
+            auth = env_value(container, "WEBUI_AUTH")
             if is_unknown(auth):
                 continue
             if str(auth).lower() != "true":
@@ -98,68 +92,4 @@ def webui_auth(resources: list[Resource], facts: Facts) -> list[str]:
                     f"with WEBUI_AUTH={auth}: anyone on the network could chat and "
                     f"read chats; set `webui.auth` true"
                 )
-    return problems
-
-
-def replica_counts(resources: list[Resource]) -> dict[tuple[str, str], int]:
-    """The most pods each workload can have: spec.replicas, or its HPA's maxReplicas."""
-    counts = {}
-    for workload in workloads(resources):
-        name = get(workload.props, "metadata", "name") or workload.name
-        replicas = get(workload.props, "spec", "replicas", default=1)
-        counts[(workload.kind, name)] = 1 if workload.kind == "Pod" else int(replicas)
-    for hpa in resources:
-        if hpa.kubernetes and hpa.kind == "HorizontalPodAutoscaler":
-            ref = get(hpa.props, "spec", "scaleTargetRef", default={})
-            key = (ref.get("kind"), ref.get("name"))
-            if key in counts and get(hpa.props, "spec", "maxReplicas") is not None:
-                counts[key] = max(counts[key], int(get(hpa.props, "spec", "maxReplicas")))
-    return counts
-
-
-def add(totals: dict, key: tuple[str, str], amount: Decimal | None) -> None:
-    totals[key] = totals.get(key, Decimal(0)) + (amount or Decimal(0))
-
-
-def pod_amounts(workload: Resource) -> dict[tuple[str, str], Decimal]:
-    """One pod's (side, resource) sums over its containers, claim templates as storage."""
-    totals: dict[tuple[str, str], Decimal] = {}
-    for container in items(pod_spec(workload).get("containers")):  # type: ignore[union-attr]
-        for side in ("requests", "limits"):
-            for name, amount in get(container, "resources", side, default={}).items():
-                key = (side, "gpu" if name.endswith("/gpu") else name)
-                add(totals, key, quantity(amount))
-    for claim in items(get(workload.props, "spec", "volumeClaimTemplates")):
-        size = quantity(get(claim, "spec", "resources", "requests", "storage"))
-        add(totals, ("requests", "storage"), size)
-    return totals
-
-
-def quota_fits(resources: list[Resource], facts: Facts) -> list[str]:
-    if not facts.quota or not facts.kubernetes:
-        return []
-    counts = replica_counts(resources)
-    need: dict[tuple[str, str], Decimal] = {}
-    for workload in workloads(resources):
-        name = get(workload.props, "metadata", "name") or workload.name
-        for key, amount in pod_amounts(workload).items():
-            add(need, key, counts[(workload.kind, name)] * amount)
-    for claim in resources:
-        if claim.kubernetes and claim.kind == "PersistentVolumeClaim":
-            size = quantity(get(claim.props, "spec", "resources", "requests", "storage"))
-            add(need, ("requests", "storage"), size)
-    problems = []
-    for quota_key, side, resource in QUOTA_CHECKS:  # the settings check the same lines
-        key = quota_key.removeprefix("quota.")
-        budget = get(facts.quota, *key.split("."))
-        if budget is None:
-            continue
-        total = need.get((side, resource), Decimal(0))
-        if total > quantity(budget):
-            problems.append(
-                f"the release's worst case needs {format_amount(resource, total)} "
-                f"{resource} ({side}) but quota.{key} is {budget}: pods beyond it are "
-                f"refused; lower the replicas or resources, or raise quota.{key} if "
-                f"the namespace quota allows it"
-            )
     return problems

@@ -1,36 +1,22 @@
-"""The wire form of what a policy sees, and the helpers every rule shares.
+"""What a rule sees of a resource, and the helpers every rule shares.
 
-Properties use the wire names (camelCase) and the wire form of a secret (a dict with the
-signature key), exactly as the Pulumi engine hands them to a policy pack and as the recording
-mocks in tests/harness.py see them. A value the engine cannot know during a preview arrives as an
-"unknown" sentinel string; rules never guess about it.
+Properties use the wire names (camelCase), as the engine hands them to a policy pack. pulumi_policy
+gives a policy the inputs with secrets already unwrapped, so a rule sees plain values; whether a
+field is kept secret shows in the resource's `additional_secret_outputs` (`Resource.
+secret_outputs`). A value the engine cannot know during a preview raises pulumi_policy's
+UnknownValueError when it is read; `plain()` reads every value once and puts `UNKNOWN` in its
+place, so rules never guess about it and never stop on it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from settings.quantity import parse_quantity
-
-# The wire form of a secret (pulumi/runtime/rpc.py _special_sig_key, _special_secret_sig).
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-# What the engine sends for a value unknown during preview (pulumi_policy/proxy.py).
-UNKNOWN_VALUES = frozenset(
-    {
-        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
-        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
-        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
-        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
-        "030794c1-ac77-496b-92df-f27374a8bd58",
-        "e48ece36-62e2-4504-bad9-02848725956a",
-        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
-    }
-)
+from pulumi_policy.proxy import UnknownValueError
 
 V100_TAINT = "gpu-tesla-v100"
 FLOATING_TAGS = frozenset(
@@ -63,34 +49,35 @@ HELM_TYPES = (
 )
 
 
-@dataclass(frozen=True)
-class Facts:
-    """What the pack must know about the stack: the validated settings that rules depend on.
+class Unknown:
+    """A value the engine could not know yet (a preview before the resource it comes from)."""
 
-    Written by scripts/policy_config.py into the pack's config (`--policy-pack-config`); `known`
-    is False when the pack runs without it, and the rules that need a fact then say so."""
+    def __repr__(self) -> str:
+        return "UNKNOWN"
 
-    target: str | None = None
-    namespace: str | None = None
-    keep_data_on_destroy: bool = True
-    quota: Mapping[str, Any] = field(default_factory=dict)
-    known: bool = False
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> Facts:
-        if not config or "target" not in config:
-            return cls()
-        return cls(
-            target=config["target"],
-            namespace=config.get("namespace"),
-            keep_data_on_destroy=bool(config.get("keepDataOnDestroy", True)),
-            quota=config.get("quota") or {},
-            known=True,
-        )
+UNKNOWN = Unknown()
 
-    @property
-    def kubernetes(self) -> bool | None:
-        return None if self.target is None else self.target in ("icc", "minikube")
+
+def plain(value: Any) -> Any:
+    """pulumi_policy's read-only proxies as plain dicts and lists, each unknown value as UNKNOWN."""
+    if isinstance(value, Mapping):
+        result = {}
+        for key in value:
+            try:
+                result[key] = plain(value[key])
+            except UnknownValueError:
+                result[key] = UNKNOWN
+        return result
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items_ = []
+        for index in range(len(value)):
+            try:
+                items_.append(plain(value[index]))
+            except UnknownValueError:
+                items_.append(UNKNOWN)
+        return items_
+    return value
 
 
 @dataclass(frozen=True)
@@ -103,6 +90,8 @@ class Resource:
     provider_namespace: str | None = None
     # retainOnDelete when the caller knows it (the analyzer protocol does not carry it).
     retain_on_delete: bool | None = None
+    # The resource's additional_secret_outputs: the fields the state keeps encrypted.
+    secret_outputs: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def kind(self) -> str:
@@ -120,33 +109,21 @@ class Resource:
 # --------------------------------------------------------------------------- value helpers
 
 
-def is_secret(value: Any) -> bool:
-    return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
-
-
 def is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value in UNKNOWN_VALUES
-
-
-def reveal(value: Any) -> Any:
-    """The value inside a secret marker (for structure, never for printing)."""
-    while is_secret(value):
-        value = value.get("value")
-    return value
+    return value is UNKNOWN
 
 
 def get(props: Any, *path: str, default: Any = None) -> Any:
-    value = reveal(props)
+    value = props
     for key in path:
         if not isinstance(value, Mapping):
             return default
-        value = reveal(value.get(key, default))
+        value = value.get(key, default)
     return default if value is None or is_unknown(value) else value
 
 
 def items(value: Any) -> list:
-    value = reveal(value)
-    return [reveal(v) for v in value] if isinstance(value, list) else []
+    return list(value) if isinstance(value, list) else []
 
 
 # --------------------------------------------------------------------------- pods
@@ -166,21 +143,12 @@ def pod_spec(resource: Resource) -> Mapping[str, Any] | None:
 def pod_labels(resource: Resource) -> Mapping[str, str]:
     if resource.kind == "Pod":
         return get(resource.props, "metadata", "labels", default={})
-    if resource.kind == "CronJob":
-        return get(
-            resource.props,
-            "spec",
-            "jobTemplate",
-            "spec",
-            "template",
-            "metadata",
-            "labels",
-            default={},
-        )
-    return get(resource.props, "spec", "template", "metadata", "labels", default={})
+    template = ("spec", "jobTemplate", "spec") if resource.kind == "CronJob" else ("spec",)
+    return get(resource.props, *template, "template", "metadata", "labels", default={})
 
 
 def containers(spec: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """Every container of a pod: init containers (sidecars among them) and the app containers."""
     if not spec:
         return []
     return [
@@ -196,7 +164,7 @@ def gpu_amounts(container: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for side in ("requests", "limits"):
         for name, amount in get(container, "resources", side, default={}).items():
-            if name.endswith("/gpu") and str(reveal(amount)) not in ("0", ""):
+            if name.endswith("/gpu") and str(amount) not in ("0", ""):
                 found[name] = amount
     return found
 
@@ -212,8 +180,35 @@ def tolerates_v100(spec: Mapping[str, Any]) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- quantities
+
+# Kubernetes resource quantities (k8s.io/apimachinery resource.Quantity): binary suffixes Ki..Ei,
+# decimal ones n..E, or an exponent. The pack reads them itself rather than through the program's
+# settings, so a mistake in one is not repeated in the other.
+_SUFFIXES = {
+    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+    **{s: Decimal(10) ** e for s, e in (("n", -9), ("u", -6), ("m", -3), ("", 0), ("k", 3))},
+    **{s: Decimal(10) ** (3 * (i + 2)) for i, s in enumerate(("M", "G", "T", "P", "E"))},
+}
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:([eE][+-]?[0-9]+)|([A-Za-z]*))")
+GI = Decimal(1024) ** 3
+
+
 def quantity(value: Any) -> Decimal | None:
-    try:
-        return parse_quantity(reveal(value))
-    except (ValueError, TypeError):
+    """The exact value of a quantity (`500m` -> 0.5, `2Gi` -> 2147483648), None if it is none."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
+    match = _QUANTITY.fullmatch(str(value).strip())
+    if not match or (match.group(3) or "") not in _SUFFIXES:
+        return None
+    number, exponent, suffix = match.groups()
+    if exponent:
+        return Decimal(number + exponent)
+    return Decimal(number) * _SUFFIXES[suffix or ""]
+
+
+def amount_text(resource: str, value: Decimal) -> str:
+    """For messages: bytes in Gi (`16.25Gi`), CPUs in cores (`2.5`), counts as integers."""
+    shown = value / GI if resource in ("memory", "storage") else value
+    text = f"{shown.quantize(Decimal('0.01')):f}".rstrip("0").rstrip(".")
+    return f"{text}Gi" if resource in ("memory", "storage") else text

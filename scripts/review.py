@@ -39,33 +39,11 @@ def parse_output(text: str) -> dict | list:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def pack_config(stack: str, project_dir: Path) -> str:
-    """The pack's facts for this stack (scripts/policy_config.py), as a file path."""
-    config = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "policy_config.py"),
-            stack,
-            "--project-dir",
-            str(project_dir),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    if config.returncode != 0:
-        sys.exit(config.stderr.strip())
-    return config.stdout.strip()
-
-
 def run_preview(
-    stack: str,
-    extra: list[str],
-    project_dir: Path = ROOT,
-    pack: Path = ROOT / "policy",
-    pack_facts: str | None = None,
+    stack: str, extra: list[str], project_dir: Path = ROOT, pack: Path = ROOT / "policy"
 ) -> tuple[list, int]:
-    """`pulumi preview --json` as engine events, with the pack: (events, exit code)."""
-    facts = pack_facts or pack_config(stack, project_dir)
+    """`pulumi preview --json` as engine events, with the pack (which finds the stack's facts
+    itself, policy/facts.py): (events, exit code)."""
     env = {**os.environ, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true"}
     proc = subprocess.run(
         [
@@ -77,8 +55,6 @@ def run_preview(
             "--non-interactive",
             "--policy-pack",
             str(pack),
-            "--policy-pack-config",
-            facts,
             *extra,
         ],
         cwd=project_dir,
@@ -120,16 +96,11 @@ def main(argv: list[str]) -> int:
         default=ROOT / "policy",
         help="the pack folder (or an executable analyzer)",
     )
-    parser.add_argument(
-        "--policy-pack-config", help="the pack's facts (default: made by scripts/policy_config.py)"
-    )
     args, extra = parser.parse_known_args(argv)
     if args.from_json:
         preview, code = parse_output(args.from_json.read_text()), 0
     else:
-        preview, code = run_preview(
-            args.stack, extra, args.project_dir, args.policy_pack, args.policy_pack_config
-        )
+        preview, code = run_preview(args.stack, extra, args.project_dir, args.policy_pack)
     out = args.out or default_out(args.stack)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(preview, stack=args.stack))

@@ -14,10 +14,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "policy"), str(ROOT / "scripts")]
 
 import pack  # noqa: E402  (policy/pack.py: the policies' levels)
 import pod_rules  # noqa: E402  (policy/pod_rules.py: images and their pins)
-import wire  # noqa: E402  (policy/wire.py: the wire form, secret markers)
 from review_steps import (  # noqa: E402
     OPS,
     ROOT_TYPE,
+    SIG_KEY,
+    UNKNOWN,
     data_at_risk,
     digest_from_events,
     parent_of,
@@ -75,9 +76,7 @@ def policy_section(events: list[Mapping[str, Any]]) -> list[str]:
         "| policy | level | passed | failed |",
         "|---|---|---|---|",
     ]
-    levels = {
-        name: "advisory" if name in pack.ADVISORY else "mandatory" for name in pack.DESCRIPTIONS
-    }
+    levels = {p.name: getattr(p.enforcement_level, "value", "") for p in pack.policies()}
     levels.update({v["policyName"]: v.get("enforcementLevel", "") for v in violations})
     violated = {v["policyName"] for v in violations}
     for name in sorted(set(passed) | set(failed) | violated):
@@ -132,9 +131,9 @@ def images_section(steps: list[Mapping[str, Any]]) -> list[str]:
 
 
 def show_value(value: Any) -> str:
-    if isinstance(value, Mapping) and wire.SIG_KEY in value or value == "[secret]":
+    if isinstance(value, Mapping) and SIG_KEY in value or value == "[secret]":
         return "[secret]"
-    if wire.is_unknown(value):
+    if value == UNKNOWN:
         return "(known after up)"
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     text = text.replace("|", "\\|")  # a table cell
@@ -149,7 +148,7 @@ def outputs_section(steps: list[Mapping[str, Any]]) -> list[str]:
     lines = ["| output | value |", "|---|---|"]
     for key in sorted(outputs):
         value = outputs[key]
-        if isinstance(value, Mapping) and wire.SIG_KEY not in value:
+        if isinstance(value, Mapping) and SIG_KEY not in value:
             lines += [f"| {key}.{sub} | `{show_value(v)}` |" for sub, v in sorted(value.items())]
         else:
             lines.append(f"| {key} | `{show_value(value)}` |")

@@ -13,7 +13,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "policy"), str(ROOT / "scripts")]
 
-import wire  # noqa: E402  (policy/wire.py: the wire form, secret markers)
+import wire  # noqa: E402  (policy/wire.py: what the pack's rules see of a resource)
+
+# How `pulumi preview --json` writes a secret and a value unknown until `up`: Pulumi's published
+# JSON form of property values ("Pulumi Property Value" schema of the deployment format, the
+# same in CLI 3.259.0), not an SDK's internals.
+SIG_KEY = "4dabf18193072939515e22adb298388d"  # the key that marks a special object
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # its value for a secret
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the unknown value
 
 OPS = ("create", "update", "replace", "delete", "same")
 # Steps that make a resource go away (or come back empty) during `pulumi up`.
@@ -56,13 +63,31 @@ def parent_of(step: Mapping[str, Any]) -> str:
     return state_of(step).get("parent", "")
 
 
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def as_plain(value: Any) -> Any:
+    """A state's JSON values as the pack's rules take them: a secret as `[secret]` (the CLI
+    shows none), an unknown value as the pack's own marker."""
+    if is_secret(value):
+        return "[secret]"
+    if value == UNKNOWN:
+        return wire.UNKNOWN
+    if isinstance(value, Mapping):
+        return {key: as_plain(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [as_plain(v) for v in value]
+    return value
+
+
 def resource(step: Mapping[str, Any], which: str = "") -> wire.Resource:
     state = step.get(which) if which else state_of(step)
     state = state or {}
     return wire.Resource(
         state.get("type") or urn_type(step["urn"]),
         urn_name(step["urn"]),
-        state.get("inputs") or {},
+        as_plain(state.get("inputs") or {}),
         step["urn"],
         retain_on_delete=bool(state.get("retainOnDelete")),
     )

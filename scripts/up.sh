@@ -164,8 +164,7 @@ esac
 case "$action" in
   up|preview|review|destroy) "$py" scripts/recover.py "$stack" "$action" --config-file "$merged" ;;
 esac
-# The ICC rules (policy/) run in every preview and up; their facts come from the validated
-# settings, written to the scratch folder (a preview leaves nothing behind).
+# The ICC rules (policy/) run in every preview and up; the pack reads the stack's facts itself.
 # ICC_OLLAMA_POLICY_PACK names another pack (a folder or an executable analyzer); empty skips it
 # (the real-engine tests only: CONTRIBUTING.md).
 pack_dir="${ICC_OLLAMA_POLICY_PACK-policy}"
@@ -173,9 +172,7 @@ policy=()
 if [ -z "$pack_dir" ]; then
   echo "Policy pack skipped: ICC_OLLAMA_POLICY_PACK is empty." >&2
 elif [ "$action" = up ] || [ "$action" = preview ] || [ "$action" = review ]; then
-  pack="$work/policy-config.json"
-  "$py" scripts/policy_config.py "$stack" --config-file "$merged" --out "$pack" >/dev/null
-  policy=(--policy-pack "$pack_dir" --policy-pack-config "$pack")
+  policy=(--policy-pack "$pack_dir")
 fi
 # What only the Docker Engine knows (version, CPUs) is checked before anything is created.
 if [ "$stack" = docker ] && { [ "$action" = up ] || [ "$action" = preview ]; }; then

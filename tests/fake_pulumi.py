@@ -290,8 +290,6 @@ def operation(verb: str, flags: dict[str, Any], record: dict[str, Any]) -> None:
     config = document["config"]
     record["config"] = sorted(config)
     record["secrets"] = secure_keys(config)
-    if "policy-pack-config" in flags:  # the pack's facts, read while the file still exists
-        record["policyFacts"] = json.loads(Path(flags["policy-pack-config"]).read_text())
     if record["secrets"]:
         if document.get("encryptionsalt") != state["salt"]:
             raise Fail("failed to decrypt: the config file's salt is not the stack's")

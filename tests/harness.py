@@ -6,7 +6,6 @@ a Docker image id), so code that reads `metadata.name` or `image_id` behaves as 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import runpy
@@ -16,6 +15,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.runtime.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "icc-ollama"
@@ -190,20 +190,12 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         return response
 
 
-@contextlib.contextmanager
-def capturing_exports(exported: dict[str, Any]):
-    real = pulumi.export
-    pulumi.export = lambda key, value: exported.__setitem__(key, value)
-    try:
-        yield
-    finally:
-        pulumi.export = real
-
-
 def recording(run: ProgramRun, stack: str) -> RecordingMonitor:
-    """Mocks that note every resource, its options and its dependencies into `run`."""
+    """Mocks that note every resource, its options and its dependencies into `run`; a fresh root
+    stack each time, so its `outputs` hold this run's `pulumi.export`s only."""
     mocks = RecordingMocks(run)
     monitor = RecordingMonitor(mocks, run)
+    pulumi.runtime.reset_options(project=PROJECT, stack=stack)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     return monitor
 
@@ -223,15 +215,15 @@ def run_program(
         {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
         [f"{PROJECT}:{key}" for key in secret_keys if key in config],
     )
-    exported: dict[str, Any] = {}
 
     @pulumi.runtime.test
     def program():
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        return pulumi.Output.from_input(exported).apply(run.exports.update)
+        root = pulumi.runtime.get_root_resource()
+        assert isinstance(root, Stack)  # where pulumi.export puts a stack output
+        return pulumi.Output.from_input(dict(root.outputs)).apply(run.exports.update)
 
-    with capturing_exports(exported):
-        program()
+    program()
     run.urns = list(monitor.get_registered_resources())
     return run
 
