@@ -3,9 +3,9 @@
 They come from what the pack is given, never from the program's settings code: the stack's name
 is in every resource's URN (`urn:pulumi:<stack>::<project>::...`), and that stack's own
 `Pulumi.<stack>.yaml` lies beside the project's `Pulumi.yaml`, which is found from the pack's
-working directory upwards (the engine starts a pack folder in the folder itself, an executable
-analyzer in the project), else beside the pack. The file is read with the pack's own minimal
-defaults, so a bare `pulumi preview -s <stack> --policy-pack policy` runs every rule.
+working directory upwards (Pulumi CLI 3.259.0 starts a pack folder in the folder itself, an
+executable analyzer in the project), else beside the pack. The file is read with the pack's own
+minimal defaults, so a bare `pulumi preview -s <stack> --policy-pack policy` runs every rule.
 `--policy-pack-config` may still set a fact for one policy; it wins over the file.
 """
 

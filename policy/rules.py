@@ -35,9 +35,9 @@ from wire import (
 
 from components.kube_facts import CLUSTER_SCOPED
 
-# Parents whose Secrets pulumi-kubernetes marks secret itself: Chart v4 and the yaml/v2 groups
-# register every Secret they render with its data and stringData as secrets (pulumi-kubernetes
-# v4, yaml/v2 registration), without additional_secret_outputs.
+# Parents whose Secrets the Kubernetes provider marks secret itself: Chart v4, kustomize v2 and
+# the yaml/v2 groups register every Secret they render with its data and stringData as secrets,
+# without additional_secret_outputs (pulumi-kubernetes provider v4.25.0, checked).
 SECRET_MARKING_PARENTS = (
     "kubernetes:helm.sh/v4:Chart",
     "kubernetes:yaml/v2:ConfigGroup",
