@@ -14,8 +14,10 @@ __main__.py, which exits, and the engine reports that the pack "failed to start"
 same host must run the program. So the other tests give --policy-pack an executable instead,
 which 3.259.0 runs directly as an analyzer plugin (same function): a two-line launcher in the
 test's temp folder that starts `python -u -m pulumi.policy <engine> policy/`, the command the
-back-compat plugin runs. The engine, the analyzer protocol, the pack's config from
-scripts/policy_config.py and the enforcement are the real ones.
+back-compat plugin runs. The engine, the analyzer protocol and the enforcement are the real ones,
+and the pack is given nothing but `--policy-pack`: it finds the stack's facts itself, from the
+stack name in the URNs and the stack's own Pulumi.<stack>.yaml (policy/facts.py); the engine
+starts an executable analyzer in the project folder, where it finds Pulumi.yaml.
 
 The docker stack is not previewed here: this tier builds no Docker provider plugin. The pack is
 checked against it under mocks (tests/test_policy.py).
@@ -108,30 +110,9 @@ def new_stack(name: str, target: str, env: dict[str, str], **overrides):
     return create_stack(name, workdir, env, Path(env["E2E_BIN"]), settings)
 
 
-def pack_config(stack) -> Path:
-    """scripts/policy_config.py against the real `pulumi config --json` of the stack."""
-    out = stack.workdir / "policy-config.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "policy_config.py"),
-            stack.name,
-            "--project-dir",
-            str(stack.workdir),
-            "--out",
-            str(out),
-        ],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(out)
-    return out
-
-
-def preview(stack, pack: Path, config: Path, stream: bool = True):
-    """`pulumi preview --json` with the pack: engine events (streamed) or the plain digest."""
+def preview(stack, pack: Path, stream: bool = True):
+    """`pulumi preview --json` with the pack (one flag): engine events (streamed) or the plain
+    digest."""
     env = {**stack.env, "PULUMI_ENABLE_STREAMING_JSON_PREVIEW": "true" if stream else ""}
     proc = run(
         [
@@ -143,8 +124,6 @@ def preview(stack, pack: Path, config: Path, stream: bool = True):
             stack.name,
             "--policy-pack",
             str(pack),
-            "--policy-pack-config",
-            str(config),
         ],
         env=env,
         cwd=stack.workdir,
@@ -202,14 +181,14 @@ def keep_sample(report: Path, name: str) -> None:
 @pytest.mark.parametrize("target", ["icc", "minikube"])
 def test_preview_passes_the_pack(target, policy_env, launcher):
     stack = new_stack(f"e2e-policy-{target}", target, policy_env)
-    config = pack_config(stack)
-    proc, events = preview(stack, launcher, config)
+    proc, events = preview(stack, launcher)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     keep_recording(events, f"preview-{target}.jsonl")
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
     assert violations == []
     passed, failed = policy_summaries(events)
-    # Every policy ran somewhere and passed (resource policies per resource, stack ones once).
+    # Every policy ran somewhere and passed (resource policies per resource, stack ones once);
+    # stack-facts among them: the pack read the stack's facts from its Pulumi.<stack>.yaml.
     assert failed == set()
     assert passed == {p.name for p in review_report.pack.policies()}
     assert review_steps.digest_from_events(events)["changeSummary"].get("create", 0) > 5
@@ -223,8 +202,7 @@ def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
         policy_env,
         ollama={"models": ["llama3.2:1b"], "tolerations": []},
     )
-    config = pack_config(stack)
-    proc, events = preview(stack, launcher, config)
+    proc, events = preview(stack, launcher)
     assert proc.returncode != 0
     keep_recording(events, "preview-icc-violation.jsonl")
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
@@ -234,9 +212,7 @@ def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
     assert "does not tolerate the V100 taint gpu-tesla-v100:NoSchedule" in violations[0]["message"]
     assert violations[0]["resourceUrn"].endswith("kubernetes:apps/v1:StatefulSet::ollama")
     # Without --json the same words reach the person at the terminal.
-    text = stack.pulumi(
-        "preview", "--policy-pack", str(launcher), "--policy-pack-config", str(config), check=False
-    ).stdout
+    text = stack.pulumi("preview", "--policy-pack", str(launcher), check=False).stdout
     assert "gpu-tolerates-v100" in text and "does not tolerate the V100 taint" in text, text
     # The review puts it at the top and exits with the preview's code.
     out = stack.workdir / "review.md"
@@ -248,10 +224,36 @@ def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
     keep_sample(out, "review-sample-icc-violation.md")
 
 
+QUOTA_MODEL_LINE = (
+    "return [ollama_pods(settings), webui_pods(settings), *monitoring_pods(settings)]"
+)
+
+
+def test_the_pack_counts_what_the_program_misses_with_facts_from_the_stack_file(
+    policy_env, launcher
+):
+    """Bare `--policy-pack`: quota-fits takes the quota from the stack's own file and counts the
+    rendered pods itself. In this copy the program's quota model is broken (it forgets Open
+    WebUI's pod), so the program accepts a budget the release exceeds; the pack stops it."""
+    stack = new_stack(
+        "e2e-policy-icc-quota", "icc", policy_env, quota={"requests": {"memory": "8.5Gi"}}
+    )
+    model = stack.workdir / "settings" / "quota.py"
+    assert QUOTA_MODEL_LINE in model.read_text(), "settings/quota.py changed: update this test"
+    model.write_text(model.read_text().replace(QUOTA_MODEL_LINE, "return [ollama_pods(settings)]"))
+    proc, events = preview(stack, launcher)
+    assert proc.returncode != 0
+    violations = [e["policyEvent"] for e in events if e.get("policyEvent")]
+    assert [(v["policyName"], v["enforcementLevel"]) for v in violations] == [
+        ("quota-fits", "mandatory")
+    ], violations
+    message = violations[0]["message"]
+    assert "quota.requests.memory is 8.5Gi" in message and "StatefulSet open-webui" in message
+
+
 def test_review_numbers_match_the_preview(policy_env, launcher):
     stack = new_stack("e2e-review-icc", "icc", policy_env)
-    config = pack_config(stack)
-    proc, digest = preview(stack, launcher, config, stream=False)  # the plain digest
+    proc, digest = preview(stack, launcher, stream=False)  # the plain digest
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = stack.workdir / "review.md"
     proc = run_review(stack, launcher, out)
@@ -271,10 +273,7 @@ def test_pack_folder_needs_a_newer_language_host(policy_env):
     its RunPlugin runs `python <request.program>`, and 3.259.0 leaves `program` empty, so Python
     is started with an empty script path in the project folder and the pack never answers."""
     stack = new_stack("e2e-policy-folder", "icc", policy_env)
-    config = pack_config(stack)
-    proc = stack.pulumi(
-        "preview", "--policy-pack", str(PACK), "--policy-pack-config", str(config), check=False
-    )
+    proc = stack.pulumi("preview", "--policy-pack", str(PACK), check=False)
     assert proc.returncode != 0
     text = proc.stdout + proc.stderr
     assert f'policy pack "{PACK}" failed to start: could not read plugin [{PACK}]' in text, text
@@ -312,7 +311,7 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
             stack.config("ollama.storage.size", "12Gi", path=True)
             out = stack.workdir / "review.md"
             proc = run_review(stack, launcher, out)
-            assert proc.returncode == 0, proc.stderr
+            assert proc.returncode == 0, proc.stderr + (out.read_text() if out.exists() else "")
             report = out.read_text()
             top = report.split("## Summary")[0]
             assert "## ⚠ Data at risk" in top, report
