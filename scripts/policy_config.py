@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "policy")]
 
 from settings import PROJECT, Settings, SettingsError, parse_settings  # noqa: E402
-from settings.load import as_make_commands  # noqa: E402
 
 SECRET_STAND_IN = "s" * 64  # only so validation passes; facts never depend on a secret
 
@@ -100,7 +99,7 @@ def main(argv: list[str]) -> int:
     try:
         settings = parse_settings(raw, secret)
     except SettingsError as error:
-        print(as_make_commands(str(error), args.stack), file=sys.stderr)
+        print(error, file=sys.stderr)
         return 1
     out = args.out or default_out(args.stack)
     out.parent.mkdir(parents=True, exist_ok=True)

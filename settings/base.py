@@ -205,15 +205,19 @@ class Storage(Model):
 
 
 def check_password(key: str, password: SecretStr | None, why: str) -> None:
-    """A password the program needs: set, at least 12 characters, no well-known default."""
+    """A password the user chose: at least 12 characters, no well-known default. Unset is fine:
+    the program then makes one (components/secrets.py)."""
     fix = (
-        f"set it with `pulumi config set --secret {key} <value>` "
-        f"(e.g. from `openssl rand -base64 24`)"
+        f"set a stronger one with `pulumi config set --secret {key} <value>` (e.g. from "
+        f"`openssl rand -base64 24`), or unset it with `pulumi config rm {key}` to let the "
+        f"program make one"
     )
     if password is None:
-        raise KeyedError(key, None, f"{why}; {fix}")
+        return
     text = password.get_secret_value()
     if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
         raise KeyedError(
-            key, "(secret)", f"use at least 12 characters and no default such as admin; {fix}"
+            key,
+            "(secret)",
+            f"{why}: use at least 12 characters and no default such as admin; {fix}",
         )

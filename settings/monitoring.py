@@ -164,5 +164,5 @@ def _check_grafana_password(settings: Settings) -> None:
     check_password(
         "grafanaAdminPassword",
         settings.grafana_admin_password,
-        "monitoring.enabled is true, so Grafana needs an admin password",
+        "Grafana's admin logs in with this password",
     )

@@ -38,7 +38,8 @@ class Settings(Model):
     quota: Quota = Quota()
     node_capacity: NodeCapacity = NodeCapacity()
     monitoring: Monitoring = Monitoring()
-    webui_secret_key: SecretStr
+    # Secrets left unset are made by the program (components/secrets.py) and kept in the state.
+    webui_secret_key: SecretStr | None = None
     webui_admin_password: SecretStr | None = None
     openai_api_key: SecretStr | None = None
     grafana_admin_password: SecretStr | None = None
@@ -69,13 +70,21 @@ class Settings(Model):
                 "the minikube target has no GPU; set ollama.gpu.enabled to false",
             )
         _check_kubeconfig(self.kubeconfig)
-        if len(self.webui_secret_key.get_secret_value()) < 32:
+        key = self.webui_secret_key
+        if key is not None and len(key.get_secret_value()) < 32:
             raise KeyedError(
                 "webuiSecretKey",
                 "(secret)",
                 "use at least 32 characters, e.g. `openssl rand -hex 32`",
             )
         _check_admin_password(self)
+        if self.openai_api_key is not None and not self.openai_api_key.get_secret_value():
+            raise KeyedError(
+                "openaiApiKey",
+                "(empty)",
+                "an empty key; set the key with `pulumi config set --secret openaiApiKey <key>` "
+                "or remove it with `pulumi config rm openaiApiKey`",
+            )
         if self.webui.openai.enabled and self.openai_api_key is None:
             raise KeyedError(
                 "openaiApiKey",
@@ -132,8 +141,7 @@ def _check_admin_password(settings: Settings) -> None:
         check_password(
             "webuiAdminPassword",
             settings.webui_admin_password,
-            "the Open WebUI admin account is created at the first start with this password "
-            "(`make up` generates it)",
+            "the Open WebUI admin account is made at the first start with this password",
         )
 
 

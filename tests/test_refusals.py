@@ -202,16 +202,15 @@ def test_a_password_starting_with_a_bracket_is_kept_as_given():
     assert settings.grafana_admin_password.get_secret_value() == "[not-json-but-a-password"
 
 
-def test_fixes_are_make_commands_under_the_cli(monkeypatch):
-    """scripts/up.sh keeps a user's values out of the tracked stack file; a bare `pulumi config
-    set` would write into it, so the program names the make target instead."""
+def test_a_refusal_under_the_cli_is_one_pulumi_command_and_registers_nothing():
+    """The program's own RunError: the fix is the `pulumi config` command a user types (no
+    wrapper), and nothing is registered before the settings are valid."""
     import pulumi
 
     from harness import ProgramRun, run_program, stack_config
 
     config = {
         **stack_config("icc"),
-        **TEST_SECRETS,
         "namespace": "wabc123-default",
         "ollama": {"models": ["phi3", "bad model"]},
     }
@@ -219,21 +218,17 @@ def test_fixes_are_make_commands_under_the_cli(monkeypatch):
     with pytest.raises(pulumi.RunError) as caught:
         run_program(config, stack="icc", run=run)
     message = str(caught.value)
-    assert "`make config-set STACK=icc KEY=ollama.models[1] VALUE=<value>`" in message, message
-    assert "pulumi config" not in message, message
+    assert "`pulumi config set --path 'ollama.models[1]' <value>`" in message, message
+    assert "make" not in message, message
     assert run.resources == []
 
 
-def test_secret_fixes_never_show_a_value():
-    from settings.load import as_make_commands
+def test_an_unknown_top_level_key_from_the_cli_is_refused():
+    """Keys reach the program as the language host hands them over (PULUMI_CONFIG): one the
+    model does not know, e.g. a typo, is refused rather than ignored."""
+    import pulumi
 
-    fixed = as_make_commands("set it with `pulumi config set --secret openaiApiKey <key>`", "dev")
-    assert fixed == "set it with `make config-set STACK=dev KEY=openaiApiKey SECRET=1`"
-    dotted = (
-        "move it with `pulumi config rm 'monitoring.enabled'` and then "
-        "`pulumi config set --path monitoring.enabled <value>`"
-    )
-    assert as_make_commands(dotted, "dev") == (
-        "move it with `pulumi config rm 'monitoring.enabled'` and then "
-        "`make config-set STACK=dev KEY=monitoring.enabled VALUE=<value>`"
-    )
+    from harness import run_program, stack_config
+
+    with pytest.raises(pulumi.RunError, match="icc-ollama:olama: unknown setting; remove it"):
+        run_program({**stack_config("minikube"), "olama": {"replicas": 1}}, stack="minikube")

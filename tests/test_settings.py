@@ -73,7 +73,6 @@ INVALID = [
     # (raw settings, key the message must name, words the message must contain)
     ({"target": "mars"}, "icc-ollama:target", "must be one of icc, minikube, docker"),
     ({}, "icc-ollama:target", "must be one of"),
-    ({"target": "minikube", "webuiSecretKey": None}, "icc-ollama:webuiSecretKey", "required"),
     ({"target": "icc"}, "icc-ollama:namespace", "required"),
     ({"target": "icc", "namespace": "default"}, "icc-ollama:namespace", "w<id>-default"),
     (
@@ -316,21 +315,6 @@ INVALID = [
         {"target": "docker", "monitoring": '{"enabled": true}'},
         "icc-ollama:monitoring.enabled",
         "only the Kubernetes targets",
-    ),
-    (
-        {
-            "target": "icc",
-            "namespace": "wabc123-default",
-            "monitoring": '{"enabled": true}',
-            "grafanaAdminPassword": None,
-        },
-        "icc-ollama:grafanaAdminPassword",
-        "pulumi config set --secret grafanaAdminPassword",
-    ),
-    (
-        {"target": "minikube", "grafanaAdminPassword": None},
-        "icc-ollama:grafanaAdminPassword",
-        "Grafana needs an admin password",
     ),
     (
         {"target": "minikube", "grafanaAdminPassword": "short"},

@@ -11,12 +11,20 @@ import pytest
 
 from components import webui_env as webui_module
 from components.webui_env import ADMIN_SCRIPT, start_command
-from harness import TEST_ADMIN_PASSWORD, TEST_SECRETS, run_stack, stack_config, unwrap_secrets
+from harness import (
+    GENERATED,
+    TEST_ADMIN_PASSWORD,
+    TEST_SECRETS,
+    run_stack,
+    stack_config,
+    unwrap_secrets,
+)
 from settings import SettingsError, parse_settings
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"
 SECRETS = frozenset(TEST_SECRETS)
+GENERATED_ADMIN_PASSWORD = GENERATED["webuiAdminPassword"]
 
 
 def webui_pod(run) -> dict:
@@ -92,7 +100,7 @@ def test_admin_comes_from_config_and_its_password_from_the_secret(stack, request
         "secretKeyRef": {"name": "open-webui-secret", "key": "WEBUI_ADMIN_PASSWORD"}
     }
     secret = run.one("kubernetes:core/v1:Secret", "open-webui-secret").inputs
-    assert unwrap_secrets(secret["stringData"])["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
+    assert unwrap_secrets(secret["stringData"])["WEBUI_ADMIN_PASSWORD"] == GENERATED_ADMIN_PASSWORD
     assert webui_container(run)["command"] == admin_start()
 
 
@@ -100,7 +108,7 @@ def test_docker_creates_the_admin_the_same_way(monkeypatch):
     run = run_stack("docker", monkeypatch, webui={"adminEmail": "chat-admin@haw-hamburg.de"})
     env = docker_env(run)
     assert env["WEBUI_ADMIN_EMAIL"] == "chat-admin@haw-hamburg.de"
-    assert env["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
+    assert env["WEBUI_ADMIN_PASSWORD"] == GENERATED_ADMIN_PASSWORD
     assert docker_webui(run)["command"] == admin_start()
 
 
@@ -111,19 +119,16 @@ def test_without_logins_there_is_no_admin_bootstrap(monkeypatch):
     assert docker_webui(run).get("command") is None
 
 
-def test_the_admin_password_is_required_secret_and_not_weak():
+def test_a_chosen_admin_password_is_secret_and_not_weak():
     raw = {**stack_config("minikube"), **TEST_SECRETS}
-    del raw["webuiAdminPassword"]
-    with pytest.raises(
-        SettingsError,
-        match="icc-ollama:webuiAdminPassword: .*pulumi config set --secret webuiAdminPassword",
-    ):
-        parse_settings(raw, SECRETS)
     with pytest.raises(SettingsError, match="webuiAdminPassword: stored in plain text"):
         parse_settings(
             {**raw, "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRETS - {"webuiAdminPassword"}
         )
-    with pytest.raises(SettingsError, match="webuiAdminPassword.*at least 12 characters"):
+    with pytest.raises(
+        SettingsError,
+        match="webuiAdminPassword.*at least 12 characters.*pulumi config rm webuiAdminPassword",
+    ):
         parse_settings({**raw, "webuiAdminPassword": "short"}, SECRETS)
 
 
@@ -244,7 +249,7 @@ def test_every_student_sees_every_model_by_default(stack, request):
 def test_login_hint_says_how_to_sign_in_and_what_students_get(stack, request):
     login = request.getfixturevalue(stack).exports["nextSteps"]["login"]
     assert "sign in as admin@localhost" in login
-    assert f"make config-get STACK={stack} KEY=webuiAdminPassword" in login
+    assert f"pulumi stack output --show-secrets webuiAdminPassword -s {stack}" in login
     assert "wait as pending until the admin approves them" in login
     assert "every user sees every model" in login
     assert "first account" not in login
@@ -253,7 +258,7 @@ def test_login_hint_says_how_to_sign_in_and_what_students_get(stack, request):
 def test_docker_login_hint_names_the_published_url(monkeypatch):
     login = run_stack("docker", monkeypatch).exports["nextSteps"]["login"]
     assert login.startswith("open http://127.0.0.1:3000; admin: sign in as admin@localhost")
-    assert "make config-get STACK=docker KEY=webuiAdminPassword" in login
+    assert "pulumi stack output --show-secrets webuiAdminPassword -s docker" in login
 
 
 @pytest.mark.parametrize(
