@@ -100,15 +100,18 @@ def engine_facts(host: str) -> EngineFacts:
     )
 
 
+class ConfigUnreadable(Exception):
+    """`pulumi config` itself failed; the message is the CLI's own."""
+
+
 def stack_settings(stack: str) -> Settings | None:
     """The stack's settings from `pulumi config`, or None when `pulumi up` would refuse them."""
-    shown = subprocess.run(
-        ["pulumi", "config", "--json", "--stack", stack],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout
+    listed = subprocess.run(
+        ["pulumi", "config", "--json", "--stack", stack], capture_output=True, text=True, cwd=ROOT
+    )
+    if listed.returncode != 0:
+        raise ConfigUnreadable(listed.stderr.strip() or f"pulumi config --stack {stack} failed")
+    shown = listed.stdout
     raw: dict[str, Any] = {}
     secret: set[str] = set()
     prefix = f"{PROJECT}:"
@@ -130,7 +133,11 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__.split("\n\n")[1].strip(), file=sys.stderr)
         return 2
-    settings = stack_settings(argv[1])
+    try:
+        settings = stack_settings(argv[1])
+    except ConfigUnreadable as error:
+        print(error, file=sys.stderr)
+        return 1
     if settings is None or settings.target != "docker":
         return 0
     try:
