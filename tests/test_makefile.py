@@ -59,7 +59,8 @@ def test_up_makes_the_passphrase_once_then_runs_what_a_user_types(clone):
         ["pulumi", "stack", "select", "--create", "minikube", "--secrets-provider", "passphrase"],
         ["recover.py", "minikube", "up"],
         ["docker_preflight.py", "minikube"],
-        ["pulumi", "up", "--stack", "minikube", "--policy-pack", "policy", "--yes", "--skip-preview"],
+        ["pulumi", "up", "--stack", "minikube", "--policy-pack", "policy"]
+        + ["--yes", "--skip-preview"],
     ]
     assert {call["env"]["PULUMI_CONFIG_PASSPHRASE_FILE"] for call in calls(clone)} == {
         str(passphrase)
