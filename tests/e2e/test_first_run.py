@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 CLI_TOOLS = ("pulumi", "pulumi-language-python", "pulumi-language-python-exec")
 PASSWORD = "Xy$Home-'Secret 12345"
 
-SETTINGS_ONLY = '''"""Stand-in program for tests/e2e/test_first_run.py: the real settings loader, exported."""
+SETTINGS_ONLY = '''"""Stand-in program (tests/e2e/test_first_run.py): the real settings loader."""
 import pulumi
 
 from settings import load_settings
