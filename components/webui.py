@@ -167,8 +167,9 @@ class OpenWebUI(pulumi.ComponentResource):
             # The first start migrates the database and may download embedding models.
             "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
             # /ready answers 200 only once start-up finished and the database answers (and
-            # Redis, where configured); /health answers once the process listens. Both are
-            # unchanged from 0.11.0 to 0.12.4.
+            # Redis, where configured); /health whenever the server answers. Both unchanged from
+            # 0.11.0 to 0.12.4; uvicorn listens only after the start-up (migrations, the RAG
+            # embedding model), so on the real 0.12.4 both first answer at the same moment.
             "readinessProbe": kube.http_probe("/ready", PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/health", PORT, period=20, failures=6),
         }

@@ -64,11 +64,14 @@ def webui_env(
         # Students see the models Ollama holds and nothing else: the evaluation arena's
         # `arena-model` is on by default in 0.11 (off in 0.12.4), so it is said here.
         "ENABLE_EVALUATION_ARENA_MODELS": "false",
-        # The RAG embedding model (sentence-transformers/all-MiniLM-L6-v2) lives on the data
-        # volume (the image's SENTENCE_TRANSFORMERS_HOME and HF_HOME are under DATA_DIR). With
-        # auto-update on (the default), every start asks the model hub for a newer copy first,
-        # and where the hub cannot be reached, retries for about 70 s before it goes on. Off: a
-        # copy on the volume is used as it is; only a missing one is downloaded.
+        # The RAG embedding model (sentence-transformers/all-MiniLM-L6-v2) is loaded at every
+        # start, before the server answers, from the data volume (the image's
+        # SENTENCE_TRANSFORMERS_HOME and HF_HOME are under DATA_DIR); a missing one is
+        # downloaded there. Off: the copy on the volume is used as it is, with no request to the
+        # model hub (auto-update, the default, asks it at every start and would take a newer
+        # revision, which does not match the embeddings already stored). Measured on the real
+        # 0.12.4 with the hub unreachable: ~3 s with the model on the volume either way, ~70 s
+        # of retries without it (every start until it is there), which webui.offline avoids.
         "RAG_EMBEDDING_MODEL_AUTO_UPDATE": "false",
         "RAG_RERANKING_MODEL_AUTO_UPDATE": "false",
         "ENABLE_OPENAI_API": str(webui.openai.enabled).lower(),

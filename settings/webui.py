@@ -57,8 +57,8 @@ class WebUi(Model):
     # False: the stack config is the truth and wins over settings saved in the UI at each start.
     persistent_config: bool = False
     # True: Open WebUI asks no model hub for anything (OFFLINE_MODE), for sites that cannot reach
-    # it: starts stop waiting about 70 s for retried downloads of the embedding model, which
-    # then has to be on the data volume already (or documents use another embedding engine).
+    # it: while the embedding model is not on the data volume, each start would otherwise retry
+    # its download for about 70 s (without it, documents need another embedding engine).
     offline: bool = False
     openai: OpenAi = OpenAi()
     local_port: int = Field(default=8080, ge=1024, le=65535)
