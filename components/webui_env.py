@@ -70,8 +70,9 @@ def webui_env(
         # downloaded there. Off: the copy on the volume is used as it is, with no request to the
         # model hub (auto-update, the default, asks it at every start and would take a newer
         # revision, which does not match the embeddings already stored). Measured on the real
-        # 0.12.4 with the hub unreachable: ~3 s with the model on the volume either way, ~70 s
-        # of retries without it (every start until it is there), which webui.offline avoids.
+        # 0.12.4 with the hub unreachable: ~3 s with the model on the volume either way; without
+        # it, retries at every start until it is there (~70 s where the name does not resolve,
+        # ~280 s where lookups time out), which webui.offline avoids.
         "RAG_EMBEDDING_MODEL_AUTO_UPDATE": "false",
         "RAG_RERANKING_MODEL_AUTO_UPDATE": "false",
         "ENABLE_OPENAI_API": str(webui.openai.enabled).lower(),
