@@ -23,12 +23,14 @@ from components.webui_env import (
 )
 from settings.webui import WebUi
 
-# Open WebUI 0.11.0 runs as any uid with group 0. At every start it deletes and re-copies the
-# files of its static directory (open_webui/config.py:95-140), which also holds the fonts and
-# swagger files only the image has (env.py:248): that directory is an emptyDir seeded from the
-# image by an init container. Its other writes go to DATA_DIR (the database, uploads, the vector
-# store and, by the image's HF_HOME / SENTENCE_TRANSFORMERS_HOME / WHISPER_MODEL_DIR, the model
-# caches) and to temporary files (/tmp). So the root filesystem can be read-only.
+# Open WebUI runs as any uid with group 0 (since 0.11.0; 0.12.4 is pinned). At every start
+# (when open_webui.config is imported) it deletes the files of its static directory and copies
+# them again from the frontend build, whose static folder 0.12 requires (it raises at import
+# without it); the static directory also holds the swagger-ui files only the image has. So that
+# directory is an emptyDir seeded from the image by an init container. Its other writes go to
+# DATA_DIR (the database, uploads, the vector store and, by the image's HF_HOME /
+# SENTENCE_TRANSFORMERS_HOME / WHISPER_MODEL_DIR, the model caches) and to temporary files
+# (/tmp). So the root filesystem can be read-only.
 RUN_AS_USER = 1000
 RUN_AS_GROUP = 0
 STATIC_DIR = "/app/backend/open_webui/static"
@@ -164,8 +166,10 @@ class OpenWebUI(pulumi.ComponentResource):
             "securityContext": kube.container_security(),
             # The first start migrates the database and may download embedding models.
             "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
-            # /ready answers 200 only once start-up finished and the database answers
-            # (open_webui/main.py:2773-2811); /health (:2768) answers once the process listens.
+            # /ready answers 200 only once start-up finished and the database answers (and
+            # Redis, where configured); /health whenever the server answers. Both unchanged from
+            # 0.11.0 to 0.12.4; uvicorn listens only after the start-up (migrations, the RAG
+            # embedding model), so on the real 0.12.4 both first answer at the same moment.
             "readinessProbe": kube.http_probe("/ready", PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/health", PORT, period=20, failures=6),
         }

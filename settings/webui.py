@@ -24,8 +24,8 @@ class OpenAi(Model):
 
 
 def _check_login_email(value: str) -> str:
-    # Open WebUI's own rule (open_webui/utils/misc.py:767-771 in 0.11.0): name@localhost, or
-    # something@domain.tld. It stores and compares e-mails in lower case.
+    # Open WebUI's own rule (validate_email_format, the same in 0.11.0 and 0.12.4): name@localhost,
+    # or something@domain.tld. It stores and compares e-mails in lower case.
     if value != value.lower() or re.search(r"\s", value):
         raise ValueError(f"use lower case and no spaces: {value.lower().strip()}")
     if not (value.endswith("@localhost") or re.fullmatch(r"[^@]+@[^@]+\.[^@]+", value)):
@@ -41,7 +41,7 @@ _RETIRED_KEYS = {"enableSignup": "webui.signup", "defaultUserRole": "webui.signu
 
 
 class WebUi(Model):
-    image: PinnedImage = "ghcr.io/open-webui/open-webui:v0.11.0"
+    image: PinnedImage = "ghcr.io/open-webui/open-webui:v0.12.4"
     resources: Resources
     storage: Storage
     auth: bool = True
@@ -56,6 +56,10 @@ class WebUi(Model):
     model_access: Literal["all", "granted"] = "all"
     # False: the stack config is the truth and wins over settings saved in the UI at each start.
     persistent_config: bool = False
+    # True: Open WebUI asks no model hub for anything (OFFLINE_MODE), for sites that cannot reach
+    # it: while the embedding model is not on the data volume, each start would otherwise retry
+    # its download for about 70 s (without it, documents need another embedding engine).
+    offline: bool = False
     openai: OpenAi = OpenAi()
     local_port: int = Field(default=8080, ge=1024, le=65535)
 

@@ -193,7 +193,7 @@ def test_volume_names_do_not_depend_on_safe_setting_changes(monkeypatch):
         "docker",
         monkeypatch,
         ollama={"image": "ollama/ollama:0.33.0", "gpu": {"enabled": True}, "models": ["phi3"]},
-        webui={"image": "ghcr.io/open-webui/open-webui:v0.11.1"},
+        webui={"image": "ghcr.io/open-webui/open-webui:v0.12.5"},
         docker={"networkName": "other", "webuiPort": 3001, "bindAddress": "::1"},
     )
     assert sorted(r.inputs["name"] for r in changed.of_type(VOLUME)) == base

@@ -42,7 +42,7 @@ IMAGES = [
     "ollama/ollama:latest",
     "ollama/ollama",
     "x@sha256:" + "a" * 64,
-    "ghcr.io/open-webui/open-webui:v0.11.0",
+    "ghcr.io/open-webui/open-webui:v0.12.4",
     ":",
     42,
 ]

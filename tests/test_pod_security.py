@@ -87,7 +87,8 @@ def test_images_are_pinned(stack, request):
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_open_webui_runs_as_uid_1000_in_group_0_on_a_read_only_root(stack, request):
-    # Open WebUI 0.11.0 runs as any uid in group 0; its writable directories are volumes.
+    # Open WebUI (0.11.0 and later, 0.12.4 pinned) runs as any uid in group 0; its writable
+    # directories are volumes.
     pod = dict(pod_templates(request.getfixturevalue(stack)))["open-webui"]
     assert {
         k: pod["securityContext"].get(k) for k in ("runAsNonRoot", "runAsUser", "runAsGroup")

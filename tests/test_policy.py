@@ -125,7 +125,7 @@ def ingress(tls=True, host="chat.example.org"):
 def webui(auth="true"):
     env = [{"name": "WEBUI_AUTH", "value": auth}] if auth is not None else []
     return workload(
-        "open-webui", [container("open-webui", "ghcr.io/open-webui/open-webui:v0.11.0", env=env)]
+        "open-webui", [container("open-webui", "ghcr.io/open-webui/open-webui:v0.12.4", env=env)]
     )
 
 
@@ -293,7 +293,7 @@ def test_unknown_namespace_is_not_guessed():
         ("ghcr.io/open-webui/open-webui:main", False),
         ("localhost:5000/app", False),
         ("ollama/ollama:0.32.15", True),
-        ("ghcr.io/open-webui/open-webui:v0.11.0", True),
+        ("ghcr.io/open-webui/open-webui:v0.12.4", True),
         ("localhost:5000/app:1.2", True),
         ("busybox@sha256:" + "a" * 64, True),
         ("sha256:" + "b" * 64, True),

@@ -245,6 +245,21 @@ def test_every_student_sees_every_model_by_default(stack, request):
     assert k8s_env(request.getfixturevalue(stack))["BYPASS_MODEL_ACCESS_CONTROL"] == "true"
 
 
+@pytest.mark.parametrize("stack", ["icc", "minikube", "docker"])
+def test_students_see_no_evaluation_arena_model(stack, request, monkeypatch):
+    # Open WebUI 0.11 adds an `arena-model` to every user's list unless this is false.
+    run = run_stack(stack, monkeypatch) if stack == "docker" else request.getfixturevalue(stack)
+    env = docker_env(run) if stack == "docker" else k8s_env(run)
+    assert env["ENABLE_EVALUATION_ARENA_MODELS"] == "false"
+
+
+def test_granted_access_names_the_admin_page_of_the_pinned_open_webui():
+    settings = parse("minikube", webui={"modelAccess": "granted"})
+    login = webui_module.login_hint(settings.webui, "http://localhost:8080", "cmd")
+    assert login.endswith("only after the admin grants it in Admin Panel > Settings > Models")
+    assert "Workspace" not in login
+
+
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_login_hint_says_how_to_sign_in_and_what_students_get(stack, request):
     login = request.getfixturevalue(stack).exports["nextSteps"]["login"]
@@ -303,6 +318,22 @@ def test_docker_embeddings_use_the_ollama_container(monkeypatch):
     assert (
         docker_env(run_stack("docker", monkeypatch))["RAG_OLLAMA_BASE_URL"] == "http://ollama:11434"
     )
+
+
+@pytest.mark.parametrize("stack", ["minikube", "docker"])
+def test_a_start_asks_the_model_hub_only_for_a_missing_embedding_model(stack, monkeypatch):
+    run = run_stack(stack, monkeypatch)
+    env = docker_env(run) if stack == "docker" else k8s_env(run)
+    assert env["RAG_EMBEDDING_MODEL_AUTO_UPDATE"] == "false"
+    assert env["RAG_RERANKING_MODEL_AUTO_UPDATE"] == "false"
+    assert "OFFLINE_MODE" not in env
+
+
+@pytest.mark.parametrize("stack", ["minikube", "docker"])
+def test_offline_asks_no_model_hub_at_all(stack, monkeypatch):
+    run = run_stack(stack, monkeypatch, webui={"offline": True})
+    env = docker_env(run) if stack == "docker" else k8s_env(run)
+    assert env["OFFLINE_MODE"] == "true"
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
