@@ -11,13 +11,16 @@ from settings.base import (
     DnsLabel,
     KeyedError,
     Model,
-    PinnedImage,
     ResourceAmounts,
     Resources,
     StorageSize,
     empty_is_none,
     number_as_text,
 )
+from settings.images import pinned_image
+
+# The pinned default; image refusals show it as the example.
+EXPORTER_IMAGE = "python:3.13.7-slim"
 
 PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
 # The grafana chart moved out of grafana/helm-charts in 2026; grafana.github.io gets no updates.
@@ -113,7 +116,7 @@ class Exporter(Model):
     with python3 runs it."""
 
     enabled: bool = True
-    image: PinnedImage = "python:3.13.7-slim"
+    image: Annotated[str, AfterValidator(pinned_image(EXPORTER_IMAGE))] = EXPORTER_IMAGE
 
 
 class Monitoring(Model):
