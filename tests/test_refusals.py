@@ -415,6 +415,15 @@ def test_digest_pinned_images_reach_the_pods_unchanged():
     assert images["open-webui"] == webui
 
 
+def test_the_docker_target_pulls_digest_pinned_images_as_given():
+    # pulumi-docker's RemoteImage takes "name:tag@sha256:..." and "name@sha256:..." as its name.
+    ollama = f"ollama/ollama:0.32.15@{DIGEST}"
+    webui = f"ghcr.io/open-webui/open-webui@{DIGEST}"
+    run = run_stack("docker", ollama={"image": ollama}, webui={"image": webui})
+    pulled = {r.inputs["name"] for r in run.of_type("docker:index/remoteImage:RemoteImage")}
+    assert pulled == {ollama, webui}
+
+
 def test_a_password_starting_with_a_bracket_is_kept_as_given():
     settings = parse_settings(
         {**TEST_SECRETS, **MINIKUBE, "grafanaAdminPassword": "[not-json-but-a-password"}, SECRET
