@@ -45,6 +45,7 @@ def check_budget(
     budget: Decimal,
     allows: str = "if the namespace quota allows it",
     bound: str | None = None,
+    verb: str = "raise",
 ) -> KeyedError | None:
     """The one message for a budget the pods exceed, pinned to the setting of its biggest
     consumer: the replica count, or for storage the size of the biggest claims."""
@@ -68,7 +69,7 @@ def check_budget(
     fix = key if counted or resource == "storage" else f"{key}.{side}.{resource}"
     message = (
         f"worst case {terms} = {amount_text(resource, need)}{_of(resource, side)}, more "
-        f"than {bound}; lower {lower}, or raise {quota_key} {allows}; fix with "
+        f"than {bound}; lower {lower}, or {verb} {quota_key} {allows}; fix with "
         f"`pulumi config set --path {fix} <value>`"
     )
     return KeyedError(key, given, message)
@@ -137,6 +138,7 @@ def storage_ceiling_overrun(release: Release, pods: list[PodBudget]) -> KeyedErr
         allows="to your namespace's storage quota (`kubectl describe resourcequota`) if it "
         "really holds more",
         bound=f"{STORAGE_CEILING}, the most accepted while quota.storage is unset",
+        verb="set",
     )
 
 

@@ -313,8 +313,9 @@ STORAGE = [
         {**ICC, "ollama": '{"storage": {"size": "999Ti"}}'},
         "icc-ollama:ollama.storage.size (given: 999Ti): worst case 1 Ollama pod × 999Ti + "
         "1 Open WebUI pod × 5Gi = 999Ti of claims, more than 1Ti, the most accepted while "
-        "quota.storage is unset; lower ollama.storage.size or ollama.replicas, or raise "
-        "quota.storage to your namespace's storage quota",
+        "quota.storage is unset; lower ollama.storage.size or ollama.replicas, or set "
+        "quota.storage to your namespace's storage quota (`kubectl describe resourcequota`) "
+        "if it really holds more; fix with `pulumi config set --path ollama.storage.size <value>`",
     ),
     (
         {**MINIKUBE, "ollama": '{"storage": {"size": "10Ti"}}'},
