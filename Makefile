@@ -18,7 +18,7 @@ export PULUMI_CONFIG_PASSPHRASE_FILE := $(HOME)/.icc-ollama/passphrase
 endif
 export PULUMI_SKIP_UPDATE_CHECK ?= true
 
-.PHONY: install cli stack up preview review destroy test test-slow e2e bench clean
+.PHONY: install cli stack up preview review destroy test test-slow checkov checkov-venv e2e bench clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -72,8 +72,20 @@ test: install          ## lint, types, then the fast tests (no cluster, no Pulum
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -m "not e2e and not slow" --durations=10
 
-test-slow: install     ## property runs over many stacks and the script tests with a fake CLI (CI)
-	$(PY) -m pytest -m "slow and not e2e" --durations=10
+test-slow: install checkov-venv  ## property runs over many stacks, make with a recorder, checkov (CI)
+	CHECKOV=$(CHECKOV) $(PY) -m pytest -m "slow and not e2e" --durations=10
+
+# checkov in a venv of its own: its dependencies are not the program's.
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV): requirements-checkov.txt
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+checkov-venv: $(CHECKOV)
+
+checkov: install checkov-venv  ## checkov's Kubernetes checks on the rendered icc and minikube stacks
+	CHECKOV=$(CHECKOV) $(PY) -m pytest -m slow tests/test_checkov.py -rP
 
 e2e: install           ## real Pulumi engine against a local control plane (builds tools once)
 	scripts/e2e.sh
@@ -83,4 +95,4 @@ bench: install         ## seconds of pulumi preview/up against kubectl apply, on
 	$(PY) scripts/bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-checkov .pytest_cache .hypothesis

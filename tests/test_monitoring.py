@@ -15,7 +15,7 @@ from components import monitoring as mon
 from components import monitoring_values as mon_values
 from harness import TEST_GRAFANA_PASSWORD, TEST_SECRETS, is_secret, run_stack, stack_config
 from settings import parse_settings
-from settings.quota import pod_budget, release_pods
+from settings.pods import pod_budget, release_pods
 
 CHART = "kubernetes:helm.sh/v4:Chart"
 NS = "wabc123-default"

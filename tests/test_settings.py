@@ -129,7 +129,7 @@ INVALID = [
     (
         {"target": "minikube", "ollama": '{"image": "ollama/ollama"}'},
         "icc-ollama:ollama.image",
-        "pinned tag",
+        "names no tag (that means :latest)",
     ),
     (
         {"target": "minikube", "webui": '{"image": "ghcr.io/open-webui/open-webui:main"}'},
@@ -164,7 +164,7 @@ INVALID = [
     (
         {"target": "minikube", "ollama": '{"models": ["llama3 8b"]}'},
         "icc-ollama:ollama.models[0]",
-        "not an Ollama model name",
+        "is not a model name Ollama accepts",
     ),
     (
         {"target": "minikube", "ollama": '{"replicas": 2'},

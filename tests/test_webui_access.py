@@ -350,8 +350,8 @@ def test_readiness_waits_for_startup_and_database(stack, request):
 def test_open_webui_runs_as_non_root_with_group_zero(stack, request):
     pod = webui_pod(request.getfixturevalue(stack))
     context = pod["securityContext"]
-    assert context["runAsNonRoot"] is True and context["runAsUser"] == 1000
-    assert context["runAsGroup"] == 0 and context["fsGroup"] == 0
+    assert context["runAsNonRoot"] is True and context["runAsUser"] == 10001
+    assert context["runAsGroup"] == 0 and context["fsGroup"] == 10001
     assert (
         webui_container(request.getfixturevalue(stack))["securityContext"]["readOnlyRootFilesystem"]
         is True
