@@ -18,6 +18,7 @@ from components.kube_facts import OWNED_LABELS
 from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
 from components.ollama import OllamaServer, OllamaServerArgs
 from components.ollama_env import PORT as ollama_port
+from components.secrets import StackSecrets, StackSecretsArgs
 from components.webui import OpenWebUI, OpenWebUIArgs
 from components.webui_env import PORT as webui_port
 from settings import Settings, load_settings
@@ -58,6 +59,30 @@ def secret_input(value: SecretStr | None) -> pulumi.Output[str] | None:
     return pulumi.Output.secret(value.get_secret_value()) if value is not None else None
 
 
+def stack_secrets(settings: Settings) -> StackSecrets:
+    """The secrets from stack config, or made by the program where the user set none."""
+    return StackSecrets(
+        "secrets",
+        StackSecretsArgs(
+            webui_secret_key=settings.webui_secret_key,
+            webui_admin_password=settings.webui_admin_password,
+            grafana_admin_password=settings.grafana_admin_password,
+            needs_admin_password=settings.webui.auth,
+            needs_grafana_password=settings.kubernetes and settings.monitoring.enabled,
+        ),
+    )
+
+
+def secret_exports(secrets: StackSecrets) -> dict[str, Any]:
+    """The passwords a person types, as secret outputs (`pulumi stack output --show-secrets`)."""
+    exports: dict[str, Any] = {}
+    if secrets.webui_admin_password is not None:
+        exports["webuiAdminPassword"] = secrets.webui_admin_password
+    if secrets.grafana_admin_password is not None:
+        exports["grafanaAdminPassword"] = secrets.grafana_admin_password
+    return exports
+
+
 def network_rules(
     settings: Settings, ollama: OllamaServer, webui: OpenWebUI, monitoring: mon.Monitoring | None
 ) -> tuple[AllowRule, ...]:
@@ -75,16 +100,17 @@ def network_rules(
 
 
 def monitoring_stack(
-    settings: Settings, ollama: OllamaServer, opts: pulumi.ResourceOptions
+    settings: Settings,
+    ollama: OllamaServer,
+    secrets: StackSecrets,
+    opts: pulumi.ResourceOptions,
 ) -> mon.Monitoring | None:
-    if not settings.monitoring.enabled:
+    if secrets.grafana_admin_password is None:  # made exactly when monitoring is on
         return None
-    password = settings.grafana_admin_password
-    assert password is not None  # the settings model requires it when monitoring is on
     args = mon.MonitoringArgs(
         namespace=settings.namespace,
         monitoring=settings.monitoring,
-        admin_password=pulumi.Output.secret(password.get_secret_value()),
+        admin_password=secrets.grafana_admin_password,
         ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}"
         f":{ollama_port}",
     )
@@ -124,6 +150,7 @@ def web_ingress(
 
 
 def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
+    secrets = stack_secrets(settings)
     provider = kubernetes_provider(settings)
     namespace = owned_namespace(settings)
     opts = pulumi.ResourceOptions(
@@ -138,7 +165,6 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         ),
         opts,
     )
-    openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     webui = OpenWebUI(
         "open-webui",
         OpenWebUIArgs(
@@ -146,15 +172,15 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
             webui=settings.webui,
             ollama_urls=tuple(ollama.webui_urls),
             public_url=public_url(settings.ingress) if settings.ingress.enabled else None,
-            secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
-            admin_password=secret_input(settings.webui_admin_password),
-            openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+            secret_key=secrets.webui_secret_key,
+            admin_password=secrets.webui_admin_password,
+            openai_api_key=secret_input(settings.openai_api_key),
             rag_ollama_url=ollama.url,
             keep_data=settings.keep_data_on_destroy,
         ),
         opts,
     )
-    monitoring = monitoring_stack(settings, ollama, opts)
+    monitoring = monitoring_stack(settings, ollama, secrets, opts)
     if settings.network_policies.enabled:
         NetworkIsolation(
             "network",
@@ -175,6 +201,7 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
             **next_steps.monitoring_commands(settings, monitoring),
         },
         **web_ingress(settings, ollama, webui, opts),
+        **secret_exports(secrets),
     }
 
 
@@ -183,17 +210,17 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
 
     from components.docker_stack import LocalDockerStack, LocalDockerStackArgs
 
+    secrets = stack_secrets(settings)
     provider = docker.Provider("docker", host=settings.docker.host)
-    openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     stack = LocalDockerStack(
         "local",
         LocalDockerStackArgs(
             docker=settings.docker,
             ollama=settings.ollama,
             webui=settings.webui,
-            secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
-            admin_password=secret_input(settings.webui_admin_password),
-            openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
+            secret_key=secrets.webui_secret_key,
+            admin_password=secrets.webui_admin_password,
+            openai_api_key=secret_input(settings.openai_api_key),
             admin_password_command=next_steps.admin_password_command(),
             keep_data=settings.keep_data_on_destroy,
         ),
@@ -204,6 +231,7 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
         "ollamaUrl": stack.ollama_url,
         "openWebUIUrl": stack.webui_url,
         "nextSteps": stack.next_steps,
+        **secret_exports(secrets),
     }
 
 

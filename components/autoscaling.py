@@ -12,7 +12,7 @@ pull; a fixed list of per-replica URLs would name replicas that do not exist. Th
 a not-yet-Ready pod's CPU as zero when scaling up, so a pull does not trigger more scale-ups.
 CPU utilisation needs metrics-server (`minikube addons enable metrics-server`; on the ICC check
 that `kubectl top pod` works). On GPU replicas CPU is a weak signal of load; the HPA there is
-opt-in and bounded by the GPU quota (see settings/quota.py).
+opt-in and bounded by the GPU quota (see settings/budget.py).
 """
 
 from __future__ import annotations

@@ -40,6 +40,15 @@ def http_probe(path: str, port: int, period: int, failures: int, timeout: int = 
     }
 
 
+def exec_probe(command: list[str], period: int, failures: int, timeout: int = 10) -> dict:
+    return {
+        "exec": {"command": command},
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failures,
+    }
+
+
 def claim_template(name: str, storage: Storage, component: str, app: str) -> dict:
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
@@ -162,9 +171,12 @@ def container_security(read_only_root: bool = True) -> dict:
     }
 
 
-def pod_security(run_as_user: int | None, run_as_group: int | None = None) -> dict:
+def pod_security(
+    run_as_user: int | None, run_as_group: int | None = None, fs_group: int | None = None
+) -> dict:
     """Pod-level context; `None` keeps the image's root user (see the caller's reason). The group
-    defaults to the user's; images made for arbitrary uids want group 0 (their files' group)."""
+    defaults to the user's and the volumes' group (fsGroup) to that group; images made for
+    arbitrary uids want group 0 (their files' group), their volumes another."""
     context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
     if run_as_user is not None:
         group = run_as_user if run_as_group is None else run_as_group
@@ -173,8 +185,50 @@ def pod_security(run_as_user: int | None, run_as_group: int | None = None) -> di
                 "runAsNonRoot": True,
                 "runAsUser": run_as_user,
                 "runAsGroup": group,
-                "fsGroup": group,
+                "fsGroup": group if fs_group is None else fs_group,
                 "fsGroupChangePolicy": "OnRootMismatch",
             }
         )
     return context
+
+
+# Until this release the Ollama and Open WebUI pods ran as uid 1000 (group 1000 and 0); the data
+# that uid wrote (models, Ollama's key, webui.db) is 0644/0755, so the new uid could not write it.
+# Where the kubelet applies fsGroup to a volume (the ICC's rook-ceph-block claims) the new fsGroup
+# regroups everything once (OnRootMismatch). Minikube's hostPath claims get no fsGroup, so this
+# init container, the one process that still runs as the old uid (it owns those files, and the
+# pod's fsGroup is one of its groups), hands them to the new group. It touches only files of the
+# old uid and finds none on a new claim. checkov's high-UID check (CKV_K8S_40) reads only the
+# regular containers.
+LEGACY_UID = 1000
+ADOPT_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "16Mi"},
+    "limits": {"cpu": "200m", "memory": "64Mi"},
+}
+
+
+def adopt_legacy_data(image: str, volume: str, path: str, group: int) -> dict:
+    """An init container that gives files of LEGACY_UID under `path` to `group`, rw."""
+    script = (
+        f'find "$0" -user {LEGACY_UID} \\( ! -group {group} -o ! -perm -g=rw \\) '
+        f"-exec chgrp {group} {{}} + -exec chmod g+rwX {{}} +"
+    )
+    return {
+        "name": "adopt-data",
+        "image": image,
+        "imagePullPolicy": PULL_POLICY,
+        "command": ["/bin/sh", "-c", script, path],
+        "resources": ADOPT_RESOURCES,
+        "volumeMounts": [{"name": volume, "mountPath": path}],
+        "securityContext": {**container_security(), "runAsUser": LEGACY_UID},
+    }
+
+
+# The images are pinned by version tag by default, not by digest (checkov CKV_K8S_43): a digest
+# cannot be resolved where the program runs (no registry access at preview), so the user pins one
+# in the setting for production (README, "Pinning images for production"). Ollama's and Open
+# WebUI's images run to gigabytes: IfNotPresent starts a pod from the node's copy without asking
+# the registry, so a restart or a move to a node that has the image never waits for, or fails on,
+# Docker Hub or ghcr.io. checkov's CKV_K8S_15 wants Always, which guards a private image cached
+# on a shared node; these images are public.
+PULL_POLICY = "IfNotPresent"

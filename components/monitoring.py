@@ -171,9 +171,14 @@ class Monitoring(pulumi.ComponentResource):
             opts,
         )
         script_dir = "/opt/icc-ollama"
+        # Always, unlike the GB-sized Ollama and Open WebUI images (kube.PULL_POLICY): this image
+        # is small, Docker rebuilds a python tag such as 3.13.7-slim for Debian security fixes,
+        # and a registry that cannot be reached only delays the metrics, never the service.
+        # The tag stays the default (checkov CKV_K8S_43 wants a digest); see README for pinning.
         container = {
             "name": "exporter",
             "image": args.monitoring.exporter.image,
+            "imagePullPolicy": "Always",
             "command": ["python3", f"{script_dir}/{EXPORTER_SCRIPT.name}"],
             "args": ["--discover", args.ollama_discovery, "--listen", f"0.0.0.0:{EXPORTER_PORT}"],
             "env": [

@@ -1,5 +1,5 @@
 """The commands a user runs next on a Kubernetes stack (exported as `nextSteps`): port-forwards,
-the login hint, logs, and where the generated passwords are read.
+the login hint, logs, and where the passwords are read (plain `pulumi` and `kubectl` commands).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def monitoring_commands(settings: Settings, monitoring: Monitoring | None) -> di
     """Grafana and Prometheus are reached by port-forward only (NetworkPolicies keep others out)."""
     if monitoring is None:
         return {}
-    kubectl, stack = kubectl_prefix(settings), pulumi.get_stack()
+    kubectl = kubectl_prefix(settings)
     grafana, prometheus = settings.monitoring.grafana, settings.monitoring.prometheus
     return {
         "grafana": (
@@ -35,7 +35,7 @@ def monitoring_commands(settings: Settings, monitoring: Monitoring | None) -> di
         ),
         "grafanaLogin": (
             f"open http://localhost:{grafana.local_port}; user admin, password from "
-            f"`make config-get STACK={stack} KEY=grafanaAdminPassword`; dashboard "
+            f"`{secret_output_command('grafanaAdminPassword')}`; dashboard "
             f"icc-ollama/icc-ollama: Ollama"
         ),
         "prometheus": (
@@ -44,8 +44,13 @@ def monitoring_commands(settings: Settings, monitoring: Monitoring | None) -> di
     }
 
 
+def secret_output_command(name: str) -> str:
+    """How a person reads a secret stack output (the passwords the program made or was given)."""
+    return f"pulumi stack output --show-secrets {name} -s {pulumi.get_stack()}"
+
+
 def admin_password_command() -> str:
-    return f"make config-get STACK={pulumi.get_stack()} KEY=webuiAdminPassword"
+    return secret_output_command("webuiAdminPassword")
 
 
 def kubernetes_commands(

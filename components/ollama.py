@@ -25,9 +25,14 @@ from components.ollama_env import LOADER_ENV, PORT, SCRIPT, SCRIPT_DIR, ollama_e
 from settings.ollama import Ollama
 from settings.sidecars import LOADER_RESOURCES
 
-# Ollama runs as this non-root user; its state (models, keys) lives on the claim under $HOME.
-RUN_AS_USER = 1000
+# Ollama runs as this non-root user (a high uid, clear of the node's own users) in a group of the
+# same number, which also owns the claim (fsGroup). The pinned image sets no HOME and runs as root
+# by default; Ollama keeps its models and its key (id_ed25519) under $HOME/.ollama (Ollama
+# v0.32.15: envconfig.Models, and initializeKeypair when `ollama serve` starts), so HOME is set
+# here and the claim mounted there.
+RUN_AS_USER = 10001
 HOME = "/home/ollama"
+MODELS_DIR = f"{HOME}/.ollama"
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,9 @@ class OllamaServer(pulumi.ComponentResource):
             "serviceAccountName": args.name,
             "automountServiceAccountToken": False,
             "securityContext": kube.pod_security(RUN_AS_USER),
+            "initContainers": [
+                kube.adopt_legacy_data(settings.image, "models", MODELS_DIR, RUN_AS_USER)
+            ],
             "containers": self._containers(),
             "volumes": [
                 {
@@ -210,37 +218,31 @@ class OllamaServer(pulumi.ComponentResource):
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
         scripts_mount = {"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True}
         tmp_mount = {"name": "tmp", "mountPath": "/tmp"}
-        if settings.models:
-            readiness = {
-                "exec": {"command": ["/bin/sh", script, "check"]},
-                "periodSeconds": 15,
-                "timeoutSeconds": 10,
-                "failureThreshold": 3,
-            }
-        else:
-            readiness = kube.http_probe("/api/tags", PORT, period=10, failures=3)
+        # Ready: the API answers. With models, the loader's own readiness adds "and every model
+        # is on disk", so the pod turns Ready (and `pulumi up` returns) only with its models.
         server = {
             "name": "ollama",
             "image": settings.image,
+            "imagePullPolicy": kube.PULL_POLICY,
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": self._env(),
             "resources": settings.resources.requirements(gpu),
-            "volumeMounts": [
-                {"name": "models", "mountPath": f"{HOME}/.ollama"},
-                scripts_mount,
-                tmp_mount,
-            ],
+            "volumeMounts": [{"name": "models", "mountPath": MODELS_DIR}, scripts_mount, tmp_mount],
             "securityContext": kube.container_security(read_only_root=True),
             # A GPU node may need minutes to bring up the driver and the server: 10 min grace.
             "startupProbe": kube.http_probe("/", PORT, period=10, failures=60),
-            "readinessProbe": readiness,
+            "readinessProbe": kube.http_probe("/api/tags", PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/", PORT, period=20, failures=6),
         }
         if not settings.models:
             return [server]
+        # The sidecar's probes: readiness is its job done (every model present, `check`); liveness
+        # restarts a loop hung on a server that accepts but never answers (`alive`: no heartbeat
+        # or pull progress for 15 min, more than its sleeps), and holds from its first second.
         loader = {
             "name": "model-loader",
             "image": settings.image,
+            "imagePullPolicy": kube.PULL_POLICY,
             "command": ["/bin/sh", script],
             "env": [
                 {"name": "HOME", "value": "/tmp"},
@@ -251,5 +253,7 @@ class OllamaServer(pulumi.ComponentResource):
             "resources": LOADER_RESOURCES,
             "volumeMounts": [scripts_mount, tmp_mount],
             "securityContext": kube.container_security(read_only_root=True),
+            "readinessProbe": kube.exec_probe(["/bin/sh", script, "check"], period=15, failures=3),
+            "livenessProbe": kube.exec_probe(["/bin/sh", script, "alive"], period=60, failures=3),
         }
         return [server, loader]

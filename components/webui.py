@@ -23,14 +23,18 @@ from components.webui_env import (
 )
 from settings.webui import WebUi
 
-# Open WebUI 0.11.0 runs as any uid with group 0. At every start it deletes and re-copies the
-# files of its static directory (open_webui/config.py:95-140), which also holds the fonts and
-# swagger files only the image has (env.py:248): that directory is an emptyDir seeded from the
-# image by an init container. Its other writes go to DATA_DIR (the database, uploads, the vector
-# store and, by the image's HF_HOME / SENTENCE_TRANSFORMERS_HOME / WHISPER_MODEL_DIR, the model
-# caches) and to temporary files (/tmp). So the root filesystem can be read-only.
-RUN_AS_USER = 1000
+# Open WebUI runs as any uid with group 0 (since 0.11.0; 0.12.4 is pinned): here a high uid, clear
+# of the node's own users; its claim belongs to a group of its own (fsGroup). At every start (when
+# open_webui.config is imported) it deletes the files of its static directory and copies them again
+# from the frontend build, whose static folder 0.12 requires (it raises at import without it); the
+# static directory also holds the swagger-ui files only the image has. So that directory is an
+# emptyDir seeded from the image by an init container. Its other writes go to DATA_DIR (the
+# database, uploads, the vector store and, by the image's HF_HOME / SENTENCE_TRANSFORMERS_HOME /
+# WHISPER_MODEL_DIR, the model caches) and to temporary files (/tmp). So the root filesystem can
+# be read-only.
+RUN_AS_USER = 10001
 RUN_AS_GROUP = 0
+FS_GROUP = 10001
 STATIC_DIR = "/app/backend/open_webui/static"
 STATIC_SEED_DIR = "/seed"
 TMP_DIR = "/tmp"
@@ -121,6 +125,10 @@ class OpenWebUI(pulumi.ComponentResource):
             args.rag_ollama_url,
         )
         # The image's HOME (/root) is not the non-root user's; caches written there go to /tmp.
+        # The secrets below are env vars, not files (checkov CKV_K8S_35): Open WebUI reads
+        # WEBUI_SECRET_KEY, WEBUI_ADMIN_PASSWORD and OPENAI_API_KEY only from its environment
+        # (open_webui.env and open_webui.config, 0.11.0 and 0.12.4; no *_FILE variant), so a
+        # file would only be read into the environment by a wrapper.
         plain = {**plain, "HOME": TMP_DIR}
         env: list[dict] = [{"name": key, "value": value} for key, value in plain.items()]
         for key in webui_secret_env(args.secret_key, args.openai_api_key, self._admin_password()):
@@ -142,6 +150,7 @@ class OpenWebUI(pulumi.ComponentResource):
         return {
             "name": "seed-static",
             "image": self._args.webui.image,
+            "imagePullPolicy": kube.PULL_POLICY,
             "command": ["cp", "-R", f"{STATIC_DIR}/.", STATIC_SEED_DIR],
             "resources": SEED_RESOURCES,
             "volumeMounts": [{"name": "static", "mountPath": STATIC_SEED_DIR}],
@@ -153,6 +162,7 @@ class OpenWebUI(pulumi.ComponentResource):
         container = {
             "name": "open-webui",
             "image": webui.image,
+            "imagePullPolicy": kube.PULL_POLICY,
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
             "env": self._env(),
             "resources": webui.resources.requirements(),
@@ -164,8 +174,10 @@ class OpenWebUI(pulumi.ComponentResource):
             "securityContext": kube.container_security(),
             # The first start migrates the database and may download embedding models.
             "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
-            # /ready answers 200 only once start-up finished and the database answers
-            # (open_webui/main.py:2773-2811); /health (:2768) answers once the process listens.
+            # /ready answers 200 only once start-up finished and the database answers (and
+            # Redis, where configured); /health whenever the server answers. Both unchanged from
+            # 0.11.0 to 0.12.4; uvicorn listens only after the start-up (migrations, the RAG
+            # embedding model), so on the real 0.12.4 both first answer at the same moment.
             "readinessProbe": kube.http_probe("/ready", PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/health", PORT, period=20, failures=6),
         }
@@ -197,8 +209,11 @@ class OpenWebUI(pulumi.ComponentResource):
                         "enableServiceLinks": False,
                         "serviceAccountName": self._args.name,
                         "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(RUN_AS_USER, RUN_AS_GROUP),
-                        "initContainers": [self._seed_static()],
+                        "securityContext": kube.pod_security(RUN_AS_USER, RUN_AS_GROUP, FS_GROUP),
+                        "initContainers": [
+                            self._seed_static(),
+                            kube.adopt_legacy_data(webui.image, "data", DATA_DIR, FS_GROUP),
+                        ],
                         "containers": [container],
                         "volumes": [
                             {"name": "static", "emptyDir": {"sizeLimit": "256Mi"}},

@@ -14,16 +14,18 @@ PORT = 8080
 DATA_DIR = "/app/backend/data"
 # Creates the admin account before the server starts, then starts the image's own command
 # (`bash start.sh` in /app/backend) without the password in its environment. Not left to the
-# server's own headless-admin path on purpose: after creating the admin that path also sets
-# `ui.enable_signup = False` (open_webui/main.py:349-352), and with ENABLE_PERSISTENT_CONFIG=false
-# that lives in memory only (models/config.py:196-206): sign-up would be closed until the first
-# restart and open after it. create_admin_user does nothing once a user exists
-# (utils/auth.py:525-538), so this runs at every start and changes nothing after the first.
+# server's own headless-admin path on purpose: in 0.11.0 and 0.12.4 alike, after creating the
+# admin from WEBUI_ADMIN_EMAIL/PASSWORD, the server's start-up (`lifespan` in open_webui.main) also
+# sets `ui.enable_signup = False`, and with ENABLE_PERSISTENT_CONFIG=false `Config.upsert` keeps
+# that in memory only: sign-up would be closed until the first restart and open after it.
+# `create_admin_user` (open_webui.utils.auth) does nothing once a user exists, so this runs at
+# every start and changes nothing after the first. Importing it also runs the database
+# migrations (open_webui.config runs Alembic at import), so they happen here, before start.sh.
 ADMIN_SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "webui-admin.py"
 START_SHELL = 'python3 -c "$1" && unset WEBUI_ADMIN_PASSWORD && exec bash start.sh'
 
-# What each `webui.signup` means: Open WebUI's ENABLE_SIGNUP and DEFAULT_USER_ROLE
-# (config.py:1623, 1699; a new account gets ui.default_user_role, routers/auths.py:849-855).
+# What each `webui.signup` means: Open WebUI's ENABLE_SIGNUP and DEFAULT_USER_ROLE (a new
+# account gets `ui.default_user_role` at sign-up; the same in 0.11.0 and 0.12.4).
 SIGNUP_ENV = {
     "approval": {"ENABLE_SIGNUP": "true", "DEFAULT_USER_ROLE": "pending"},
     "open": {"ENABLE_SIGNUP": "true", "DEFAULT_USER_ROLE": "user"},
@@ -33,8 +35,8 @@ SIGNUP_ENV = {
 
 def browser_origins(local_port: int, public_url: str | None = None) -> tuple[str, ...]:
     """Where browsers open Open WebUI: the local port-forward (or published port) and the
-    public URL. Its socket.io refuses other origins once CORS_ALLOW_ORIGIN is a list
-    (socket/main.py:59-90), so every address the README names is here."""
+    public URL. Its socket.io server takes CORS_ALLOW_ORIGIN as its allowed origins once that
+    is a list (open_webui.socket.main, 0.12.4), so every address the README names is here."""
     origins = [f"http://localhost:{local_port}", f"http://127.0.0.1:{local_port}"]
     if public_url and public_url not in origins:
         origins.append(public_url)
@@ -55,19 +57,37 @@ def webui_env(
         "ENABLE_OLLAMA_API": "true" if ollama_urls else "false",
         "WEBUI_AUTH": str(webui.auth).lower(),
         **SIGNUP_ENV[webui.signup],
-        # Without it a model is shown to admins only until the admin sets its access
-        # (utils/models.py:475-527); `granted` keeps that per-model step.
+        # Without it a model is shown to admins only until the admin grants access to it
+        # (Admin Panel > Settings > Models in 0.12.4); `granted` keeps that per-model step.
         "BYPASS_MODEL_ACCESS_CONTROL": str(webui.model_access == "all").lower(),
         "ENABLE_PERSISTENT_CONFIG": str(webui.persistent_config).lower(),
+        # Students see the models Ollama holds and nothing else: the evaluation arena's
+        # `arena-model` is on by default in 0.11 (off in 0.12.4), so it is said here.
+        "ENABLE_EVALUATION_ARENA_MODELS": "false",
+        # The RAG embedding model (sentence-transformers/all-MiniLM-L6-v2) is loaded at every
+        # start, before the server answers, from the data volume (the image's
+        # SENTENCE_TRANSFORMERS_HOME and HF_HOME are under DATA_DIR); a missing one is
+        # downloaded there. Off: the copy on the volume is used as it is, with no request to the
+        # model hub (auto-update, the default, asks it at every start and would take a newer
+        # revision, which does not match the embeddings already stored). Measured on the real
+        # 0.12.4 with the hub unreachable: ~3 s with the model on the volume either way; without
+        # it, retries at every start until it is there (~70 s where the name does not resolve,
+        # ~280 s where lookups time out), which webui.offline avoids.
+        "RAG_EMBEDDING_MODEL_AUTO_UPDATE": "false",
+        "RAG_RERANKING_MODEL_AUTO_UPDATE": "false",
         "ENABLE_OPENAI_API": str(webui.openai.enabled).lower(),
-        # The default "*" lets any site use a signed-in browser's session (config.py:2111-2119).
+        # The default "*" lets any site use a signed-in browser's session (0.12.4 still
+        # defaults to it and only logs a warning).
         "CORS_ALLOW_ORIGIN": ";".join(origins),
         "UVICORN_WORKERS": "1",
     }
     if ollama_urls or rag_ollama_url:
-        # The image's default is host.docker.internal:11434 (config.py:243-250, 1087), which is
-        # wrong everywhere here once an admin switches embeddings to Ollama.
+        # Without it the image's OLLAMA_BASE_URL=/ollama turns into host.docker.internal:11434
+        # (open_webui.config, 0.12.4), wrong everywhere here once an admin switches embeddings
+        # to Ollama.
         env["RAG_OLLAMA_BASE_URL"] = rag_ollama_url or ollama_urls[0]
+    if webui.offline:
+        env["OFFLINE_MODE"] = "true"
     if webui.auth:
         env["WEBUI_ADMIN_EMAIL"] = webui.admin_email
     if webui.openai.enabled:
@@ -121,6 +141,9 @@ def login_hint(webui: WebUi, url: str, password_command: str) -> str:
     models = (
         "every user sees every model"
         if webui.model_access == "all"
-        else "a model is visible to students only after the admin grants it in Workspace > Models"
+        else (
+            "a model is visible to students only after the admin grants it in "
+            "Admin Panel > Settings > Models"
+        )
     )
     return f"{admin}; {students}; {models}"

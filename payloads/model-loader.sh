@@ -5,12 +5,17 @@
 #
 #   model-loader.sh          run the loop (sidecar container)
 #   model-loader.sh check    exit 0 only if every model is present (readiness probe)
+#   model-loader.sh alive    exit 0 while the loop makes progress (liveness probe): it touched
+#                            its heartbeat, or a running pull wrote progress, in the last
+#                            ALIVE_SECONDS (default 900, more than the longest sleep)
 #
 # Environment: OLLAMA_MODELS_WANTED (space-separated names), RECHECK_SECONDS (default 300),
 # MAX_BACKOFF_SECONDS (default 300), ONESHOT=1 to stop after one pass (tests).
 set -u
 
 models="${OLLAMA_MODELS_WANTED:-}"
+state_dir="${TMPDIR:-/tmp}"
+heartbeat="$state_dir/model-loader.heartbeat"
 
 present() {
   ollama show "$1" >/dev/null 2>&1
@@ -23,19 +28,34 @@ if [ "${1:-}" = "check" ]; then
   exit 0
 fi
 
+# A hung `ollama list` or `ollama show` (a server that accepts but never answers) stops the loop
+# without ending it; no heartbeat and no progress for ALIVE_SECONDS lets the kubelet restart it.
+if [ "${1:-}" = "alive" ]; then
+  minutes=$(( (${ALIVE_SECONDS:-900} + 59) / 60 ))
+  recent=$(find "$heartbeat" "$state_dir"/model-loader-progress.* -mmin "-$minutes" 2>/dev/null)
+  [ -n "$recent" ]
+  exit
+fi
+
+beat() {
+  : >"$heartbeat"
+}
+
 log() {
   echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) model-loader: $*"
 }
 
+beat
 until ollama list >/dev/null 2>&1; do
   log "waiting for the Ollama server"
+  beat
   sleep 2
 done
 
 # `ollama pull` redraws its progress bars with terminal escape codes on stderr every 100 ms,
 # whether or not stderr is a terminal (Ollama v0.32.15 progress/progress.go:111-156), so they go to
 # a file and the log gets one line per pull: the last thing ollama printed, escapes removed.
-progress_file="${TMPDIR:-/tmp}/model-loader-progress.$$"
+progress_file="$state_dir/model-loader-progress.$$"
 
 last_progress_line() {
   awk '{ gsub(/\033\[[0-9;?]*[A-Za-z]/, "\n"); print }' "$progress_file" 2>/dev/null |
@@ -63,6 +83,7 @@ pull_with_retry() {
       reason="failed: ${outcome:-no output}"
     fi
     log "pull of $1 $reason (attempt $attempt); retrying in ${delay}s"
+    beat
     sleep "$delay"
     attempt=$((attempt + 1))
     delay=$((delay * 2))
@@ -73,6 +94,7 @@ pull_with_retry() {
 
 while :; do
   for model in $models; do
+    beat
     if present "$model"; then
       continue
     fi
@@ -80,6 +102,7 @@ while :; do
     pull_with_retry "$model"
   done
   log "all models present: $models"
+  beat
   [ "${ONESHOT:-0}" = "1" ] && exit 0
   sleep "${RECHECK_SECONDS:-300}"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks a docker stack against its Docker Engine before `pulumi up` creates anything.
 
-    .venv/bin/python scripts/docker_preflight.py <stack> [--config-file <merged stack file>]
+    .venv/bin/python scripts/docker_preflight.py <stack>      (make up/preview run it)
 
 What only the engine knows, and the Pulumi program cannot ask it without side effects at
 preview (the provider has no call that reads `docker info`, and the program may run on another
@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from components.docker_stack import MIN_DOCKER_API, MIN_DOCKER_VERSION  # noqa: E402
 from settings import PROJECT, Settings, SettingsError, parse_settings  # noqa: E402
-from settings.load import as_make_commands  # noqa: E402
 from settings.quantity import parse_quantity  # noqa: E402
 
 # Secrets are not needed here and never read: their keys get this stand-in so the settings parse.
@@ -101,15 +100,18 @@ def engine_facts(host: str) -> EngineFacts:
     )
 
 
-def stack_settings(stack: str, config_args: list[str]) -> Settings | None:
+class ConfigUnreadable(Exception):
+    """`pulumi config` itself failed; the message is the CLI's own."""
+
+
+def stack_settings(stack: str) -> Settings | None:
     """The stack's settings from `pulumi config`, or None when `pulumi up` would refuse them."""
-    shown = subprocess.run(
-        ["pulumi", "config", "--json", "--stack", stack, *config_args],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout
+    listed = subprocess.run(
+        ["pulumi", "config", "--json", "--stack", stack], capture_output=True, text=True, cwd=ROOT
+    )
+    if listed.returncode != 0:
+        raise ConfigUnreadable(listed.stderr.strip() or f"pulumi config --stack {stack} failed")
+    shown = listed.stdout
     raw: dict[str, Any] = {}
     secret: set[str] = set()
     prefix = f"{PROJECT}:"
@@ -128,22 +130,22 @@ def stack_settings(stack: str, config_args: list[str]) -> Settings | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--config-file"):
+    if len(argv) != 2:
         print(__doc__.split("\n\n")[1].strip(), file=sys.stderr)
         return 2
-    stack = argv[1]
-    settings = stack_settings(stack, argv[2:])
+    try:
+        settings = stack_settings(argv[1])
+    except ConfigUnreadable as error:
+        print(error, file=sys.stderr)
+        return 1
     if settings is None or settings.target != "docker":
         return 0
     try:
         engine = engine_facts(settings.docker.host)
     except Exception as error:  # any failure to reach the daemon is the same advice
         print(
-            as_make_commands(
-                f"{PROJECT}:docker.host ({settings.docker.host}): cannot reach Docker ({error}); "
-                f"start Docker, or set the host with `pulumi config set --path docker.host <url>`",
-                stack,
-            ),
+            f"{PROJECT}:docker.host ({settings.docker.host}): cannot reach Docker ({error}); "
+            f"start Docker, or set the host with `pulumi config set --path docker.host <url>`",
             file=sys.stderr,
         )
         return 1
@@ -151,7 +153,7 @@ def main(argv: list[str]) -> int:
     for line in notes:
         print(line)
     for line in problems:
-        print(as_make_commands(line, stack), file=sys.stderr)
+        print(line, file=sys.stderr)
     return 1 if problems else 0
 
 

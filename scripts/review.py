@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A Markdown review of one stack preview, fit to paste into a merge request.
 
-    make review STACK=icc                       (runs scripts/up.sh icc review)
+    make review STACK=icc                       (passes --policy-pack policy)
     .venv/bin/python scripts/review.py icc [--out FILE]
     .venv/bin/python scripts/review.py icc --from-json preview.json   (saved digest or events)
 

@@ -20,15 +20,16 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from settings.quantity import parse_quantity
+from settings.quantity import format_amount, parse_quantity
 
 _CPU = re.compile(r"^[0-9]+(\.[0-9]+)?m?$")
-_BYTES = re.compile(r"^[0-9]+(\.[0-9]+)?(k|M|G|T|Ki|Mi|Gi|Ti)$")
+# A quantity with a byte suffix, as Kubernetes writes them (k8s.io/apimachinery resource.Quantity).
+_BYTES = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)$")
 MI = 2**20
 GI = 2**30
+TI = 2**40
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_FLOATING_TAGS = {"latest", "main", "dev", "nightly"}
 # Well-known defaults (the seed's Grafana used admin/admin); refused even if long enough.
 WEAK_PASSWORDS = {"admin", "password", "changeme", "prom-operator", "grafana"}
 
@@ -70,7 +71,10 @@ def _check_cpu(value: str) -> str:
     return value
 
 
-def _bytes_checker(minimum: int, example: str):
+def _bytes_checker(minimum: int, maximum: int, example: str, holder: str):
+    """Memory or storage: a byte unit, at least `minimum`, at most `maximum` (more than any
+    `holder` has: a typo such as 999999Pi, said as what it is, not as a unit problem)."""
+
     def check(value: str) -> str:
         if re.fullmatch(r"[0-9]+(\.[0-9]+)?m", value):
             raise ValueError(f"'m' means thousandths of a byte here; write {value[:-1]}Mi")
@@ -78,22 +82,17 @@ def _bytes_checker(minimum: int, example: str):
             raise ValueError(
                 f"needs a byte unit such as {example} (Mi, Gi; a bare number means bytes)"
             )
-        if parse_quantity(value) < minimum:
+        amount = parse_quantity(value)
+        if amount < minimum:
             raise ValueError(f"must be at least {minimum // MI}Mi, e.g. {example}")
+        if amount > maximum:
+            raise ValueError(
+                f"is {format_amount('storage', amount)}, more than any {holder} "
+                f"(at most {maximum // TI}Ti here); e.g. {example}"
+            )
         return value
 
     return check
-
-
-def _check_pinned_image(image: str) -> str:
-    if "@sha256:" in image:
-        return image
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        raise ValueError("must name a pinned tag, e.g. ollama/ollama:0.32.15")
-    if tag in _FLOATING_TAGS:
-        raise ValueError(f"tag '{tag}' floats; pin a version such as ollama/ollama:0.32.15")
-    return image
 
 
 def _check_dns_label(value: str) -> str:
@@ -114,12 +113,15 @@ def _check_dns_subdomain(value: str) -> str:
 # can hold the program (a unit-less "16" is 16 bytes: it renders, then the pod never starts).
 Cpu = Annotated[str, BeforeValidator(number_as_text), AfterValidator(_check_cpu)]
 Memory = Annotated[
-    str, BeforeValidator(number_as_text), AfterValidator(_bytes_checker(64 * MI, "512Mi or 2Gi"))
+    str,
+    BeforeValidator(number_as_text),
+    AfterValidator(_bytes_checker(64 * MI, 16 * TI, "512Mi or 2Gi", "node has")),
 ]
 StorageSize = Annotated[
-    str, BeforeValidator(number_as_text), AfterValidator(_bytes_checker(GI, "20Gi"))
+    str,
+    BeforeValidator(number_as_text),
+    AfterValidator(_bytes_checker(GI, 1024 * TI, "20Gi", "volume holds")),
 ]
-PinnedImage = Annotated[str, AfterValidator(_check_pinned_image)]
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_check_dns_subdomain)]
 OptionalDnsSubdomain = Annotated[DnsSubdomain | None, BeforeValidator(empty_is_none)]
@@ -205,15 +207,19 @@ class Storage(Model):
 
 
 def check_password(key: str, password: SecretStr | None, why: str) -> None:
-    """A password the program needs: set, at least 12 characters, no well-known default."""
+    """A password the user chose: at least 12 characters, no well-known default. Unset is fine:
+    the program then makes one (components/secrets.py)."""
     fix = (
-        f"set it with `pulumi config set --secret {key} <value>` "
-        f"(e.g. from `openssl rand -base64 24`)"
+        f"set a stronger one with `pulumi config set --secret {key} <value>` (e.g. from "
+        f"`openssl rand -base64 24`), or unset it with `pulumi config rm {key}` to let the "
+        f"program make one"
     )
     if password is None:
-        raise KeyedError(key, None, f"{why}; {fix}")
+        return
     text = password.get_secret_value()
     if len(text) < 12 or text.lower() in WEAK_PASSWORDS:
         raise KeyedError(
-            key, "(secret)", f"use at least 12 characters and no default such as admin; {fix}"
+            key,
+            "(secret)",
+            f"{why}: use at least 12 characters and no default such as admin; {fix}",
         )

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
 from settings.base import DnsLabel, KeyedError, Model
-from settings.quota import Quota
-
-if TYPE_CHECKING:
-    from settings.stack import Settings
 
 
 def is_loopback(host: str) -> bool:
@@ -123,74 +119,3 @@ class Docker(Model):
     @property
     def publishes_ollama(self) -> bool:
         return self.run_ollama and self.ollama_port != 0
-
-
-def check_docker_target(settings: Settings) -> None:
-    """What a docker stack cannot have: Kubernetes-only features and more than one Ollama."""
-    if settings.target != "docker":
-        return
-    if settings.ollama.gpu.enabled and not settings.docker.run_ollama:
-        raise KeyedError(
-            "ollama.gpu.enabled",
-            True,
-            "a GPU can only go to an Ollama container this stack runs, and "
-            "docker.runOllama is false; set ollama.gpu.enabled to false "
-            "(or docker.runOllama to true)",
-        )
-    if settings.ollama.replicas != 1:
-        raise KeyedError(
-            "ollama.replicas",
-            settings.ollama.replicas,
-            "the docker target runs one Ollama container; set it to 1",
-        )
-    for key, used in (
-        ("ingress.enabled", settings.ingress.enabled),
-        ("ollama.autoscaling.enabled", settings.ollama.autoscaling.enabled),
-        ("monitoring.enabled", settings.monitoring.enabled),
-    ):
-        if used:
-            raise KeyedError(
-                key,
-                True,
-                f"only the Kubernetes targets (icc, minikube) have it; set it to "
-                f"false with `pulumi config set --path {key} false`",
-            )
-    _check_exposure(settings)
-    if settings.quota != Quota():
-        raise KeyedError(
-            "quota",
-            None,
-            "a namespace quota exists only on Kubernetes targets; "
-            "remove it with `pulumi config rm quota`",
-        )
-
-
-def _check_exposure(settings: Settings) -> None:
-    """Ports on another address than loopback reach the whole network: only on purpose."""
-    docker = settings.docker
-    if ipaddress.ip_address(docker.bind_address).is_loopback:
-        return
-    if not docker.allow_network_access:
-        raise KeyedError(
-            "docker.bindAddress",
-            docker.bind_address,
-            "publishes the ports to every machine that can reach this one; keep "
-            "127.0.0.1, or opt in with `pulumi config set --path "
-            "docker.allowNetworkAccess true`",
-        )
-    if not settings.webui.auth:
-        raise KeyedError(
-            "webui.auth",
-            False,
-            f"Open WebUI without sign-in must not listen on {docker.bind_address}; "
-            f"turn auth on or keep docker.bindAddress 127.0.0.1",
-        )
-    if docker.publishes_ollama and not docker.expose_ollama_api:
-        raise KeyedError(
-            "docker.ollamaPort",
-            docker.ollama_port,
-            f"Ollama's API has no authentication and would listen on "
-            f"{docker.bind_address}; set docker.ollamaPort 0 (Open WebUI reaches "
-            f"Ollama on the stack network) or opt in with `pulumi config set --path "
-            f"docker.exposeOllamaApi true`",
-        )

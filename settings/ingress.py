@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from settings.base import DnsSubdomain, KeyedError, Model, OptionalDnsSubdomain, number_as_text
-
-if TYPE_CHECKING:
-    from settings.stack import Settings
 
 _DNS_NAME_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^{_DNS_NAME_LABEL}(\.{_DNS_NAME_LABEL})+$")
@@ -72,29 +69,23 @@ class Ingress(Model):
     ollama_host: Hostname | None = None
 
 
-def check_ingress(settings: Settings) -> None:
-    ingress, tls = settings.ingress, settings.ingress.tls
+def check_ingress(ingress: Ingress) -> None:
+    """What the block says about itself (host, sign-in and target: settings/exposure.py). Called
+    by Settings after the target rules, so a docker stack hears "Kubernetes only" first."""
     if not ingress.enabled:
         if ingress.expose_ollama:
             raise KeyedError(
                 "ingress.exposeOllama",
                 True,
-                "needs ingress.enabled true; set exposeOllama to false",
+                "needs ingress.enabled true; set it to false with "
+                "`pulumi config set --path ingress.exposeOllama false`",
             )
         return
-    if ingress.host is None:
-        example = (
-            "chat.<your-domain>, a name you control with a CNAME to "
-            "icc-k8s-api.informatik.haw-hamburg.de"
-            if settings.target == "icc"
-            else "open-webui.minikube.local"
-        )
-        raise KeyedError(
-            "ingress.host",
-            None,
-            f"required when ingress.enabled is true: {example}; set it with "
-            f"`pulumi config set --path ingress.host <name>`",
-        )
+    _check_tls(ingress.tls)
+    _check_ollama_route(ingress)
+
+
+def _check_tls(tls: IngressTls) -> None:
     if tls.enabled and tls.cluster_issuer and tls.existing_secret:
         raise KeyedError(
             "ingress.tls.existingSecret",
@@ -111,28 +102,6 @@ def check_ingress(settings: Settings) -> None:
             "TLS needs a certificate: set ingress.tls.clusterIssuer (cert-manager) "
             "or ingress.tls.existingSecret, or set ingress.tls.enabled false for "
             "plain http",
-        )
-    _check_exposure(settings)
-    _check_ollama_route(ingress)
-
-
-def _check_exposure(settings: Settings) -> None:
-    ingress = settings.ingress
-    if not settings.webui.auth:
-        raise KeyedError(
-            "webui.auth",
-            False,
-            f"with ingress.enabled, anyone who reaches {ingress.host} would chat "
-            f"without an account; turn auth on, or use `kubectl port-forward` "
-            f"and switch the ingress off",
-        )
-    if settings.target == "icc" and not ingress.tls.enabled and not ingress.allow_plain_http:
-        raise KeyedError(
-            "ingress.tls.enabled",
-            False,
-            "passwords and chats would cross the network unencrypted; keep TLS "
-            "on, or opt in with `pulumi config set --path ingress.allowPlainHttp "
-            "true`",
         )
 
 

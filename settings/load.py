@@ -8,7 +8,6 @@ turns any problem into one `pulumi.RunError`.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -149,38 +148,26 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: frozenset[str] = frozens
 
 
 def _stack_config() -> tuple[dict[str, Any], frozenset[str]]:
-    """All `icc-ollama:*` keys of the running stack, from the CLI or from a test's mock config."""
-    import pulumi.runtime.config as runtime_config  # the SDK has no public "all keys" call
+    """Every `icc-ollama:*` key of the running stack, through the SDK's public config API.
 
+    The keys are the ones the language host hands the program (`pulumi.runtime.get_config_env`,
+    so an unknown key is seen and refused) plus every setting the model knows; each value is read
+    with `pulumi.Config`, and `pulumi.runtime.is_config_secret` tells which were set with
+    `--secret`."""
+    import pulumi
+
+    config = pulumi.Config(PROJECT)
     prefix = f"{PROJECT}:"
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    raw = {key[len(prefix) :]: value for key, value in merged.items() if key.startswith(prefix)}
-    secret_keys = set(runtime_config._SECRET_KEYS.get()) | set(
-        runtime_config.get_config_secret_keys_env()
-    )
-    secret = frozenset(key[len(prefix) :] for key in secret_keys if key.startswith(prefix))
+    given = {
+        key[len(prefix) :] for key in pulumi.runtime.get_config_env() if key.startswith(prefix)
+    }
+    raw: dict[str, Any] = {}
+    for key in sorted(given | _FIELDS):
+        value = config.get(key)
+        if value is not None:
+            raw[key] = value
+    secret = frozenset(key for key in raw if pulumi.runtime.is_config_secret(prefix + key))
     return raw, secret
-
-
-_SET = re.compile(r"`pulumi config set (--secret |--path )?'?([^\s`']+)'?(?: ([^`]+))?`")
-# Without --path only plain top-level keys: a dotted one was made by a bare `pulumi config set`.
-_RM = re.compile(r"`pulumi config rm (?:--path '?([^\s`']+)'?|([^\s`'.]+))`")
-
-
-def as_make_commands(message: str, stack: str) -> str:
-    """The fixes in the words of `make` (scripts/up.sh keeps the user's values out of the tracked
-    stack file; a bare `pulumi config set` would write into it)."""
-
-    def set_command(match: re.Match) -> str:
-        flag, key, value = match.groups()
-        secret = " SECRET=1" if flag == "--secret " else ""
-        shown = "" if value is None or flag == "--secret " else f" VALUE={value}"
-        return f"`make config-set STACK={stack} KEY={key}{shown}{secret}`"
-
-    message = _SET.sub(set_command, message)
-    return _RM.sub(
-        lambda m: f"`make config-rm STACK={stack} KEY={m.group(1) or m.group(2)}`", message
-    )
 
 
 def load_settings() -> Settings:
@@ -191,4 +178,4 @@ def load_settings() -> Settings:
     try:
         return parse_settings(raw, secret)
     except SettingsError as error:
-        raise pulumi.RunError(as_make_commands(str(error), pulumi.get_stack())) from None
+        raise pulumi.RunError(str(error)) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -11,17 +11,16 @@ from settings.base import (
     DnsLabel,
     KeyedError,
     Model,
-    PinnedImage,
     ResourceAmounts,
     Resources,
     StorageSize,
-    check_password,
     empty_is_none,
     number_as_text,
 )
+from settings.images import pinned_image
 
-if TYPE_CHECKING:
-    from settings.stack import Settings
+# The pinned default; image refusals show it as the example.
+EXPORTER_IMAGE = "python:3.13.7-slim"
 
 PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
 # The grafana chart moved out of grafana/helm-charts in 2026; grafana.github.io gets no updates.
@@ -117,7 +116,7 @@ class Exporter(Model):
     with python3 runs it."""
 
     enabled: bool = True
-    image: PinnedImage = "python:3.13.7-slim"
+    image: Annotated[str, AfterValidator(pinned_image(EXPORTER_IMAGE))] = EXPORTER_IMAGE
 
 
 class Monitoring(Model):
@@ -132,19 +131,8 @@ class Monitoring(Model):
     dcgm_targets: tuple[HostPort, ...] = ()
 
 
-def check_monitoring(settings: Settings) -> None:
-    monitoring = settings.monitoring
-    if not monitoring.enabled:
-        return
-    if settings.target == "icc" and monitoring.scope == "cluster":
-        raise KeyedError(
-            "monitoring.scope",
-            "cluster",
-            "ICC users have one namespace and no cluster-admin, so Prometheus "
-            "cannot read nodes, cAdvisor or other namespaces; set it with "
-            "`pulumi config set --path monitoring.scope namespace`",
-        )
-    _check_grafana_password(settings)
+def check_charts(monitoring: Monitoring) -> None:
+    """Each chart must be findable: a repository for a chart name, or a path or oci:// ref."""
     for key, chart in (
         ("monitoring.prometheus", monitoring.prometheus),
         ("monitoring.grafana", monitoring.grafana),
@@ -158,11 +146,3 @@ def check_monitoring(settings: Settings) -> None:
                 f"repository URL is needed; set {key}.repo, or set {key}.chart "
                 f"to a local path (./charts/...) or an oci:// reference",
             )
-
-
-def _check_grafana_password(settings: Settings) -> None:
-    check_password(
-        "grafanaAdminPassword",
-        settings.grafana_admin_password,
-        "monitoring.enabled is true, so Grafana needs an admin password",
-    )

@@ -15,18 +15,64 @@ from settings.base import (
     LabelKey,
     LabelValue,
     Model,
-    PinnedImage,
     Resources,
     Storage,
     check_label_key,
     number_as_text,
 )
+from settings.images import pinned_image
 from settings.quantity import parse_quantity
+
+# The pinned default; image refusals show it as the example.
+OLLAMA_IMAGE = "ollama/ollama:0.32.15"
+
+
+# Ollama's own name rules, as `model.ParseName` and `Name.IsValid` apply them to every pull
+# (Ollama v0.32.15, package types/model): an optional tag after the last ':' that follows the last
+# '/', then model, namespace and host from the right, split at '/'. Each part starts with a letter,
+# digit or '_' and holds only those, '-' and '_' besides: the model and tag also '.', the host
+# also '.' and ':' (a port); a namespace has no '.'. Host and namespace default to
+# registry.ollama.ai and library, the tag to latest. Stricter than Ollama: no scheme (it would
+# accept `http://host/ns/model` and pull over that protocol from any host) and no digest.
+_NAME_PART = {
+    "host": (r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}", "letters, digits, '_', '-', '.' and ':'"),
+    "namespace": (r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}", "letters, digits, '_' and '-'"),
+    "model": (r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}", "letters, digits, '_', '-' and '.'"),
+    "tag": (r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}", "letters, digits, '_', '-' and '.'"),
+}
+_MODEL_EXAMPLE = "e.g. llama3.2:1b, qwen2.5:0.5b or hf.co/<user>/<repository>:<quantization>"
+
+
+def model_name_problem(name: str) -> str | None:
+    """Why Ollama would refuse to pull `name` (or this program refuses it), or None."""
+    if "://" in name:
+        return f"is a URL; Ollama pulls by name, not by URL ({_MODEL_EXAMPLE})"
+    parts: dict[str, str] = {}
+    rest = name
+    if rest.rfind(":") > rest.rfind("/"):
+        rest, _, parts["tag"] = rest.rpartition(":")
+    for kind in ("model", "namespace"):
+        rest, slash, parts[kind] = rest.rpartition("/")
+        if not slash:
+            break
+    else:
+        parts["host"] = rest
+    for kind, text in parts.items():
+        pattern, allowed = _NAME_PART[kind]
+        if not re.fullmatch(pattern, text, re.ASCII):
+            if not text:
+                return f"is not a model name Ollama accepts: its {kind} is empty ({_MODEL_EXAMPLE})"
+            return (
+                f"is not a model name Ollama accepts: the {kind} part '{text}' may hold only "
+                f"{allowed}, starting with a letter, digit or '_' ({_MODEL_EXAMPLE})"
+            )
+    return None
 
 
 def _check_model_name(model: str) -> str:
-    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9._/:-]*$", model):
-        raise ValueError("is not an Ollama model name like llama3.2:1b or qwen2.5:0.5b")
+    problem = model_name_problem(model)
+    if problem is not None:
+        raise ValueError(problem)
     return model
 
 
@@ -108,7 +154,7 @@ class Autoscaling(Model):
 
 
 class Ollama(Model):
-    image: PinnedImage = "ollama/ollama:0.32.15"
+    image: Annotated[str, AfterValidator(pinned_image(OLLAMA_IMAGE))] = OLLAMA_IMAGE
     replicas: int = Field(default=1, ge=1, le=16)
     gpu: Gpu = Gpu()
     tolerations: tuple[Toleration, ...] = ()

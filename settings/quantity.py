@@ -18,6 +18,7 @@ _FORM = re.compile(
     r"(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?[0-9]+))?$"
 )
 GI = Decimal(1024) ** 3
+TI = Decimal(1024) ** 4
 
 
 def parse_quantity(value: str | int | float) -> Decimal:
@@ -44,7 +45,8 @@ def _trim(value: Decimal) -> str:
 
 
 def format_amount(resource: str, value: Decimal) -> str:
-    """For messages: CPUs in cores (`2.71`), bytes in Gi (`16.25Gi`), counts as integers."""
+    """For messages: CPUs in cores (`2.71`), bytes in Gi (`16.25Gi`) or from 1Ti on in Ti
+    (`1.5Ti`), counts as integers."""
     if resource in ("memory", "storage"):
-        return f"{_trim(value / GI)}Gi"
+        return f"{_trim(value / TI)}Ti" if abs(value) >= TI else f"{_trim(value / GI)}Gi"
     return _trim(value)

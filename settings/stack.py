@@ -1,4 +1,9 @@
-"""`Settings`: the whole stack, its sections, and the rules that span sections or targets."""
+"""`Settings`: the whole stack, its sections, and the rules that span sections or targets.
+
+The sections (settings/<section>.py) check only their own fields and import nothing of this
+module. A rule that needs several sections is here (what each target allows), in
+settings/exposure.py (who can reach the service) or in settings/budget.py (does the release fit).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ from typing import Any, Literal
 from pydantic import SecretStr, model_validator
 
 from settings.base import DnsLabel, KeyedError, Model, check_password
-from settings.docker import Docker, check_docker_target
+from settings.budget import check_fit
+from settings.docker import Docker
+from settings.exposure import check_docker_exposure, check_ingress_exposure
 from settings.ingress import Ingress, check_ingress
-from settings.monitoring import Monitoring, check_monitoring
+from settings.monitoring import Monitoring, check_charts
 from settings.network import NetworkPolicies
 from settings.ollama import Ollama
-from settings.quota import NodeCapacity, Quota, check_quota
+from settings.quota import NodeCapacity, Quota
 from settings.webui import WebUi
 
 # ICC login `infwXYZ123` owns exactly one namespace, `wXYZ123-default`.
@@ -38,7 +45,8 @@ class Settings(Model):
     quota: Quota = Quota()
     node_capacity: NodeCapacity = NodeCapacity()
     monitoring: Monitoring = Monitoring()
-    webui_secret_key: SecretStr
+    # Secrets left unset are made by the program (components/secrets.py) and kept in the state.
+    webui_secret_key: SecretStr | None = None
     webui_admin_password: SecretStr | None = None
     openai_api_key: SecretStr | None = None
     grafana_admin_password: SecretStr | None = None
@@ -61,7 +69,7 @@ class Settings(Model):
     def _target_rules(self) -> Settings:
         if self.target == "icc":
             _check_icc(self)
-        check_docker_target(self)
+        _check_docker_target(self)
         if self.target == "minikube" and self.ollama.gpu.enabled:
             raise KeyedError(
                 "ollama.gpu.enabled",
@@ -69,13 +77,21 @@ class Settings(Model):
                 "the minikube target has no GPU; set ollama.gpu.enabled to false",
             )
         _check_kubeconfig(self.kubeconfig)
-        if len(self.webui_secret_key.get_secret_value()) < 32:
+        key = self.webui_secret_key
+        if key is not None and len(key.get_secret_value()) < 32:
             raise KeyedError(
                 "webuiSecretKey",
                 "(secret)",
                 "use at least 32 characters, e.g. `openssl rand -hex 32`",
             )
         _check_admin_password(self)
+        if self.openai_api_key is not None and not self.openai_api_key.get_secret_value():
+            raise KeyedError(
+                "openaiApiKey",
+                "(empty)",
+                "an empty key; set the key with `pulumi config set --secret openaiApiKey <key>` "
+                "or remove it with `pulumi config rm openaiApiKey`",
+            )
         if self.webui.openai.enabled and self.openai_api_key is None:
             raise KeyedError(
                 "openaiApiKey",
@@ -88,10 +104,10 @@ class Settings(Model):
     @model_validator(mode="after")
     def _exposure_scaling_and_budget(self) -> Settings:
         # After _target_rules: a wrong namespace or target is reported before these.
-        check_ingress(self)
-        check_monitoring(self)
-        _check_autoscaling(self)
-        check_quota(self)
+        check_ingress(self.ingress)
+        check_ingress_exposure(self.ingress, self.target, self.webui.auth)
+        _check_monitoring(self)
+        check_fit(self)
         return self
 
     @property
@@ -132,19 +148,65 @@ def _check_admin_password(settings: Settings) -> None:
         check_password(
             "webuiAdminPassword",
             settings.webui_admin_password,
-            "the Open WebUI admin account is created at the first start with this password "
-            "(`make up` generates it)",
+            "the Open WebUI admin account is made at the first start with this password",
         )
 
 
-def _check_autoscaling(settings: Settings) -> None:
-    scaling, gpu = settings.ollama.autoscaling, settings.ollama.gpu
-    if settings.target == "icc" and scaling.enabled and gpu.enabled and settings.quota.gpu is None:
+def _check_docker_target(settings: Settings) -> None:
+    """What a docker stack cannot have: Kubernetes-only features and more than one Ollama."""
+    if settings.target != "docker":
+        return
+    if settings.ollama.gpu.enabled and not settings.docker.run_ollama:
         raise KeyedError(
-            "quota.gpu",
-            None,
-            f"required while ollama.autoscaling is on with GPUs: the HPA may ask "
-            f"for maxReplicas × gpu.count = {scaling.max_replicas * gpu.count} "
-            f"GPUs; set your namespace's GPU quota (`kubectl describe "
-            f"resourcequota`) with `pulumi config set --path quota.gpu <n>`",
+            "ollama.gpu.enabled",
+            True,
+            "a GPU can only go to an Ollama container this stack runs, and "
+            "docker.runOllama is false; set ollama.gpu.enabled to false "
+            "(or docker.runOllama to true)",
         )
+    if settings.ollama.replicas != 1:
+        raise KeyedError(
+            "ollama.replicas",
+            settings.ollama.replicas,
+            "the docker target runs one Ollama container; set it to 1 with "
+            "`pulumi config set --path ollama.replicas 1`",
+        )
+    for key, used in (
+        ("ingress.enabled", settings.ingress.enabled),
+        ("ollama.autoscaling.enabled", settings.ollama.autoscaling.enabled),
+        ("monitoring.enabled", settings.monitoring.enabled),
+    ):
+        if used:
+            raise KeyedError(
+                key,
+                True,
+                f"only the Kubernetes targets (icc, minikube) have it; set it to "
+                f"false with `pulumi config set --path {key} false`",
+            )
+    check_docker_exposure(settings.docker, settings.webui.auth)
+    if settings.quota != Quota():
+        raise KeyedError(
+            "quota",
+            None,
+            "a namespace quota exists only on Kubernetes targets; "
+            "remove it with `pulumi config rm quota`",
+        )
+
+
+def _check_monitoring(settings: Settings) -> None:
+    if not settings.monitoring.enabled:
+        return
+    if settings.target == "icc" and settings.monitoring.scope == "cluster":
+        raise KeyedError(
+            "monitoring.scope",
+            "cluster",
+            "ICC users have one namespace and no cluster-admin, so Prometheus "
+            "cannot read nodes, cAdvisor or other namespaces; set it with "
+            "`pulumi config set --path monitoring.scope namespace`",
+        )
+    check_password(
+        "grafanaAdminPassword",
+        settings.grafana_admin_password,
+        "Grafana's admin logs in with this password",
+    )
+    check_charts(settings.monitoring)

@@ -76,16 +76,19 @@ def minikube() -> dict[str, Any]:
         "namespace": "icc-ollama",
         "createNamespace": True,
         "kubeContext": "minikube",
-        # The machine the README's `minikube start --cpus 4 --memory 12g` makes.
-        "nodeCapacity": {"cpu": "4", "memory": "12Gi"},
+        # The machine the README's `minikube start --cpus 4 --memory 12g --disk-size 40g` makes
+        # (minikube reads 40g as 40 GiB). The claims must fit its disk, which also holds the
+        # images and the system, so the check is a bound, not a promise of room.
+        "nodeCapacity": {"cpu": "4", "memory": "12Gi", "storage": "40Gi"},
         # `minikube addons enable ingress`; no cert-manager there, so plain http by default.
         "ingress": {"host": "open-webui.minikube.local", "tls": {"enabled": False}},
         # Cluster-wide on a laptop: cAdvisor and kube-state-metrics feed the CPU/memory panels.
         "monitoring": deep_merge(_monitoring_defaults(), {"enabled": True, "scope": "cluster"}),
         "ollama": {
             "replicas": 2,
-            # Opt-in; starts from the two fixed replicas, at most four on a laptop.
-            "autoscaling": {"minReplicas": 2, "maxReplicas": 4},
+            # Opt-in; starts from the two fixed replicas, at most three on a laptop: four 10Gi
+            # model claims and Open WebUI's would not fit nodeCapacity.storage.
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 3},
             "resources": {
                 "requests": {"cpu": "500m", "memory": "2Gi"},
                 "limits": {"cpu": "2", "memory": "4Gi"},

@@ -8,8 +8,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from settings.base import MI, KeyedError, Model, PinnedImage, Resources, Storage
+from settings.base import MI, KeyedError, Model, Resources, Storage
+from settings.images import pinned_image
 from settings.quantity import parse_quantity
+
+# The pinned default; image refusals show it as the example.
+WEBUI_IMAGE = "ghcr.io/open-webui/open-webui:v0.12.4"
 
 
 class OpenAi(Model):
@@ -23,14 +27,51 @@ class OpenAi(Model):
         return self
 
 
+# Open WebUI's rules for a login, the same in 0.11.0 and 0.12.4: sign-up and "add user" accept only
+# what `validate_email_format` (open_webui.utils.misc) accepts, `name@localhost` or
+# `something@domain.tld`, and every path stores and compares e-mails lower-cased. The admin made
+# from WEBUI_ADMIN_EMAIL (`create_admin_user`, open_webui.utils.auth) skips that check, so it is
+# made here. And the sign-in page's field is an `<input type="email">`: browsers submit only what
+# the HTML standard calls a valid e-mail address (ASCII; an international domain goes out in its
+# xn-- form), so another address could never be typed in to sign in.
+_HTML_EMAIL = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*"
+)
+_EMAIL_EXAMPLE = "e.g. admin@localhost or chat-admin@haw-hamburg.de"
+
+
+def _ascii_domain(value: str) -> str | None:
+    """`name@xn--...` for an ASCII name with an international domain, or None."""
+    local, _, domain = value.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
+
+
 def _check_login_email(value: str) -> str:
-    # Open WebUI's own rule (open_webui/utils/misc.py:767-771 in 0.11.0): name@localhost, or
-    # something@domain.tld. It stores and compares e-mails in lower case.
-    if value != value.lower() or re.search(r"\s", value):
-        raise ValueError(f"use lower case and no spaces: {value.lower().strip()}")
-    if not (value.endswith("@localhost") or re.fullmatch(r"[^@]+@[^@]+\.[^@]+", value)):
+    if re.search(r"\s", value):
+        raise ValueError(f"must have no spaces; {_EMAIL_EXAMPLE}")
+    if value != value.lower():
+        raise ValueError(f"use lower case (Open WebUI stores it so): {value.lower()}")
+    if not value.isascii():
+        ascii_form = _ascii_domain(value)
+        hint = f"write the domain as browsers send it: {ascii_form}" if ascii_form else ""
         raise ValueError(
-            "must be an e-mail address such as admin@localhost or chat-admin@haw-hamburg.de"
+            f"Open WebUI's sign-in form accepts only ASCII addresses, so this admin could "
+            f"never sign in; {hint or _EMAIL_EXAMPLE}"
+        )
+    if not _HTML_EMAIL.fullmatch(value):
+        raise ValueError(
+            f"is not an address Open WebUI's sign-in form accepts (one '@', letters, digits "
+            f"and .!#$%&'*+/=?^_`{{|}}~- before it, a domain name after it); {_EMAIL_EXAMPLE}"
+        )
+    if not (value.endswith("@localhost") or re.match(r"[^@]+@[^@]+\.[^@]+", value)):
+        raise ValueError(
+            f"Open WebUI wants name@localhost or a domain with a dot; {_EMAIL_EXAMPLE}"
         )
     return value
 
@@ -41,7 +82,7 @@ _RETIRED_KEYS = {"enableSignup": "webui.signup", "defaultUserRole": "webui.signu
 
 
 class WebUi(Model):
-    image: PinnedImage = "ghcr.io/open-webui/open-webui:v0.11.0"
+    image: Annotated[str, AfterValidator(pinned_image(WEBUI_IMAGE))] = WEBUI_IMAGE
     resources: Resources
     storage: Storage
     auth: bool = True
@@ -56,6 +97,10 @@ class WebUi(Model):
     model_access: Literal["all", "granted"] = "all"
     # False: the stack config is the truth and wins over settings saved in the UI at each start.
     persistent_config: bool = False
+    # True: Open WebUI asks no model hub for anything (OFFLINE_MODE), for sites that cannot reach
+    # it: while the embedding model is not on the data volume, each start would otherwise retry
+    # its download for about 70 s (without it, documents need another embedding engine).
+    offline: bool = False
     openai: OpenAi = OpenAi()
     local_port: int = Field(default=8080, ge=1024, le=65535)
 

@@ -1,13 +1,10 @@
-"""A fresh clone of the working tree for script tests: tests/test_up_script.py (fake `pulumi`)
-and tests/e2e/test_first_run.py (the real CLI)."""
+"""A fresh clone of the working tree, with HOME in a temp dir: what a new user starts from
+(tests/e2e/test_first_run.py, with the real CLI)."""
 
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
-
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,7 +14,7 @@ class Clone:
     (holding the `pulumi` to use) first on PATH. `replace` swaps files before the first commit."""
 
     def __init__(self, root: Path, bin_dir: Path, replace: dict[str, str] | None = None):
-        self.dir, self.home, self.log = root / "clone", root / "home", root / "pulumi.log"
+        self.dir, self.home = root / "clone", root / "home"
         files = subprocess.run(
             ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
             cwd=REPO,
@@ -64,13 +61,3 @@ class Clone:
 
     def status(self) -> str:
         return self.git("status", "--porcelain", "--untracked-files=all")
-
-    def own(self, stack: str) -> Path:
-        return self.home / ".icc-ollama" / "stacks" / f"{stack}.yaml"
-
-    def own_config(self, stack: str) -> dict:
-        return yaml.safe_load(self.own(stack).read_text())["config"]
-
-    def calls(self, verb: str) -> list[dict]:
-        records = [json.loads(line) for line in self.log.read_text().splitlines()]
-        return [record for record in records if verb in record["argv"][:2]]

@@ -6,8 +6,10 @@ a Docker image id), so code that reads `metadata.name` or `image_id` behaves as 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,14 +17,15 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime.stack import Stack
+from google.protobuf import json_format
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "icc-ollama"
 TEST_SECRET_KEY = "t" * 64  # a test value; never a real key
 TEST_GRAFANA_PASSWORD = "grafana-test-" + "g" * 16  # likewise
 TEST_ADMIN_PASSWORD = "admin-test-" + "a" * 16  # likewise
-# What a stack made by `make up` holds as secrets (monitoring on Minikube needs the password).
+# Secrets a user may set with `pulumi config set --secret` (a fresh stack holds none: the program
+# makes them, see GENERATED below).
 TEST_SECRETS = {
     "webuiSecretKey": TEST_SECRET_KEY,
     "grafanaAdminPassword": TEST_GRAFANA_PASSWORD,
@@ -31,6 +34,9 @@ TEST_SECRETS = {
 # Wire-level marker the SDK puts around a secret value (rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_MARK = "4dabf18193072939515e22adb298388d"
+# The harness's own component: the program's exports are registered as its outputs, so they reach
+# the mock monitor serialized as the engine gets a stack's outputs (secrets marked).
+EXPORTS_TYPE = "harness:index:Exports"
 
 
 @dataclass
@@ -97,6 +103,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.run = run
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == EXPORTS_TYPE:
+            return f"{args.name}-id", {}
         self.run.resources.append(
             Registered(args.typ, args.name, args.inputs, args.provider or "", bool(args.custom))
         )
@@ -114,10 +122,25 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["repoDigest"] = f"{args.inputs.get('name', 'image')}@sha256:{'1' * 64}"
         if args.typ.startswith("docker:") and args.typ.endswith(("Volume", "Network")):
             state.setdefault("name", args.name)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            state["result"] = generated_secret(args.name, int(args.inputs["length"]))
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
+
+
+def generated_secret(name: str, length: int) -> str:
+    """What the mocks' RandomPassword `name` yields: fixed per name, so tests can look for it."""
+    return hashlib.sha256(name.encode()).hexdigest()[:length].ljust(length, "x")
+
+
+# What a fresh stack's program makes (components/secrets.py), as the mocks above yield it.
+GENERATED = {
+    "webuiSecretKey": generated_secret("secrets-webui-secret-key", 64),
+    "webuiAdminPassword": generated_secret("secrets-webui-admin-password", 24),
+    "grafanaAdminPassword": generated_secret("secrets-grafana-admin-password", 24),
+}
 
 
 def mock_image_id(image: str) -> str:
@@ -127,6 +150,17 @@ def mock_image_id(image: str) -> str:
 
 def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_MARK) == SECRET_SIG
+
+
+def whole_numbers(value: Any) -> Any:
+    """Protobuf Structs carry every number as a float: back to int where it is one."""
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -170,6 +204,8 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         waits = set(request.dependencies)
         for deps in request.propertyDependencies.values():
             waits.update(deps.urns)
+        if request.type == EXPORTS_TYPE:
+            return response
         self._run.dependencies[response.urn] = waits
         timeouts = request.customTimeouts
         self._run.options[response.urn] = Options(
@@ -189,13 +225,34 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         )
         return response
 
+    def RegisterResourceOutputs(self, request):
+        if request.urn.endswith(f"{EXPORTS_TYPE}::exports"):
+            self._run.exports.update(whole_numbers(json_format.MessageToDict(request.outputs)))
+        return super().RegisterResourceOutputs(request)
+
+
+@contextlib.contextmanager
+def host_config(config: dict[str, str], secret_keys: list[str]):
+    """The stack's config as the language host hands it to a program: the PULUMI_CONFIG and
+    PULUMI_CONFIG_SECRET_KEYS environment, which the exec shim also loads with set_all_config."""
+    saved = {key: os.environ.get(key) for key in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
+    os.environ["PULUMI_CONFIG"] = json.dumps(config)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
 
 def recording(run: ProgramRun, stack: str) -> RecordingMonitor:
-    """Mocks that note every resource, its options and its dependencies into `run`; a fresh root
-    stack each time, so its `outputs` hold this run's `pulumi.export`s only."""
+    """Mocks that note every resource, its options and its dependencies into `run`."""
     mocks = RecordingMocks(run)
     monitor = RecordingMonitor(mocks, run)
-    pulumi.runtime.reset_options(project=PROJECT, stack=stack)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     return monitor
 
@@ -211,20 +268,23 @@ def run_program(
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
     monitor = recording(run, stack)
-    pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
-        [f"{PROJECT}:{key}" for key in secret_keys if key in config],
-    )
+    # pulumi.export() keeps each output on the root stack resource, which the mocks make once
+    # and never register; they are registered here instead, secrets marked as the engine sees them.
+    exported = pulumi.runtime.get_root_resource().outputs
+    exported.clear()
 
     @pulumi.runtime.test
     def program():
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        root = pulumi.runtime.get_root_resource()
-        assert isinstance(root, Stack)  # where pulumi.export puts a stack output
-        return pulumi.Output.from_input(dict(root.outputs)).apply(run.exports.update)
+        pulumi.ComponentResource(EXPORTS_TYPE, "exports").register_outputs(dict(exported))
+        return pulumi.Output.from_input(None)
 
-    program()
-    run.urns = list(monitor.get_registered_resources())
+    with host_config(
+        {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
+        [f"{PROJECT}:{key}" for key in secret_keys if key in config],
+    ):
+        program()
+    run.urns = [urn for urn in monitor.get_registered_resources() if EXPORTS_TYPE not in urn]
     return run
 
 
@@ -255,8 +315,7 @@ def run_stack(stack: str, monkeypatch=None, cached: bool = True, **overrides: An
     it: tests must treat the returned run as read-only. `cached=False` runs the program again,
     for tests that watch side effects of the run itself (warnings).
     """
-    config: dict[str, Any] = {**stack_config(stack), **TEST_SECRETS}
-    config.update(overrides)
+    config: dict[str, Any] = {**stack_config(stack), **overrides}
     key = json.dumps([stack, config], sort_keys=True)
     if not cached or key not in _RUNS:
         _RUNS[key] = run_program(config, stack=stack)

@@ -60,7 +60,7 @@ def test_minikube_hpa_targets_the_statefulset(monkeypatch):
         "kind": "StatefulSet",
         "name": statefulset["metadata"]["name"],
     }
-    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 3)
     (metric,) = hpa["spec"]["metrics"]
     assert metric == {
         "type": "Resource",

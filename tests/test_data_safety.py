@@ -34,7 +34,7 @@ SAFE_CHANGES = {
     },
     "ollama.keepAlive": {"ollama": {"keepAlive": "-1"}},
     "ollama.tolerations": {"ollama": {"tolerations": [{"key": "gpu-tesla-v100s"}]}},
-    "webui.image": {"webui": {"image": "ghcr.io/open-webui/open-webui:v0.11.1"}},
+    "webui.image": {"webui": {"image": "ghcr.io/open-webui/open-webui:v0.12.5"}},
     "webui.signup": {
         "webui": {
             "signup": "open",

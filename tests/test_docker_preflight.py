@@ -113,10 +113,8 @@ def test_stack_settings_read_pulumi_config_json_without_secrets(monkeypatch):
         return subprocess.CompletedProcess(command, 0, stdout=json.dumps(shown))
 
     monkeypatch.setattr(preflight.subprocess, "run", fake_run)
-    parsed = preflight.stack_settings("docker", ["--config-file", "/tmp/merged.yaml"])
-    assert calls == [
-        ["pulumi", "config", "--json", "--stack", "docker", "--config-file", "/tmp/merged.yaml"]
-    ]
+    parsed = preflight.stack_settings("docker")
+    assert calls == [["pulumi", "config", "--json", "--stack", "docker"]]
     assert parsed.ollama.resources.limits.cpu == "8"
     assert parsed.webui_secret_key.get_secret_value() == preflight.SECRET_STAND_IN
 
@@ -133,7 +131,7 @@ def test_settings_pulumi_would_refuse_are_left_to_pulumi(monkeypatch):
         "run",
         lambda command, **kwargs: subprocess.CompletedProcess(command, 0, stdout=json.dumps(shown)),
     )
-    assert preflight.stack_settings("docker", []) is None
+    assert preflight.stack_settings("docker") is None
     assert preflight.main(["docker_preflight.py", "docker"]) == 0
 
 
@@ -141,7 +139,7 @@ def test_an_unreachable_engine_is_one_clear_line(monkeypatch, capsys):
     monkeypatch.setattr(
         preflight,
         "stack_settings",
-        lambda stack, config_args: settings(docker={"host": "unix:///nonexistent/docker.sock"}),
+        lambda stack: settings(docker={"host": "unix:///nonexistent/docker.sock"}),
     )
     assert preflight.main(["docker_preflight.py", "docker"]) == 1
     err = capsys.readouterr().err

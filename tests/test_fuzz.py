@@ -42,7 +42,7 @@ IMAGES = [
     "ollama/ollama:latest",
     "ollama/ollama",
     "x@sha256:" + "a" * 64,
-    "ghcr.io/open-webui/open-webui:v0.11.0",
+    "ghcr.io/open-webui/open-webui:v0.12.4",
     ":",
     42,
 ]
@@ -242,7 +242,9 @@ valid_settings = st.one_of(
         },
     ),
     st.fixed_dictionaries(
-        {"target": st.just("minikube")},
+        # A node with a larger disk than `minikube start --disk-size 40g`: up to four 100Gi
+        # model claims are drawn (settings/budget.py refuses them on the default disk).
+        {"target": st.just("minikube"), "nodeCapacity": st.just({"storage": "1Ti"})},
         optional={
             "namespace": st.sampled_from(["icc-ollama", "lab-1"]),
             "ollama": valid_ollama,

@@ -45,9 +45,12 @@ def fake_env(tmp_path):
     sleeper.chmod(0o755)
     store = tmp_path / "store"
     store.mkdir()
+    state = tmp_path / "state"
+    state.mkdir()
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "TMPDIR": str(state),
         "FAKE_STORE": str(store),
         "OLLAMA_MODELS_WANTED": "llama3.2:1b phi3",
         "ONESHOT": "1",
@@ -112,3 +115,18 @@ def test_logs_carry_no_progress_escape_codes(fake_env):
     assert result.returncode == 0, result.stderr
     assert "\033" not in result.stdout + result.stderr
     assert "pulled llama3.2:1b after 2 attempt(s): success" in result.stdout
+
+
+def test_alive_while_the_loop_beats_or_a_pull_writes_progress(fake_env):
+    env, _store = fake_env
+    state = Path(env["TMPDIR"])
+    assert run(env, "alive").returncode == 1  # never started
+    assert run(env).returncode == 0
+    assert run(env, "alive").returncode == 0  # the pass just beat
+    heartbeat = state / "model-loader.heartbeat"
+    stale = heartbeat.stat().st_mtime - 20 * 60
+    os.utime(heartbeat, (stale, stale))
+    assert run(env, "alive").returncode == 1  # hung for 20 minutes
+    assert run({**env, "ALIVE_SECONDS": "1800"}, "alive").returncode == 0
+    (state / "model-loader-progress.42").write_text("pulling 74701a8c35f6: 42%")
+    assert run(env, "alive").returncode == 0  # a long pull still writes its progress

@@ -15,7 +15,7 @@ from components import monitoring as mon
 from components import monitoring_values as mon_values
 from harness import TEST_GRAFANA_PASSWORD, TEST_SECRETS, is_secret, run_stack, stack_config
 from settings import parse_settings
-from settings.quota import pod_budget, release_pods
+from settings.pods import pod_budget, release_pods
 
 CHART = "kubernetes:helm.sh/v4:Chart"
 NS = "wabc123-default"
@@ -409,9 +409,8 @@ def test_next_steps_tell_how_to_reach_grafana_and_prometheus(stack, request):
         f"-n {namespace} port-forward svc/prometheus-server 9090:80"
     )
     assert "user admin" in steps["grafanaLogin"]
-    # A bare `pulumi config get` reads the shared stack file, which holds no secret.
-    assert "make config-get STACK=" in steps["grafanaLogin"]
-    assert "KEY=grafanaAdminPassword" in steps["grafanaLogin"]
+    # The password the program made (or the one set in config) is a secret stack output.
+    assert "pulumi stack output --show-secrets grafanaAdminPassword -s " in steps["grafanaLogin"]
 
 
 def test_switching_monitoring_on_leaves_ollama_and_open_webui_untouched(icc, icc_monitored):

@@ -86,14 +86,51 @@ def test_images_are_pinned(stack, request):
 
 
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
-def test_open_webui_runs_as_uid_1000_in_group_0_on_a_read_only_root(stack, request):
-    # Open WebUI 0.11.0 runs as any uid in group 0; its writable directories are volumes.
+def test_open_webui_runs_as_a_high_uid_in_group_0_on_a_read_only_root(stack, request):
+    # Open WebUI (0.11.0 and later, 0.12.4 pinned) runs as any uid in group 0; its writable
+    # directories are volumes.
     pod = dict(pod_templates(request.getfixturevalue(stack)))["open-webui"]
     assert {
-        k: pod["securityContext"].get(k) for k in ("runAsNonRoot", "runAsUser", "runAsGroup")
-    } == {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 0}
+        k: pod["securityContext"].get(k)
+        for k in ("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup")
+    } == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 0, "fsGroup": 10001}
     for container in pod["containers"] + pod.get("initContainers", []):
         assert container["securityContext"]["readOnlyRootFilesystem"] is True, container["name"]
+
+
+def run_as(pod: dict, container: dict) -> int | None:
+    return container.get("securityContext", {}).get(
+        "runAsUser", pod.get("securityContext", {}).get("runAsUser")
+    )
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_containers_run_as_high_uids_and_only_adopt_data_as_the_old_one(stack, request):
+    """A uid >= 10000 collides with no user of the node. The one exception hands the files the
+    old uid 1000 wrote to the pod's fsGroup, and runs before the workload."""
+    for workload, pod in pod_templates(request.getfixturevalue(stack)):
+        for container in pod["containers"]:
+            assert run_as(pod, container) >= 10000, f"{workload}/{container['name']}"
+        for container in pod.get("initContainers", []):
+            if container["name"] == "adopt-data":
+                assert run_as(pod, container) == 1000
+                script = container["command"][2]
+                assert (
+                    "-user 1000" in script
+                    and f"chgrp {pod['securityContext']['fsGroup']}" in script
+                )
+                assert container["volumeMounts"][0]["name"] in {"models", "data"}
+            else:
+                assert run_as(pod, container) >= 10000, f"{workload}/{container['name']}"
+
+
+@pytest.mark.parametrize("stack", ["icc", "minikube"])
+def test_every_container_has_readiness_and_liveness_and_a_pull_policy(stack, request):
+    for workload, pod in pod_templates(request.getfixturevalue(stack)):
+        for container in pod["containers"]:
+            where = f"{workload}/{container['name']}"
+            assert "readinessProbe" in container and "livenessProbe" in container, where
+            assert container["imagePullPolicy"] in ("IfNotPresent", "Always"), where
 
 
 def test_the_rule_check_catches_a_privileged_container():

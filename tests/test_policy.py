@@ -20,7 +20,8 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-import settings.quota as settings_quota
+import settings.budget as settings_budget
+import settings.pods as settings_pods
 from harness import TEST_SECRETS, ProgramRun, run_stack, stack_config, unwrap_secrets
 from settings import SettingsError, parse_settings
 
@@ -136,7 +137,7 @@ def ingress(tls=True, host="chat.example.org"):
 def webui(auth="true"):
     env = [{"name": "WEBUI_AUTH", "value": auth}] if auth is not None else []
     return workload(
-        "open-webui", [container("open-webui", "ghcr.io/open-webui/open-webui:v0.11.0", env=env)]
+        "open-webui", [container("open-webui", "ghcr.io/open-webui/open-webui:v0.12.4", env=env)]
     )
 
 
@@ -307,7 +308,7 @@ def test_unknown_values_are_not_guessed():
         ("ghcr.io/open-webui/open-webui:main", False),
         ("localhost:5000/app", False),
         ("ollama/ollama:0.32.15", True),
-        ("ghcr.io/open-webui/open-webui:v0.11.0", True),
+        ("ghcr.io/open-webui/open-webui:v0.12.4", True),
         ("localhost:5000/app:1.2", True),
         ("busybox@sha256:" + "a" * 64, True),
         ("ollama/ollama:0.32.15@sha256:" + "a" * 64, True),
@@ -482,7 +483,8 @@ def test_a_pod_the_settings_model_misses_still_counts_in_the_pack(monkeypatch):
     through the program's own check; the pack counts the rendered pods and stops it."""
     with pytest.raises(SettingsError, match="quota.requests.memory"):
         icc_settings(quota=TIGHT)  # the program's check, without the bug
-    monkeypatch.setattr(settings_quota, "release_pods", lambda s: [settings_quota.ollama_pods(s)])
+    # settings/budget.py counts the pods settings/pods.py models; here it misses Open WebUI's.
+    monkeypatch.setattr(settings_budget, "release_pods", lambda r: [settings_pods.ollama_pods(r)])
     icc_settings(quota=TIGHT)  # with it: accepted
     run = run_stack("icc", cached=False, namespace=NS, quota=TIGHT)
     messages = rules.quota_fits(as_resources(run), quota_facts(**TIGHT))

@@ -17,8 +17,9 @@ from harness import (
     stack_config,
 )
 from settings import SettingsError, parse_settings
+from settings.budget import budget_overrun
+from settings.pods import PodBudget, pod_budget, release_pods
 from settings.quantity import format_amount, parse_quantity
-from settings.quota import PodBudget, budget_overrun, pod_budget, release_pods
 
 SECRET = frozenset(TEST_SECRETS)
 GI = 1024**3

@@ -36,13 +36,6 @@ FOLDERS = ("components", "settings", "policy", "scripts", "payloads", "tests")
 # namedtuple's documented methods carry an underscore only to stay clear of field names.
 PUBLIC_UNDERSCORED = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
 
-# Known findings that another slice removes. Each entry must still be found (a stale one fails):
-# the lead deletes it when that slice is merged.
-ALLOWED = {
-    # Issue 23 item 9: settings are read through pulumi.Config over the known keys (lead's slice).
-    ("settings/load.py", "runtime_config._SECRET_KEYS"),
-}
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -228,22 +221,12 @@ def repo_findings() -> tuple[Finding, ...]:
     return tuple(scan({str(p.relative_to(ROOT)): p.read_text() for p in repo_files()}))
 
 
-def allowed(finding: Finding) -> bool:
-    return any(finding.path == path and what in finding.what for path, what in ALLOWED)
-
-
 # --------------------------------------------------------------------------- the repository
 
 
 def test_no_private_sdk_names_and_nothing_of_the_sdks_replaced():
-    findings = [str(f) for f in repo_findings() if not allowed(f)]
+    findings = [str(f) for f in repo_findings()]
     assert not findings, "\n".join(findings)
-
-
-def test_every_allowed_finding_is_still_there():
-    """An allow-list entry whose finding is gone must go too (the lead deletes it at merge)."""
-    for path, what in sorted(ALLOWED):
-        assert any(f.path == path and what in f.what for f in repo_findings()), (path, what)
 
 
 def test_the_scan_reads_every_folder():

@@ -114,6 +114,6 @@ def test_up_waits_for_every_ollama_replica_up_to_the_rollout_timeout(minutes, mo
     assert options.custom_timeouts == {"create": f"{minutes}m", "update": f"{minutes}m"}
     ollama = run.one("kubernetes:apps/v1:StatefulSet", "ollama").inputs
     assert SKIP_AWAIT not in (ollama["metadata"].get("annotations") or {})
-    # Ready means the models are there: the readiness probe runs the loader's check.
-    server = ollama["spec"]["template"]["spec"]["containers"][0]
-    assert server["readinessProbe"]["exec"]["command"][-1] == "check"
+    # Ready means the models are there: the loader's readiness probe runs its check.
+    loader = ollama["spec"]["template"]["spec"]["containers"][1]
+    assert loader["readinessProbe"]["exec"]["command"][-1] == "check"

@@ -150,8 +150,11 @@ def test_probes_suit_slow_gpu_start_and_model_pulls(stack, request):
     ollama = container(run, "ollama", "ollama")
     startup = ollama["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
-    assert ollama["readinessProbe"]["exec"]["command"][-1] == "check"
+    assert ollama["readinessProbe"]["httpGet"] == {"path": "/api/tags", "port": 11434}
     assert ollama["livenessProbe"]["httpGet"] == {"path": "/", "port": 11434}
+    loader = container(run, "ollama", "model-loader")
+    assert loader["readinessProbe"]["exec"]["command"][-1] == "check"  # Ready with the models
+    assert loader["livenessProbe"]["exec"]["command"][-1] == "alive"
     webui = container(run, "open-webui", "open-webui")
     assert webui["readinessProbe"]["httpGet"]["path"] == "/ready"
 

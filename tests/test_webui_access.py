@@ -11,12 +11,20 @@ import pytest
 
 from components import webui_env as webui_module
 from components.webui_env import ADMIN_SCRIPT, start_command
-from harness import TEST_ADMIN_PASSWORD, TEST_SECRETS, run_stack, stack_config, unwrap_secrets
+from harness import (
+    GENERATED,
+    TEST_ADMIN_PASSWORD,
+    TEST_SECRETS,
+    run_stack,
+    stack_config,
+    unwrap_secrets,
+)
 from settings import SettingsError, parse_settings
 
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 CONTAINER = "docker:index/container:Container"
 SECRETS = frozenset(TEST_SECRETS)
+GENERATED_ADMIN_PASSWORD = GENERATED["webuiAdminPassword"]
 
 
 def webui_pod(run) -> dict:
@@ -92,7 +100,7 @@ def test_admin_comes_from_config_and_its_password_from_the_secret(stack, request
         "secretKeyRef": {"name": "open-webui-secret", "key": "WEBUI_ADMIN_PASSWORD"}
     }
     secret = run.one("kubernetes:core/v1:Secret", "open-webui-secret").inputs
-    assert unwrap_secrets(secret["stringData"])["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
+    assert unwrap_secrets(secret["stringData"])["WEBUI_ADMIN_PASSWORD"] == GENERATED_ADMIN_PASSWORD
     assert webui_container(run)["command"] == admin_start()
 
 
@@ -100,7 +108,7 @@ def test_docker_creates_the_admin_the_same_way(monkeypatch):
     run = run_stack("docker", monkeypatch, webui={"adminEmail": "chat-admin@haw-hamburg.de"})
     env = docker_env(run)
     assert env["WEBUI_ADMIN_EMAIL"] == "chat-admin@haw-hamburg.de"
-    assert env["WEBUI_ADMIN_PASSWORD"] == TEST_ADMIN_PASSWORD
+    assert env["WEBUI_ADMIN_PASSWORD"] == GENERATED_ADMIN_PASSWORD
     assert docker_webui(run)["command"] == admin_start()
 
 
@@ -111,19 +119,16 @@ def test_without_logins_there_is_no_admin_bootstrap(monkeypatch):
     assert docker_webui(run).get("command") is None
 
 
-def test_the_admin_password_is_required_secret_and_not_weak():
+def test_a_chosen_admin_password_is_secret_and_not_weak():
     raw = {**stack_config("minikube"), **TEST_SECRETS}
-    del raw["webuiAdminPassword"]
-    with pytest.raises(
-        SettingsError,
-        match="icc-ollama:webuiAdminPassword: .*pulumi config set --secret webuiAdminPassword",
-    ):
-        parse_settings(raw, SECRETS)
     with pytest.raises(SettingsError, match="webuiAdminPassword: stored in plain text"):
         parse_settings(
             {**raw, "webuiAdminPassword": TEST_ADMIN_PASSWORD}, SECRETS - {"webuiAdminPassword"}
         )
-    with pytest.raises(SettingsError, match="webuiAdminPassword.*at least 12 characters"):
+    with pytest.raises(
+        SettingsError,
+        match="webuiAdminPassword.*at least 12 characters.*pulumi config rm webuiAdminPassword",
+    ):
         parse_settings({**raw, "webuiAdminPassword": "short"}, SECRETS)
 
 
@@ -240,11 +245,26 @@ def test_every_student_sees_every_model_by_default(stack, request):
     assert k8s_env(request.getfixturevalue(stack))["BYPASS_MODEL_ACCESS_CONTROL"] == "true"
 
 
+@pytest.mark.parametrize("stack", ["icc", "minikube", "docker"])
+def test_students_see_no_evaluation_arena_model(stack, request, monkeypatch):
+    # Open WebUI 0.11 adds an `arena-model` to every user's list unless this is false.
+    run = run_stack(stack, monkeypatch) if stack == "docker" else request.getfixturevalue(stack)
+    env = docker_env(run) if stack == "docker" else k8s_env(run)
+    assert env["ENABLE_EVALUATION_ARENA_MODELS"] == "false"
+
+
+def test_granted_access_names_the_admin_page_of_the_pinned_open_webui():
+    settings = parse("minikube", webui={"modelAccess": "granted"})
+    login = webui_module.login_hint(settings.webui, "http://localhost:8080", "cmd")
+    assert login.endswith("only after the admin grants it in Admin Panel > Settings > Models")
+    assert "Workspace" not in login
+
+
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_login_hint_says_how_to_sign_in_and_what_students_get(stack, request):
     login = request.getfixturevalue(stack).exports["nextSteps"]["login"]
     assert "sign in as admin@localhost" in login
-    assert f"make config-get STACK={stack} KEY=webuiAdminPassword" in login
+    assert f"pulumi stack output --show-secrets webuiAdminPassword -s {stack}" in login
     assert "wait as pending until the admin approves them" in login
     assert "every user sees every model" in login
     assert "first account" not in login
@@ -253,7 +273,7 @@ def test_login_hint_says_how_to_sign_in_and_what_students_get(stack, request):
 def test_docker_login_hint_names_the_published_url(monkeypatch):
     login = run_stack("docker", monkeypatch).exports["nextSteps"]["login"]
     assert login.startswith("open http://127.0.0.1:3000; admin: sign in as admin@localhost")
-    assert "make config-get STACK=docker KEY=webuiAdminPassword" in login
+    assert "pulumi stack output --show-secrets webuiAdminPassword -s docker" in login
 
 
 @pytest.mark.parametrize(
@@ -300,6 +320,22 @@ def test_docker_embeddings_use_the_ollama_container(monkeypatch):
     )
 
 
+@pytest.mark.parametrize("stack", ["minikube", "docker"])
+def test_a_start_asks_the_model_hub_only_for_a_missing_embedding_model(stack, monkeypatch):
+    run = run_stack(stack, monkeypatch)
+    env = docker_env(run) if stack == "docker" else k8s_env(run)
+    assert env["RAG_EMBEDDING_MODEL_AUTO_UPDATE"] == "false"
+    assert env["RAG_RERANKING_MODEL_AUTO_UPDATE"] == "false"
+    assert "OFFLINE_MODE" not in env
+
+
+@pytest.mark.parametrize("stack", ["minikube", "docker"])
+def test_offline_asks_no_model_hub_at_all(stack, monkeypatch):
+    run = run_stack(stack, monkeypatch, webui={"offline": True})
+    env = docker_env(run) if stack == "docker" else k8s_env(run)
+    assert env["OFFLINE_MODE"] == "true"
+
+
 @pytest.mark.parametrize("stack", ["icc", "minikube"])
 def test_readiness_waits_for_startup_and_database(stack, request):
     container = webui_container(request.getfixturevalue(stack))
@@ -314,8 +350,8 @@ def test_readiness_waits_for_startup_and_database(stack, request):
 def test_open_webui_runs_as_non_root_with_group_zero(stack, request):
     pod = webui_pod(request.getfixturevalue(stack))
     context = pod["securityContext"]
-    assert context["runAsNonRoot"] is True and context["runAsUser"] == 1000
-    assert context["runAsGroup"] == 0 and context["fsGroup"] == 0
+    assert context["runAsNonRoot"] is True and context["runAsUser"] == 10001
+    assert context["runAsGroup"] == 0 and context["fsGroup"] == 10001
     assert (
         webui_container(request.getfixturevalue(stack))["securityContext"]["readOnlyRootFilesystem"]
         is True

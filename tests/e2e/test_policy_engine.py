@@ -224,9 +224,7 @@ def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
     keep_sample(out, "review-sample-icc-violation.md")
 
 
-QUOTA_MODEL_LINE = (
-    "return [ollama_pods(settings), webui_pods(settings), *monitoring_pods(settings)]"
-)
+QUOTA_MODEL_LINE = "return [ollama_pods(release), webui_pods(release), *monitoring_pods(release)]"
 
 
 def test_the_pack_counts_what_the_program_misses_with_facts_from_the_stack_file(
@@ -238,9 +236,9 @@ def test_the_pack_counts_what_the_program_misses_with_facts_from_the_stack_file(
     stack = new_stack(
         "e2e-policy-icc-quota", "icc", policy_env, quota={"requests": {"memory": "8.5Gi"}}
     )
-    model = stack.workdir / "settings" / "quota.py"
-    assert QUOTA_MODEL_LINE in model.read_text(), "settings/quota.py changed: update this test"
-    model.write_text(model.read_text().replace(QUOTA_MODEL_LINE, "return [ollama_pods(settings)]"))
+    model = stack.workdir / "settings" / "pods.py"
+    assert QUOTA_MODEL_LINE in model.read_text(), "settings/pods.py changed: update this test"
+    model.write_text(model.read_text().replace(QUOTA_MODEL_LINE, "return [ollama_pods(release)]"))
     proc, events = preview(stack, launcher)
     assert proc.returncode != 0
     violations = [e["policyEvent"] for e in events if e.get("policyEvent")]

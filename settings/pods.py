@@ -1,0 +1,149 @@
+"""What the release runs in the namespace: each pod kind at its highest count, with what one such
+pod requests, limits and claims, as the components render it (a test compares them).
+
+To extend: a component with pods of its own adds a `PodBudget` to `release_pods`; a claim that an
+existing pod mounts (a backup claim beside Open WebUI's data, say) goes into that pod's `claims`
+with the key of its size. Every check of settings/budget.py then counts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from settings.monitoring import Monitoring
+from settings.ollama import Ollama
+from settings.quantity import parse_quantity
+from settings.quota import NodeCapacity, Quota
+from settings.sidecars import (
+    EXPORTER_RESOURCES,
+    KSM_RESOURCES,
+    LOADER_RESOURCES,
+    RELOADER_RESOURCES,
+)
+from settings.webui import WebUi
+
+
+class Release(Protocol):
+    """The parts of a stack that decide its pods and the budgets they must fit (`Settings`)."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def ollama(self) -> Ollama: ...
+    @property
+    def webui(self) -> WebUi: ...
+    @property
+    def monitoring(self) -> Monitoring: ...
+    @property
+    def quota(self) -> Quota: ...
+    @property
+    def node_capacity(self) -> NodeCapacity: ...
+
+
+@dataclass(frozen=True)
+class PodBudget:
+    """One kind of pod: how many there can be at most, and what each one requests and limits."""
+
+    name: str
+    replicas: int
+    replicas_key: str  # the setting that decides the count, named in the message
+    requests: Mapping[str, Decimal] = field(default_factory=dict)
+    limits: Mapping[str, Decimal] = field(default_factory=dict)
+    claims_key: str = ""  # the setting that sizes its claims, named when storage overruns
+    claim_sizes: tuple[str, ...] = ()
+
+
+def pod_budget(
+    name: str,
+    replicas: int,
+    replicas_key: str,
+    containers: list[dict],
+    gpu_resource: str = "",
+    claims: tuple[str, ...] = (),
+    claims_key: str = "",
+) -> PodBudget:
+    """Sum the containers' `resources` blocks (as rendered) into one pod's amounts."""
+    totals: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
+    for container in containers:
+        for side, amounts in totals.items():
+            for resource, amount in container.get(side, {}).items():
+                key = "gpu" if resource == gpu_resource else resource
+                amounts[key] = amounts.get(key, Decimal(0)) + parse_quantity(amount)
+    if claims:
+        totals["requests"]["storage"] = sum((parse_quantity(size) for size in claims), Decimal(0))
+    return PodBudget(
+        name, replicas, replicas_key, totals["requests"], totals["limits"], claims_key, claims
+    )
+
+
+def ollama_pods(release: Release) -> PodBudget:
+    ollama = release.ollama
+    gpu = ollama.gpu
+    server = ollama.resources.requirements(
+        {gpu.resource_name: str(gpu.count)} if gpu.enabled else None
+    )
+    # The model-loader sidecar runs only when models are configured (see OllamaServer).
+    containers = [server, LOADER_RESOURCES] if ollama.models else [server]
+    if ollama.autoscaling.enabled:
+        count, key = ollama.autoscaling.max_replicas, "ollama.autoscaling.maxReplicas"
+    else:
+        count, key = ollama.replicas, "ollama.replicas"
+    return pod_budget(
+        "Ollama",
+        count,
+        key,
+        containers,
+        gpu.resource_name,
+        (ollama.storage.size,),
+        "ollama.storage.size",
+    )
+
+
+def webui_pods(release: Release) -> PodBudget:
+    webui = release.webui
+    return pod_budget(
+        "Open WebUI",
+        1,
+        "webui.resources",
+        [webui.resources.requirements()],
+        claims=(webui.storage.size,),
+        claims_key="webui.storage.size",
+    )
+
+
+def monitoring_pods(release: Release) -> list[PodBudget]:
+    """Prometheus (server + config reloader), Grafana, the exporter and, cluster-wide,
+    kube-state-metrics: each one pod, sized by the same constants the values are built from."""
+    config = release.monitoring
+    if not config.enabled:
+        return []
+    prometheus = config.prometheus
+    claims = (prometheus.storage_size,) if prometheus.storage_size else ()
+    pods = [
+        pod_budget(
+            "Prometheus",
+            1,
+            "monitoring.prometheus.resources",
+            [prometheus.resources.requirements(), RELOADER_RESOURCES],
+            claims=claims,
+            claims_key="monitoring.prometheus.storageSize",
+        ),
+        pod_budget(
+            "Grafana", 1, "monitoring.grafana.resources", [config.grafana.resources.requirements()]
+        ),
+    ]
+    if config.exporter.enabled:
+        pods.append(
+            pod_budget("Ollama exporter", 1, "monitoring.exporter.enabled", [EXPORTER_RESOURCES])
+        )
+    if config.scope == "cluster":
+        pods.append(pod_budget("kube-state-metrics", 1, "monitoring.scope", [KSM_RESOURCES]))
+    return pods
+
+
+def release_pods(release: Release) -> list[PodBudget]:
+    """Every pod kind this release runs in the namespace; new components append theirs here."""
+    return [ollama_pods(release), webui_pods(release), *monitoring_pods(release)]
