@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -220,7 +221,9 @@ def test_violating_setting_fails_with_the_policy_message(policy_env, launcher):
     assert proc.returncode != 0 and str(out) in proc.stdout
     top = out.read_text().split("## Summary")[0]
     assert "**Mandatory policy violations: `pulumi up` would stop.**" in top
-    assert "| ❌ gpu-tolerates-v100 | mandatory | 16 | 1 |" in out.read_text()
+    # Failed on the one StatefulSet, passed on every other resource (their number varies).
+    row = r"\| ❌ gpu-tolerates-v100 \| mandatory \| [1-9][0-9]* \| 1 \|"
+    assert re.search(row, out.read_text()), out.read_text()
     keep_sample(out, "review-sample-icc-violation.md")
 
 
