@@ -162,7 +162,7 @@ esac
 # An interrupted run left a stale lock or pending creates: clear and adopt them (scripts/recover.py;
 # a preview only clears a stale lock and says what `up` will adopt).
 case "$action" in
-  up|preview|review|destroy) "$py" scripts/recover.py "$stack" "$action" --config-file "$merged" ;;
+  up|preview|review|destroy) "$py" scripts/recover.py "$stack" "$action" ;;
 esac
 # The ICC rules (policy/) run in every preview and up; their facts come from the validated
 # settings, written to the scratch folder (a preview leaves nothing behind).
