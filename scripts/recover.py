@@ -299,10 +299,17 @@ def main(argv: list[str]) -> int:
         changes = [s for s in pending_plan.steps if s.kind in ("adopt", "remove", "drop")]
         if changes:
             pulumi.run("stack", "import", input=json.dumps(apply_to_state(state, changes)))
+        report(Plan(lock_plan.steps + pending_plan.steps))
         targets = [arg for step in pending_plan.of("adopt") for arg in ("--target", step.target)]
         if targets:
-            pulumi.run("refresh", "--yes", "--skip-preview", *targets, config=True)
-    return report(Plan(lock_plan.steps + pending_plan.steps))
+            try:
+                pulumi.run("refresh", "--yes", "--skip-preview", *targets, config=True)
+            except SystemExit as failed:
+                again = f"pulumi refresh --stack {args.stack} {' '.join(targets)}"
+                raise SystemExit(
+                    f"{failed}\nrecover: the objects are in the state; finish with `{again}`"
+                ) from None
+    return 0
 
 
 def report(result: Plan, dry_run: bool = False, later: str = "") -> int:
