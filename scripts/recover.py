@@ -125,14 +125,15 @@ def leftover_plugins(project: Path) -> list[tuple[int, str]] | None:
     name); None where there is no /proc to look in."""
     if not Path("/proc/self/stat").exists():
         return None
-    root, found = os.path.realpath(project), []
+    root, found = os.path.realpath(project) + os.sep, []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
         try:
             name = command_name(pid)
-            if not name.startswith(PLUGINS) or gone(pid) or os.readlink(entry / "cwd") != root:
+            cwd = os.readlink(entry / "cwd")  # the project, or its `main` folder
+            if not name.startswith(PLUGINS) or gone(pid) or not (cwd + os.sep).startswith(root):
                 continue
             if not under_cli(pid):
                 found.append((pid, name))

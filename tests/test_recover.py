@@ -539,7 +539,8 @@ def test_a_provider_left_by_a_killed_cli_is_found_and_stopped(tmp_path, plugin_b
         run.kill()
         run.wait()
         assert recover.leftover_plugins(project) == [(plugin, "pulumi-resource")]
-        assert recover.leftover_plugins(tmp_path) == [], "another project's"
+        (tmp_path / "other").mkdir()
+        assert recover.leftover_plugins(tmp_path / "other") == [], "another project's"
         os.kill(plugin, signal.SIGSTOP)  # even a stopped one ends
         recover.stop([plugin])
         assert recover.gone(plugin)
