@@ -5,12 +5,12 @@ test_engine.py). Each scenario has its own stack and namespace, with pre-bound v
 claims, so no scenario sees another's objects.
 
 How `up` is killed, as a user's `up` dies: it runs in a session of its own with `--event-log`
-(the engine's event stream). When the step named by the kill point starts, the provider
-processes are frozen (SIGSTOP), so that step is surely still in flight, and then the CLI is
-killed (its process group, or the CLI alone). The CLI starts every plugin in a process group of
-its own, so the providers outlive it, exactly as after a closed terminal: whatever they had begun
-they finish when they run again. That is issue 23's race (recover said "its create never
-finished" and the next `up` met `already exists`).
+(the engine's event stream). At the step named by the kill point (its create held at the API
+server by a webhook where it would otherwise finish at once, see HeldCreates) the CLI is killed
+(its process group, or the CLI alone). The CLI starts every plugin in a process group of its
+own, so the providers outlive it, exactly as after a closed terminal, and finish what they had
+begun whenever they can. That is issue 23's race (recover said "its create never finished" and
+the next `up` met `already exists`).
 
 Then, in this order:
 1. what the kill left: the stale lock, the named step pending, provider processes alive;
@@ -18,8 +18,8 @@ Then, in this order:
    after it, and Pulumi.<stack>.yaml is byte for byte what it was (one scenario keeps no secrets
    settings there, which makes every Pulumi command that reads the file write them: recovery
    must not);
-3. the recovered state against the cluster, before any `up`, after resuming any survivor of the
-   killed run and giving it time: every pending create whose object exists is in the state with
+3. the recovered state against the cluster, before any `up`, after giving any survivor of the
+   killed run time to act: every pending create whose object exists is in the state with
    the field manager that created it, and nothing else is. This is the check that fails for a
    4.32 user's sake: v4.25 creates by server-side apply and silently takes an existing object
    over, so an object that recovery forgot would not fail the next `up` here; with 4.32 (what
@@ -39,14 +39,19 @@ the closing note.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -100,6 +105,9 @@ class KillPoint:
     # Delete the named object after the kill, as if its create had never reached the API server:
     # recover must forget it (not adopt it) and `up` must make it again.
     lose_it: bool = False
+    # The object whose create the API server holds (HeldCreates) until the provider is gone or
+    # recover has returned: so the create is surely in flight at the kill, however fast.
+    hold: str | None = None
     kill_cli_only: bool = False  # SIGKILL to the CLI alone, not its process group
     no_secrets_settings: bool = False  # the stack file keeps no encryptionsalt
 
@@ -114,15 +122,114 @@ def has(kind: str, name: str) -> Callable:
     return check
 
 
+class HeldCreates:
+    """A validating admission webhook that holds the create of one object at the API server: the
+    provider has sent it and waits for the answer, so the create is surely in flight when `up`
+    dies, however fast the provider. It is let through when no provider of the killed run is
+    left (a request the server already has is carried out then, what recover's settling time is
+    for) or, if recover leaves one alive, when recover has returned: the provider's create then
+    lands after recover looked, as in issue 23, and the state check below must catch it."""
+
+    NAME = "icc-e2e-hold-creates"
+
+    def __init__(self, cluster, folder: Path, kind: str, name: str):
+        self.cluster, self.key = cluster, (kind, name)
+        self.seen, self.release = threading.Event(), threading.Event()
+        folder.mkdir(parents=True, exist_ok=True)
+        key, cert = folder / "hold.key", folder / "hold.crt"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.ca = base64.b64encode(cert.read_bytes()).decode()
+
+    def _handler(self):
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                request = review["request"]
+                if (request["kind"]["kind"], request.get("name")) == held.key:
+                    held.seen.set()
+                    held.release.wait(25)  # the API server gives up after 30 s
+                answer = {"uid": request["uid"], "allowed": True}
+                body = json.dumps({**review, "response": answer, "request": None}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the API server gave up on the request (its client went away)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def __enter__(self) -> HeldCreates:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        port = self.server.server_address[1]
+        webhook = {
+            "name": "hold.icc-e2e.test",
+            "clientConfig": {"url": f"https://127.0.0.1:{port}/hold", "caBundle": self.ca},
+            "rules": [
+                {
+                    "operations": ["CREATE"],
+                    "apiGroups": ["*"],
+                    "apiVersions": ["*"],
+                    "resources": ["*"],
+                    "scope": "*",
+                }
+            ],  # fmt: skip
+            # Only this project's objects; Fail, so a create cut off here is not let through.
+            "objectSelector": {"matchLabels": {"app.kubernetes.io/part-of": "icc-ollama"}},
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 30,
+        }
+        self.cluster.apply(
+            [
+                {
+                    "apiVersion": "admissionregistration.k8s.io/v1",
+                    "kind": "ValidatingWebhookConfiguration",
+                    "metadata": {"name": self.NAME},
+                    "webhooks": [webhook],
+                }
+            ]
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.cluster.kubectl("delete", "validatingwebhookconfiguration", self.NAME, check=False)
+        self.server.shutdown()
+
+
 KILL_POINTS = [
     # Issue 23: minikube, killed 2.5 s in, while the stack's own Namespace was being created.
-    KillPoint("during the Namespace create", "minikube", "kubernetes:core/v1:Namespace"),
+    KillPoint(
+        "during the Namespace create",
+        "minikube",
+        "kubernetes:core/v1:Namespace",
+        hold="wrec0-default",
+    ),
     # Issue 23: killed 6.5 s in: ServiceAccount, Services and ConfigMap creates in flight.
     KillPoint(
         "during the Services",
         "icc",
         "kubernetes:core/v1:Service",
         name="ollama-service",
+        hold="ollama",
         kill_cli_only=True,
         no_secrets_settings=True,
     ),
@@ -254,23 +361,23 @@ def signal_all(pids, sig: int) -> None:
 
 
 def kill_run(proc: subprocess.Popen, point: KillPoint, engine_env, stack) -> list[int]:
-    """Freezes the providers, waits until the engine has recorded the step as pending (it
-    reports the step's start just before), then kills the CLI (its group, or it alone); the
-    providers live on. Returns their pids."""
-    frozen = providers(proc.pid)
-    signal_all(frozen, signal.SIGSTOP)
+    """Waits until the engine has recorded the step as pending (it reports the step's start
+    just before), then kills the CLI (its group, or it alone); the providers live on (their
+    pids are returned). They are not stopped meanwhile: a stopped process in a process group
+    that loses its parent gets SIGHUP from the kernel, and dies of it."""
     checkpoint = (
         Path(engine_env["E2E_STATE_DIR"]) / ".pulumi/stacks/icc-ollama" / f"{stack.name}.json"
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not recorded(checkpoint, point):
         time.sleep(0.02)
+    left = providers(proc.pid)
     if point.kill_cli_only:
         os.kill(proc.pid, signal.SIGKILL)
     else:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    return frozen
+    return left
 
 
 def recorded(checkpoint: Path, point: KillPoint) -> bool:
@@ -286,6 +393,20 @@ def pending_matches(pending, point: KillPoint) -> bool:
     if pending.type != point.type_token:
         return False
     return point.name is None or pending.urn.endswith(f"::{point.name}")
+
+
+def release_when_gone(hold: HeldCreates, pids: list[int]) -> None:
+    while not hold.release.is_set():
+        if not any(Path(f"/proc/{pid}").exists() and not zombie(pid) for pid in pids):
+            hold.release.set()
+        time.sleep(0.05)
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def lock_files(engine_env, stack) -> list[Path]:
@@ -334,20 +455,29 @@ def test_killed_first_up_recovers_with_one_command(index, cluster, engine_env, e
     if point.no_gpu_free:
         cluster.kubectl("cordon", GPU_NODE)
     proc = None
-    try:
-        proc = start_up(stack, stack.workdir / "events.jsonl")
-        kill_recover_converge(point, proc, stack, cluster, engine_env, namespace)
-    finally:
-        if point.no_gpu_free:
-            cluster.kubectl("uncordon", GPU_NODE, check=False)
-        if proc is not None:  # whatever of the run is still there, when the test failed early
-            signal_all(session_members(proc.pid), signal.SIGKILL)
-        free_up(cluster, namespace)
+    with contextlib.ExitStack() as held:
+        try:
+            hold = None
+            if point.hold:
+                kind = point.type_token.rsplit(":", 1)[-1]
+                hold = held.enter_context(
+                    HeldCreates(cluster, stack.workdir / "hold", kind, point.hold)
+                )
+            proc = start_up(stack, stack.workdir / "events.jsonl")
+            kill_recover_converge(point, proc, stack, cluster, engine_env, namespace, hold)
+        finally:
+            if point.no_gpu_free:
+                cluster.kubectl("uncordon", GPU_NODE, check=False)
+            if proc is not None:  # whatever of the run is still there, if the test failed early
+                signal_all(session_members(proc.pid), signal.SIGKILL)
+            free_up(cluster, namespace)
 
 
-def kill_recover_converge(point, proc, stack, cluster, engine_env, namespace: str) -> None:
+def kill_recover_converge(point, proc, stack, cluster, engine_env, namespace: str, hold) -> None:
     try:
         wait_for_event(proc, stack, stack.workdir / "events.jsonl", point)
+        if hold is not None:
+            assert hold.seen.wait(120), f"{point.label}: the create never reached the API server"
         if point.until is not None:
             cluster.wait_for(
                 f"{point.label}: object in the cluster",
@@ -356,7 +486,7 @@ def kill_recover_converge(point, proc, stack, cluster, engine_env, namespace: st
                 interval=0.2,
             )
     finally:
-        frozen = kill_run(proc, point, engine_env, stack) if proc.poll() is None else []
+        left_running = kill_run(proc, point, engine_env, stack) if proc.poll() is None else []
         if point.no_gpu_free:
             cluster.kubectl("uncordon", GPU_NODE)
     assert proc.returncode == -signal.SIGKILL, f"`up` ended by itself before {point.label}"
@@ -365,7 +495,8 @@ def kill_recover_converge(point, proc, stack, cluster, engine_env, namespace: st
     assert lock_files(engine_env, stack), "SIGKILL leaves the stack lock behind"
     at_kill = pending_creates(exported(stack))
     assert any(pending_matches(p, point) for p in at_kill), [p.urn for p in at_kill]
-    assert frozen and set(frozen) <= set(session_members(proc.pid)), "the providers outlive it"
+    alive = set(session_members(proc.pid))
+    assert left_running and set(left_running) <= alive, "the providers outlive the CLI"
     claims_at_kill = claim_uids(cluster, namespace)
     lost = None
     if point.lose_it:
@@ -378,7 +509,11 @@ def kill_recover_converge(point, proc, stack, cluster, engine_env, namespace: st
     stack_file_before = stack_file.read_bytes()
 
     # 2. recover: nothing of the killed run survives it; the stack file is untouched.
+    if hold is not None:  # let the held create through once the providers are gone
+        threading.Thread(target=release_when_gone, args=(hold, left_running), daemon=True).start()
     recovered = recover(stack)
+    if hold is not None:
+        hold.release.set()
     print(recovered.stdout)
     assert "removed the stale lock" in recovered.stdout
     assert "stopped what the interrupted run left running" in recovered.stdout
@@ -389,8 +524,7 @@ def kill_recover_converge(point, proc, stack, cluster, engine_env, namespace: st
     assert not lock_files(engine_env, stack)
 
     # 3. The state against the cluster, before `up`, once nothing of the killed run can act.
-    signal_all(frozen, signal.SIGCONT)  # no-op unless recover left one: then it acts now
-    time.sleep(3)
+    time.sleep(3)  # if recover left a provider running, it acts now
     state = exported(stack)
     assert state["deployment"].get("pending_operations") in (None, []), "no pending operation"
     resources = {r["urn"]: r for r in state["deployment"]["resources"]}
@@ -422,7 +556,7 @@ def kill_recover_converge(point, proc, stack, cluster, engine_env, namespace: st
     dropped = recovered.stdout.count("`up` creates it")
     FIGURES.append(
         f"{point.label}: pending at kill {[p.urn.rsplit('::', 1)[-1] for p in at_kill]}; "
-        f"providers frozen {len(frozen)}; adopted {len(adopted)}, dropped {dropped}"
+        f"providers left running {len(left_running)}; adopted {len(adopted)}, dropped {dropped}"
         f"{f' (deleted {lost} after the kill)' if lost else ''}; claims kept "
         f"{sorted(claims_at_kill)}; converged with one recover + up"
     )
