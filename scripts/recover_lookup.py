@@ -69,16 +69,13 @@ def kubectl_lookup(provider: dict, scratch: Path) -> Lookup:
         metadata = json.loads(proc.stdout)["metadata"]
         object_id = f"{pending.namespace}/{pending.name}" if pending.namespace else pending.name
         entries = metadata.get("managedFields") or []
-        appliers = {
-            e.get("manager", "")
-            for e in entries
-            if e.get("operation") == "Apply" and e.get("manager", "").startswith(SSA_MANAGER_PREFIX)
-        }
+        managers = tuple(entry.get("manager", "") for entry in entries)
+        ours = {m for m in managers if m.startswith(SSA_MANAGER_PREFIX)}
         return Live(
             id=object_id,
             labels=metadata.get("labels") or {},
-            managers=tuple(entry.get("manager", "") for entry in entries),
-            field_manager=appliers.pop() if len(appliers) == 1 else "",
+            managers=managers,
+            field_manager=ours.pop() if len(ours) == 1 else "",
         )
 
     return lookup

@@ -20,8 +20,9 @@ DOCKER_LOOKUP = {CONTAINER: "container", NETWORK: "network"}
 # the process start time (a process started after the lock was written cannot hold it).
 CLOCK_SLACK = timedelta(seconds=2)
 # pulumi-kubernetes in server-side apply mode names its field manager `pulumi-kubernetes-<random>`
-# when it creates an object and keeps that name in the state (`__fieldManager`); a Read without it
-# draws a new one, and fields the first manager owns would then never be removed by an update.
+# when it creates an object (by server-side apply up to 4.28; by a plain create from 4.29.0, which
+# brought `upsertExistingObjects`) and keeps the name in the state (`__fieldManager`). A Read
+# without it draws a new name, and fields the first one owns would never be removed by an update.
 SSA_MANAGER_PREFIX = "pulumi-kubernetes-"
 # The falsy schema defaults of terraform-provider-docker v4.5.0's docker_container (upstream of
 # pulumi-docker 5.x) as Pulumi names them. pulumi-terraform-bridge 3.13x leaves falsy defaults out
@@ -83,9 +84,8 @@ class PendingCreate:
 @dataclass(frozen=True)
 class Live:
     """An object found under a pending create's name. Kubernetes: the field managers that wrote
-    it (managedFields, in the order listed) and the one server-side apply manager of a Pulumi
-    provider among them, if exactly one; Docker: the container's state (`created` = never
-    started)."""
+    it (managedFields, in the order listed) and the one `pulumi-kubernetes-*` among them, if
+    exactly one; Docker: the container's state (`created` = never started)."""
 
     id: str
     labels: dict

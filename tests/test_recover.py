@@ -601,7 +601,7 @@ def fakes(tmp_path, monkeypatch):
         name = sys.argv[sys.argv.index("get") + 2]
         labels = {json.dumps(OURS)} if name == "ollama" else {{}}
         managers = [
-            {{"manager": "pulumi-kubernetes-3f9c0a1e", "operation": "Apply"}},
+            {{"manager": "pulumi-kubernetes-3f9c0a1e", "operation": "Update"}},  # 4.29+
             {{"manager": "kube-controller-manager", "operation": "Update"}},
         ]
         metadata = {{"name": name, "labels": labels, "managedFields": managers}}
