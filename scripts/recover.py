@@ -1,46 +1,46 @@
 #!/usr/bin/env python3
 """Recover a stack from an interrupted `pulumi up` / `pulumi destroy`, then say what was done.
 
-`make up`, `make preview` and `make destroy` run this first (scripts/up.sh). It is safe to run at
-any time: with nothing interrupted it changes nothing and prints nothing.
+Usage: scripts/recover.py <stack> [up|destroy|preview] [--dry-run]. `make up` runs it before
+`pulumi up`. With nothing interrupted it changes nothing and prints nothing. It uses the stack as
+Pulumi does (backend from PULUMI_BACKEND_URL or Pulumi.yaml, the passphrase settings) and never
+writes a file of the checkout.
 
-An interrupted run (SIGKILL, a closed laptop, Ctrl-C twice) leaves two things behind:
+What Pulumi (CLI 3.259.0) and its Automation API leave to the user after a killed run:
 
-1. The lock file of the file:// backend, `<backend>/.pulumi/locks/<org>/<project>/<stack>/<id>.json`
-   holding `{"pid", "username", "hostname", "timestamp"}` (pulumi pkg/backend/diy/lock.go,
-   lockContent). Pulumi never clears it by itself, and `pulumi cancel` deletes every lock of the
-   stack, also one held by a running `pulumi up`. Here a lock is removed only when it was taken on
-   this machine by a process that no longer runs; any other lock stops with its holder named.
-2. Pending creates in the state: objects whose create call was sent but whose answer never got
-   recorded. The next `up` would create them again and fail with "already exists";
-   `pulumi refresh --clear-pending-creates` only forgets them (the same failure follows). Each
-   pending create is looked up by the name the program gave it:
-   - not there: the pending create is dropped (the next `up` creates it);
-   - there, and carrying this project's labels (app.kubernetes.io/part-of=icc-ollama and
-     managed-by=pulumi; objects rendered from a Helm chart instead: first written by a Pulumi
-     provider; on Kubernetes in the namespace the stack deploys to): it is adopted. The
-     pending entry moves into the state's resources with the object's id (Kubernetes
-     `namespace/name`, Docker container/network id) and the inputs the program sent when it
-     created it, then `pulumi refresh --target` reads its live outputs. Because the recorded
-     inputs are exactly the program's, the next `up` sees no change (no patch, no replace);
-   - there without those labels: somebody else's object. Nothing is changed; the run stops and
-     names the object and the two ways out.
-   Pending updates and deletes need no help: `pulumi up` redoes them (since Pulumi 3.29), and
-   `pulumi stack import` (used here) clears them with a warning.
+1. The lock of the file backend (`<backend>/.pulumi/locks/<org>/<project>/<stack>/<id>.json`:
+   pid, username, hostname, timestamp) stays; `pulumi cancel` removes every lock of the stack,
+   a running `pulumi up`'s too. Here a lock goes only when it was taken on this machine by a
+   process that no longer runs; any other lock stops the run with its holder named.
+2. The CLI starts each plugin in a process group of its own, so killing the CLI (or its group,
+   or closing its terminal) leaves the providers running, and they finish the creates they had
+   begun, after anybody looked. Plugin processes (`pulumi-resource-*`, `-language-*`,
+   `-analyzer-*`) working in this project whose parent is no longer a `pulumi` CLI are stopped
+   (TERM, then KILL) and waited for before anything is looked up (Linux: /proc).
+3. Pending creates: sent, never answered. The next `up` creates them again, and Docker and
+   pulumi-kubernetes >= 4.29.0 fail on the existing name (4.25-4.28 take the object over by
+   server-side apply). `pulumi refresh --clear-pending-creates` only forgets them.
+   `--import-pending-creates <urn> <id>` marks them "importing", which the refresh does not
+   carry over (only pending creates), and an import reads an object back without the state a
+   create records: the next `up` replaces an imported Docker container. `pulumi import` needs
+   each parent and provider spelled out and takes the inputs from the live object. The
+   provider option `upsertExistingObjects` (pulumi-kubernetes >= 4.29.0) takes over any object
+   of that name, also one this project did not make, and Docker has none. Here each pending
+   create is looked up by the name the program gave it, through its provider's connection:
+   - not there: forgotten, `up` creates it;
+   - a Docker container created but never started (the provider uploads files in between):
+     removed, then forgotten;
+   - there with this project's labels (part-of=icc-ollama, managed-by=pulumi; chart objects:
+     first written by a Pulumi provider) in its provider's namespace: adopted. The entry moves
+     into the state (`pulumi stack import`) with the object's id, the inputs the program sent
+     and outputs from which the provider's own Read (`pulumi refresh --target`) rebuilds what
+     the create would have recorded (recover_plan.adopted_resource): `up` leaves it alone;
+   - there without those labels: not ours. Nothing changes; the run stops, naming the object.
+   Pending updates and deletes need nothing: `up` redoes them, `stack import` clears them.
 
-Why not `pulumi refresh --import-pending-creates <urn> <id>`: in the CLI 3.259.0 it marks the
-operation "importing", and the refresh then keeps only pending *creates* from its base snapshot
-(pulumi pkg/backend/journal.go, GenerateDeployment), so the object is dropped, not adopted. Why
-not `pulumi import`: it needs each object's parent and provider spelled out, marks it protected
-unless told otherwise, and reads the inputs back from the live object (defaults filled in), so the
-next `up` may update what it adopted, or replace an object whose immutable fields then differ
-(a StatefulSet's volumeClaimTemplates). Why not the provider option `upsertExistingObjects`
-(pulumi-kubernetes >= 4.20): it adopts any object of that name, also one we did not create, with
-no message, and it does not exist for Docker.
-
-Usage: scripts/recover.py <stack> [up|destroy|preview] [--dry-run] [--config-file F]
-Stdlib only; needs `pulumi` on PATH, and `kubectl` or `docker` only when a pending create has to
-be looked up.
+The refresh reads the stack config from a byte copy of Pulumi.<stack>.yaml (`--config-file`): a
+Pulumi command that finds no secrets settings in the file it reads writes them there.
+Stdlib only; needs `pulumi` on PATH, `kubectl` or `docker` only to look up a pending create.
 """
 
 from __future__ import annotations
@@ -49,40 +49,39 @@ import argparse
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
+ROOT = Path(__file__).resolve().parents[1]
 # Its parts beside it; components/kube_facts.py (stdlib only) from the project root.
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT)]
 
-from recover_lookup import look_up, provider_input  # noqa: E402
-from recover_plan import Plan, Process, Step, parse_lock, pending_creates, plan  # noqa: E402
+from recover_lookup import look_up, plain, remove_container  # noqa: E402
+from recover_plan import (  # noqa: E402
+    Plan,
+    Process,
+    Step,
+    apply_to_state,
+    needs_lookup,
+    parse_lock,
+    pending_creates,
+    plan,
+    provider_inputs,
+)
 
-
-def apply_to_state(state: dict, steps: list[Step]) -> dict:
-    """The exported state with adopted creates moved into `resources` and dropped ones gone.
-
-    Appending keeps the resource list in dependency order: a resource whose create was still
-    pending cannot be the parent or dependency of any recorded resource (dependents wait).
-    """
-    decided = {step.target: step for step in steps if step.kind in ("adopt", "drop")}
-    new_state = json.loads(json.dumps(state))
-    deployment = new_state["deployment"]
-    kept, adopted = [], []
-    for op in deployment.get("pending_operations") or []:
-        step = decided.get((op.get("resource") or {}).get("urn", ""))
-        if op.get("type") != "creating" or step is None:
-            kept.append(op)
-        elif step.kind == "adopt":
-            adopted.append({**op["resource"], "id": step.id})
-    deployment["resources"] = list(deployment.get("resources") or []) + adopted
-    deployment["pending_operations"] = kept
-    return new_state
+PLUGINS = ("pulumi-resource", "pulumi-language", "pulumi-analyzer")  # /proc comm: 15 characters
+STOP_WAIT = 5.0  # seconds for TERM, then as long for KILL
+# After a provider is gone, a request it had sent may still be carried out by the API server or
+# the Docker Engine; look only after that.
+SETTLE = 2.0
 
 
 # --------------------------------------------------------------------------- this machine
@@ -101,8 +100,7 @@ def process_facts(pid: int) -> Process:
 def process_start(pid: int) -> datetime | None:
     """Linux: /proc/<pid>/stat field 22 (clock ticks after boot) plus the boot time."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        ticks = int(stat_fields(pid)[19])
         boot = next(
             int(line.split()[1])
             for line in Path("/proc/stat").read_text().splitlines()
@@ -111,6 +109,86 @@ def process_start(pid: int) -> datetime | None:
     except (OSError, ValueError, IndexError, StopIteration):
         return None
     return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), tz=timezone.utc)
+
+
+def stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command: state, ppid, pgrp, session, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def command_name(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def leftover_plugins(project: Path) -> list[tuple[int, str]] | None:
+    """Plugin processes working in `project` with no `pulumi` CLI among their ancestors (pid,
+    name); None where there is no /proc to look in."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    root, found = os.path.realpath(project) + os.sep, []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            name = command_name(pid)
+            cwd = os.readlink(entry / "cwd")  # the project, or its `main` folder
+            if not name.startswith(PLUGINS) or gone(pid) or not (cwd + os.sep).startswith(root):
+                continue
+            if not under_cli(pid):
+                found.append((pid, name))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or another user's
+    return found
+
+
+def under_cli(pid: int) -> bool:
+    """A `pulumi` CLI among the ancestors (a plugin may be started by a language host)."""
+    while pid > 1:
+        pid = int(stat_fields(pid)[1])
+        if pid > 1 and command_name(pid) == "pulumi":
+            return True
+    return False
+
+
+def gone(pid: int) -> bool:
+    try:
+        return stat_fields(pid)[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def stop(pids: list[int]) -> None:
+    """TERM (and CONT, for a stopped one), then KILL, to each plugin's own process group."""
+    for signals in ((signal.SIGTERM, signal.SIGCONT), (signal.SIGKILL,)):
+        for pid, sig in ((pid, sig) for pid in pids for sig in signals):
+            try:
+                os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + STOP_WAIT
+        while not all(map(gone, pids)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if all(map(gone, pids)):
+            return
+    raise SystemExit(f"recover: processes {pids} of the interrupted run do not end; stop them")
+
+
+def stop_leftovers(project: Path, act: bool, interrupted: bool) -> list[Step]:
+    """Stops (with `act`) what a killed run left running, before anything is looked up."""
+    leftovers = leftover_plugins(project)
+    if leftovers is None:
+        say = "no /proc here: make sure no pulumi-resource-* process of the interrupted run runs"
+        return [Step("end", "", say)] if interrupted else []
+    if not leftovers:
+        return []
+    names = ", ".join(f"{name} (pid {pid})" for pid, name in leftovers)
+    if not act:
+        return [Step("end", names, f"still running from the interrupted run: {names}")]
+    stop([pid for pid, _ in leftovers])
+    if any(name.startswith("pulumi-resource") for _, name in leftovers):
+        time.sleep(SETTLE)
+    return [Step("end", names, f"stopped what the interrupted run left running: {names}")]
 
 
 def lock_files(backend_url: str, project: str, stack: str) -> list[Path]:
@@ -124,7 +202,7 @@ def lock_files(backend_url: str, project: str, stack: str) -> list[Path]:
 
 
 def backend_url(project_file: Path) -> str:
-    """PULUMI_BACKEND_URL wins over Pulumi.yaml's backend.url (pulumi pkg/workspace/creds.go)."""
+    """PULUMI_BACKEND_URL wins over Pulumi.yaml's backend.url, as in Pulumi itself."""
     if os.environ.get("PULUMI_BACKEND_URL"):
         return os.environ["PULUMI_BACKEND_URL"]
     match = re.search(r"^backend:\s*\n\s+url:\s*(\S+)", project_file.read_text(), re.MULTILINE)
@@ -137,33 +215,31 @@ def project_name(project_file: Path) -> str:
 
 
 class Pulumi:
-    def __init__(self, stack: str, cwd: Path, config_file: str | None = None):
+    def __init__(self, stack: str, cwd: Path, scratch: Path):
         self.stack, self.cwd = stack, cwd
-        self.config_args = ["--config-file", config_file] if config_file else []
+        own = cwd / f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml"
+        self.config_copy = scratch / own.name
+        if own.exists():
+            shutil.copyfile(own, self.config_copy)
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
+    def run(self, *args: str, input: str | None = None, config: bool = False) -> str:
+        """`config`: the command reads the stack config, from the copy. Without secrets settings
+        there, the state's are used (Pulumi's fallback) instead of making new ones."""
+        extra = ["--config-file", str(self.config_copy)] if config else []
         proc = subprocess.run(
-            ["pulumi", *args, "--stack", self.stack, "--non-interactive"],
+            ["pulumi", *args, *extra, "--stack", self.stack, "--non-interactive"],
             cwd=self.cwd,
             input=input,
             capture_output=True,
             text=True,
+            env={**os.environ, "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true"},
         )
-        if check and proc.returncode != 0:
+        if proc.returncode != 0:
             raise SystemExit(
                 f"recover: `pulumi {' '.join(args)}` failed:\n{proc.stderr.strip()}"
                 f"\n{proc.stdout.strip()[-2000:]}"
             )
         return proc.stdout
-
-    def config(self, key: str) -> str | None:
-        proc = subprocess.run(
-            ["pulumi", "config", "get", key, "--stack", self.stack, *self.config_args],
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-        )
-        return proc.stdout.rstrip("\n") if proc.returncode == 0 else None
 
 
 def main(argv: list[str]) -> int:
@@ -175,15 +251,12 @@ def main(argv: list[str]) -> int:
         nargs="?",
         default="up",
         choices=("up", "destroy", "preview", "review"),
-        help="what runs next; a preview (which also takes the lock) gets a stale "
-        "lock cleared, but the state is left alone: it only says what `up` "
-        "will adopt",
+        help="what runs next; before a preview (which takes the lock too) a stale lock goes, "
+        "the rest is only reported",
     )
-    parser.add_argument("--config-file", help="the stack config, when not Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
-    root = Path(__file__).resolve().parents[1]
-    cwd = Path.cwd() if (Path.cwd() / "Pulumi.yaml").exists() else root
-    pulumi = Pulumi(args.stack, cwd, args.config_file)
+    cwd = Path.cwd() if (Path.cwd() / "Pulumi.yaml").exists() else ROOT
+    look_only = args.dry_run or args.action in ("preview", "review")
 
     project_file = cwd / "Pulumi.yaml"
     locks = []
@@ -193,7 +266,7 @@ def main(argv: list[str]) -> int:
         except (OSError, ValueError):
             continue  # removed meanwhile, or half written by a run starting right now
         locks.append((lock, process_facts(lock.pid)))
-    lock_plan = plan(locks, socket.gethostname(), [], {}, None)
+    lock_plan = plan(locks, socket.gethostname(), [], {})
     if lock_plan.blocked:
         return report(lock_plan)
     if not args.dry_run:
@@ -201,25 +274,43 @@ def main(argv: list[str]) -> int:
             Path(step.target).unlink(missing_ok=True)
             # gocloud's fileblob keeps the blob's attributes beside it (`<lock>.json.attrs`).
             Path(step.target + ".attrs").unlink(missing_ok=True)
+    ended = stop_leftovers(cwd, not look_only, interrupted=bool(lock_plan.of("remove-lock")))
+    if not look_only:
+        lock_plan.steps, ended = lock_plan.steps + ended, []
 
-    state = json.loads(pulumi.run("stack", "export"))
-    pending = pending_creates(state)
     with tempfile.TemporaryDirectory(prefix="icc-recover-") as scratch:
-        live = look_up(pending, state, pulumi, Path(scratch))
-    namespace = provider_input(state, "pulumi:providers:kubernetes", "namespace")
-    pending_plan = plan([], "", pending, live, namespace)
-    if args.dry_run or args.action in ("preview", "review") or pending_plan.blocked:
-        later = "--dry-run, would have" if args.dry_run else "`up` will do this"
-        return report(lock_plan, dry_run=args.dry_run) or report(pending_plan, later=later)
-    full = Plan(lock_plan.steps + pending_plan.steps)
-    changes = full.of("adopt") + full.of("drop")
-    if changes:
-        pulumi.run("stack", "import", input=json.dumps(apply_to_state(state, changes)))
-        targets = [arg for step in full.of("adopt") for arg in ("--target", step.target)]
+        pulumi = Pulumi(args.stack, cwd, Path(scratch))
+        state = json.loads(pulumi.run("stack", "export"))
+        pending = pending_creates(state)
+        # The providers' connections (a kubeconfig may be a secret) for the look-ups.
+        plain_state = (
+            json.loads(pulumi.run("stack", "export", "--show-secrets"))
+            if any(map(needs_lookup, pending))
+            else state
+        )
+        pending_plan = plan([], "", pending, look_up(pending, plain_state, Path(scratch)))
+        if look_only or pending_plan.blocked:
+            later = "--dry-run, would have" if args.dry_run else "`up` will do this"
+            left = Plan(ended + pending_plan.steps)
+            return report(lock_plan, dry_run=args.dry_run) or report(left, later=later)
+        providers = {p.urn: p.provider for p in pending}
+        for step in pending_plan.of("remove"):
+            host = provider_inputs(plain_state, providers[step.target]).get("host")
+            remove_container(plain(host), step.id)
+        changes = [s for s in pending_plan.steps if s.kind in ("adopt", "remove", "drop")]
+        if changes:
+            pulumi.run("stack", "import", input=json.dumps(apply_to_state(state, changes)))
+        report(Plan(lock_plan.steps + pending_plan.steps))
+        targets = [arg for step in pending_plan.of("adopt") for arg in ("--target", step.target)]
         if targets:
-            # Outputs of the adopted objects (uid, status, defaults) come from the cluster.
-            pulumi.run("refresh", "--yes", "--skip-preview", *targets)
-    return report(full)
+            try:
+                pulumi.run("refresh", "--yes", "--skip-preview", *targets, config=True)
+            except SystemExit as failed:
+                again = f"pulumi refresh --stack {args.stack} {' '.join(targets)}"
+                raise SystemExit(
+                    f"{failed}\nrecover: the objects are in the state; finish with `{again}`"
+                ) from None
+    return 0
 
 
 def report(result: Plan, dry_run: bool = False, later: str = "") -> int:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
 import textwrap
+import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,6 +39,8 @@ OURS = {
     "app.kubernetes.io/managed-by": "pulumi",
 }
 LOCKED_AT = datetime(2026, 11, 23, 16, 0, 0, tzinfo=timezone.utc)
+# A stack file as the user keeps it: comments, two-space indents, no secrets settings.
+STACK_FILE = "# my stack\nconfig:\n  # where it goes\n  icc-ollama:namespace: icc-ollama\n"
 
 
 def k8s_pending(
@@ -232,7 +237,7 @@ def test_a_namespaced_object_without_a_namespace_gets_the_providers():
 def test_no_pending_operations_means_an_empty_plan():
     assert recover_plan.pending_creates(exported()) == []
     assert recover_plan.pending_creates({"version": 3, "deployment": {}}) == []
-    result = recover_plan.plan([], "laptop", [], {}, None)
+    result = recover_plan.plan([], "laptop", [], {})
     assert result.steps == [] and not result.blocked
 
 
@@ -241,17 +246,19 @@ SERVICE = PendingCreate(
     "kubernetes:core/v1:Service",
     "ollama",
     "icc-ollama",
+    PROVIDER_URN,
+    deploys_to="icc-ollama",
 )
 
 
 def test_an_object_that_was_never_created_is_dropped():
-    step = recover_plan.pending_step(SERVICE, None, "icc-ollama")
+    step = recover_plan.pending_step(SERVICE, None)
     assert step.kind == "drop"
     assert 'Service "ollama" in namespace icc-ollama' in step.say
 
 
 def test_our_object_is_adopted_by_its_kubernetes_id():
-    step = recover_plan.pending_step(SERVICE, Live("icc-ollama/ollama", OURS), "icc-ollama")
+    step = recover_plan.pending_step(SERVICE, Live("icc-ollama/ollama", OURS))
     assert (step.kind, step.id) == ("adopt", "icc-ollama/ollama")
 
 
@@ -265,7 +272,7 @@ def test_our_object_is_adopted_by_its_kubernetes_id():
     ],
 )
 def test_an_object_we_did_not_make_stops_with_its_name_and_the_choice(labels):
-    step = recover_plan.pending_step(SERVICE, Live("icc-ollama/ollama", labels), "icc-ollama")
+    step = recover_plan.pending_step(SERVICE, Live("icc-ollama/ollama", labels))
     assert step.kind == "stop"
     assert 'Service "ollama" in namespace icc-ollama already exists' in step.say
     assert "kubectl delete service ollama -n icc-ollama" in step.say
@@ -273,14 +280,14 @@ def test_an_object_we_did_not_make_stops_with_its_name_and_the_choice(labels):
 
 
 def test_our_labels_in_a_namespace_the_stack_does_not_deploy_to_are_a_conflict():
-    elsewhere = PendingCreate(SERVICE.urn, SERVICE.type, "ollama", "team-b")
-    step = recover_plan.pending_step(elsewhere, Live("team-b/ollama", OURS), "icc-ollama")
+    elsewhere = replace(SERVICE, namespace="team-b")
+    step = recover_plan.pending_step(elsewhere, Live("team-b/ollama", OURS))
     assert step.kind == "stop"
 
 
 def test_a_pending_create_without_a_name_is_left_to_the_user():
-    nameless = PendingCreate(SERVICE.urn, SERVICE.type, "", "icc-ollama")
-    step = recover_plan.pending_step(nameless, None, "icc-ollama")
+    nameless = replace(SERVICE, name="")
+    step = recover_plan.pending_step(nameless, None)
     assert step.kind == "stop" and "--clear-pending-creates" in step.say
 
 
@@ -297,14 +304,42 @@ NETWORK = PendingCreate(
 
 
 def test_docker_our_container_and_network_are_adopted_by_their_docker_ids():
-    container = recover_plan.pending_step(CONTAINER, Live("4f2c" * 16, OURS), None)
-    network = recover_plan.pending_step(NETWORK, Live("9a1b" * 16, OURS), None)
+    container = recover_plan.pending_step(CONTAINER, Live("4f2c" * 16, OURS, status="running"))
+    network = recover_plan.pending_step(NETWORK, Live("9a1b" * 16, OURS))
     assert (container.kind, container.id) == ("adopt", "4f2c" * 16)
     assert (network.kind, network.id) == ("adopt", "9a1b" * 16)
 
 
+def test_docker_a_container_created_but_never_started_is_removed_not_adopted():
+    """The provider creates a container, uploads its files, then starts it: stopped in between,
+    the container may lack its files. Nothing of it has run, so it goes and `up` makes it."""
+    created = Live("4f2c" * 16, OURS, status="created")
+    step = recover_plan.pending_step(CONTAINER, created)
+    assert (step.kind, step.id) == ("remove", "4f2c" * 16)
+    assert "never started it" in step.say and "`up` creates it" in step.say
+    assert recover_plan.pending_step(replace(CONTAINER, starts=False), created).kind == "adopt"
+    for status in ("running", "restarting", "exited"):
+        assert recover_plan.pending_step(CONTAINER, replace(created, status=status)).kind == "adopt"
+
+
+def test_docker_removal_goes_to_the_providers_engine(tmp_path, monkeypatch):
+    fake_command(
+        tmp_path,
+        "docker",
+        f"""
+        import json, os, sys
+        with open({str(tmp_path / "calls")!r}, "w") as f:
+            json.dump([os.environ.get("DOCKER_HOST", "")] + sys.argv[1:], f)
+    """,
+    )
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    recover_lookup.remove_container("ssh://me@box", "4f2c" * 16)
+    called = json.loads((tmp_path / "calls").read_text())
+    assert called == ["ssh://me@box", "container", "rm", "4f2c" * 16], "never forced"
+
+
 def test_docker_a_foreign_container_of_that_name_stops_with_the_docker_command():
-    step = recover_plan.pending_step(CONTAINER, Live("77" * 32, {}), None)
+    step = recover_plan.pending_step(CONTAINER, Live("77" * 32, {}))
     assert step.kind == "stop"
     assert 'Container "open-webui" already exists' in step.say
     assert "docker container rm open-webui" in step.say and "another name" in step.say
@@ -316,7 +351,7 @@ def test_docker_images_and_volumes_are_recreated_not_adopted():
         ("docker:index/volume:Volume", "icc-ollama-models"),
     ):
         pending = PendingCreate(f"{DOCKER}/x::y", token, name, None)
-        assert recover_plan.pending_step(pending, Live("id", {}), None).kind == "drop"
+        assert recover_plan.pending_step(pending, Live("id", {})).kind == "drop"
 
 
 def test_docker_pending_creates_are_named_by_their_name_input():
@@ -327,7 +362,7 @@ def test_docker_pending_creates_are_named_by_their_name_input():
 
 
 def test_one_conflict_blocks_the_whole_plan():
-    other = PendingCreate(SERVICE.urn + "2", SERVICE.type, "open-webui", "icc-ollama")
+    other = replace(SERVICE, urn=SERVICE.urn + "2", name="open-webui")
     result = recover_plan.plan(
         [(lock(), Process(running=False))],
         "laptop",
@@ -336,7 +371,6 @@ def test_one_conflict_blocks_the_whole_plan():
             SERVICE.urn: Live("icc-ollama/ollama", OURS),
             other.urn: Live("icc-ollama/open-webui", {}),
         },
-        "icc-ollama",
     )
     assert [s.kind for s in result.steps] == ["remove-lock", "adopt", "stop"]
     assert result.blocked
@@ -366,16 +400,17 @@ def test_adopted_creates_become_resources_with_their_id_after_everything_recorde
         recover_plan.Step("adopt", service["resource"]["urn"], "", id="icc-ollama/ollama"),
         recover_plan.Step("drop", statefulset["resource"]["urn"], ""),
     ]
-    new = recover.apply_to_state(state, steps)
+    new = recover_plan.apply_to_state(state, steps)
 
     assert json.dumps(state, sort_keys=True) == before, "the input state is not modified"
     resources = new["deployment"]["resources"]
     assert resources[:3] == state["deployment"]["resources"]
     adopted = resources[3]
     assert adopted["id"] == "icc-ollama/ollama"
-    assert {k: v for k, v in adopted.items() if k != "id"} == service["resource"], (
-        "inputs, parent, provider and dependencies are the program's, unchanged"
-    )
+    assert {k: v for k, v in adopted.items() if k not in ("id", "outputs")} == service[
+        "resource"
+    ], "inputs, parent, provider and dependencies are the program's, unchanged"
+    assert adopted["outputs"] == {}, "the provider's Read fills them from the cluster"
     assert len(resources) == 4, "the dropped create is not a resource"
     assert new["deployment"]["pending_operations"] == [update]
 
@@ -390,8 +425,131 @@ def test_secret_inputs_stay_encrypted_when_adopted():
     step = recover_plan.Step(
         "adopt", secret["resource"]["urn"], "", id="icc-ollama/open-webui-secret"
     )
-    new = recover.apply_to_state(exported(secret), [step])
+    new = recover_plan.apply_to_state(exported(secret), [step])
     assert new["deployment"]["resources"][-1]["inputs"]["stringData"] == ciphertext
+
+
+def test_kubernetes_adoption_keeps_the_field_manager_that_created_the_object():
+    """Server-side apply: the provider keeps its manager's name in the state; a Read without it
+    draws a new random one, and the creating manager's fields would never be removed."""
+    service = k8s_pending("Service", "ollama")
+    step = recover_plan.Step(
+        "adopt", service["resource"]["urn"], "", "icc-ollama/ollama", "pulumi-kubernetes-3f9c0a1e"
+    )
+    adopted = recover_plan.apply_to_state(exported(service), [step])["deployment"]["resources"][-1]
+    assert adopted["outputs"] == {"__fieldManager": "pulumi-kubernetes-3f9c0a1e"}
+
+
+# What terraform-provider-docker v4.5.0's container Read never sets (it keeps them as the state
+# has them), and must_run / networks_advanced, which it sets only when stopped / empty: listed
+# from its schema and Read function, in Pulumi's names. The schema's defaults of these.
+READ_KEEPS = (
+    "attach", "cgroupParent", "cgroupnsMode", "containerReadRefreshTimeoutMilliseconds",
+    "cpuPeriod", "cpuQuota", "destroyGraceSeconds", "envs", "labels", "logs", "removeVolumes",
+    "start", "uploads", "volumes", "wait", "waitTimeout", "mustRun", "networksAdvanced",
+)  # fmt: skip
+TF_DEFAULTS = {
+    "attach": False, "logs": False, "wait": False, "start": True, "waitTimeout": 60,
+    "mustRun": True, "removeVolumes": True, "containerReadRefreshTimeoutMilliseconds": 15000,
+}  # fmt: skip
+
+
+def as_exported(value):
+    """The mocks' secrets ({sig, value}) as `pulumi stack export` writes them (ciphertext)."""
+    if isinstance(value, dict) and value.get(MOCK_SECRET_MARK) == SECRET_SIG:
+        return {MOCK_SECRET_MARK: SECRET_SIG, "ciphertext": "v1:abc:" + json.dumps(value["value"])}
+    if isinstance(value, dict):
+        return {k: as_exported(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_exported(v) for v in value]
+    return value
+
+
+MOCK_SECRET_MARK = "4dabf18193072939515e22adb298388d"
+
+
+def checked(inputs: dict) -> dict:
+    """A model of pulumi-terraform-bridge 3.13x's Check: the schema's defaults are added, except
+    falsy ones (bridge issue 2618), and listed under `__defaults`."""
+    added = {k: v for k, v in TF_DEFAULTS.items() if v and k not in inputs}
+    return {**inputs, **added, "__defaults": sorted(added)}
+
+
+@pytest.mark.parametrize("container", ["ollama", "ollama-model-loader", "open-webui"])
+def test_docker_adoption_records_what_the_create_would_have(monkeypatch, container):
+    """MODEL, not the provider (pulumi-docker cannot be built here): after the targeted refresh,
+    every attribute the Terraform Read keeps must hold what the create's plan gave it (the
+    input, or the schema default), or the next diff adds it, and attach, envs, labels, volumes,
+    uploads are ForceNew: the issue's `replace [diff: +attach,...,envs,labels,ports,volumes]`.
+    Outputs present also make the bridge's Read a refresh, not an import (inputs kept); secret
+    inputs (Open WebUI's envs) are copied as the ciphertext they are."""
+    from harness import run_stack
+
+    run = run_stack("docker", monkeypatch)
+    [rendered] = [r for r in run.of_type(CONTAINER.type) if r.inputs["name"] == container]
+    inputs = checked(as_exported(rendered.inputs))
+    op = one_pending_create(CONTAINER.urn, CONTAINER.type, inputs)
+    step = recover_plan.Step("adopt", CONTAINER.urn, "", id="4f2c" * 16)
+    adopted = recover_plan.apply_to_state(op, [step])["deployment"]["resources"][0]
+
+    assert adopted["inputs"] == inputs and adopted["outputs"], "a refresh, with the inputs kept"
+    planned = {**TF_DEFAULTS, **inputs}
+    for key in READ_KEEPS:
+        assert adopted["outputs"].get(key) == planned.get(key), key
+    assert "__defaults" not in json.dumps(adopted["outputs"])
+
+
+def test_docker_network_adoption_records_its_inputs_as_outputs():
+    inputs = {"name": "icc-ollama", "labels": [{"label": "a", "value": "b"}], "__defaults": []}
+    op = one_pending_create(NETWORK.urn, NETWORK.type, inputs)
+    step = recover_plan.Step("adopt", NETWORK.urn, "", id="9a1b" * 16)
+    adopted = recover_plan.apply_to_state(op, [step])["deployment"]["resources"][0]
+    assert adopted["outputs"] == {"name": "icc-ollama", "labels": [{"label": "a", "value": "b"}]}
+
+
+# --------------------------------------------------------------------------- this machine
+
+
+@pytest.fixture
+def plugin_binary(tmp_path) -> Path:
+    """`sleep` under a provider's name: /proc shows it as `pulumi-resource` (15 characters)."""
+    binary = tmp_path / "pulumi-resource-fake"
+    binary.write_bytes(
+        Path(
+            subprocess.check_output(["sh", "-c", "command -v sleep"], text=True).strip()
+        ).read_bytes()
+    )
+    binary.chmod(0o755)
+    return binary
+
+
+def test_a_provider_left_by_a_killed_cli_is_found_and_stopped(tmp_path, plugin_binary):
+    """The CLI starts each plugin in a process group of its own: killing the CLI leaves it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    cli = tmp_path / "pulumi"  # a stand-in CLI: /proc names a script after its file
+    cli.write_text(f"#!/bin/sh\nsetsid {plugin_binary} 300 &\necho $!\nwait\n")
+    cli.chmod(0o755)
+    run = subprocess.Popen([str(cli)], cwd=project, stdout=subprocess.PIPE, text=True)
+    plugin = int(run.stdout.readline())
+    try:
+        while recover.command_name(plugin) != "pulumi-resource":  # setsid, until it execs
+            time.sleep(0.01)
+        assert recover.leftover_plugins(project) == [], "its CLI runs: a live run's provider"
+        run.kill()
+        run.wait()
+        assert recover.leftover_plugins(project) == [(plugin, "pulumi-resource")]
+        (tmp_path / "other").mkdir()
+        assert recover.leftover_plugins(tmp_path / "other") == [], "another project's"
+        os.kill(plugin, signal.SIGSTOP)  # even a stopped one ends
+        recover.stop([plugin])
+        assert recover.gone(plugin)
+    finally:
+        for pid in (plugin, run.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 # --------------------------------------------------------------------------- main(), wired
@@ -422,14 +580,15 @@ def fakes(tmp_path, monkeypatch):
         with open({str(log)!r}, "a") as f:
             f.write(json.dumps(["pulumi"] + args) + "\\n")
         if args[:2] == ["stack", "export"]:
-            print(Path({str(tmp_path / "export.json")!r}).read_text())
+            plain = "--show-secrets" in args and Path("export-plain.json").exists()
+            print(Path("export-plain.json" if plain else "export.json").read_text())
         elif args[:2] == ["stack", "import"]:
-            Path({str(tmp_path / "imported.json")!r}).write_text(sys.stdin.read())
-        elif args[:2] == ["config", "get"]:
-            values = {{"kubeContext": "minikube"}}
-            if args[2] not in values:
-                sys.exit(255)
-            print(values[args[2]])
+            Path("imported.json").write_text(sys.stdin.read())
+        elif args[0] == "refresh":
+            # As Pulumi does with no secrets settings: writes them into the file it read.
+            config = args[args.index("--config-file") + 1] if "--config-file" in args else None
+            with open(config or "Pulumi.minikube.yaml", "a") as f:
+                f.write("encryptionsalt: v1:new\\n")
     """,
     )
     fake_command(
@@ -441,11 +600,17 @@ def fakes(tmp_path, monkeypatch):
             f.write(json.dumps(["kubectl"] + sys.argv[1:]) + "\\n")
         name = sys.argv[sys.argv.index("get") + 2]
         labels = {json.dumps(OURS)} if name == "ollama" else {{}}
+        managers = [
+            {{"manager": "pulumi-kubernetes-3f9c0a1e", "operation": "Update"}},  # 4.29+
+            {{"manager": "kube-controller-manager", "operation": "Update"}},
+        ]
+        metadata = {{"name": name, "labels": labels, "managedFields": managers}}
         if name != "missing":
-            print(json.dumps({{"metadata": {{"name": name, "labels": labels}}}}))
+            print(json.dumps({{"metadata": metadata}}))
     """,
     )
     (tmp_path / "Pulumi.yaml").write_text("name: icc-ollama\n")
+    (tmp_path / "Pulumi.minikube.yaml").write_text(STACK_FILE)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{state_dir}")
     monkeypatch.chdir(tmp_path)
@@ -466,11 +631,28 @@ def stale_lock(state_dir: Path) -> Path:
     return stale
 
 
+def plain_secret(value: str) -> dict:
+    """A secret as `pulumi stack export --show-secrets` prints it."""
+    return {"4dabf18193072939515e22adb298388d": SECRET_SIG, "plaintext": json.dumps(value)}
+
+
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+KUBECONFIG = "apiVersion: v1\nkind: Config\n"
+
+
+def write_exports(tmp_path: Path, state: dict) -> None:
+    """export.json as `pulumi stack export` prints it, export-plain.json with --show-secrets."""
+    (tmp_path / "export.json").write_text(json.dumps(state))
+    plain = json.loads(json.dumps(state))
+    plain["deployment"]["resources"][1]["inputs"]["kubeconfig"] = plain_secret(KUBECONFIG)
+    (tmp_path / "export-plain.json").write_text(json.dumps(plain))
+
+
 def test_main_adopts_drops_then_refreshes_only_what_it_adopted(fakes, capsys):
     tmp_path, state_dir, calls = fakes
     service = k8s_pending("Service", "ollama")
     missing = k8s_pending("ServiceAccount", "missing")
-    (tmp_path / "export.json").write_text(json.dumps(exported(service, missing)))
+    write_exports(tmp_path, exported(service, missing))
     stale = stale_lock(state_dir)
     attributes = stale.with_name(stale.name + ".attrs")  # what gocloud's fileblob writes beside
     attributes.write_text("{}")
@@ -479,15 +661,28 @@ def test_main_adopts_drops_then_refreshes_only_what_it_adopted(fakes, capsys):
 
     assert not stale.exists() and not attributes.exists()
     imported = json.loads((tmp_path / "imported.json").read_text())
-    assert imported["deployment"]["resources"][-1]["id"] == "icc-ollama/ollama"
+    adopted = imported["deployment"]["resources"][-1]
+    assert adopted["id"] == "icc-ollama/ollama"
+    assert adopted["outputs"] == {"__fieldManager": "pulumi-kubernetes-3f9c0a1e"}
     assert imported["deployment"]["pending_operations"] == []
-    pulumi_calls = [c[1:3] for c in calls() if c[0] == "pulumi" and c[1] != "config"]
-    assert pulumi_calls == [["stack", "export"], ["stack", "import"], ["refresh", "--yes"]]
+    assert imported["deployment"]["resources"][1]["inputs"]["kubeconfig"]["ciphertext"], (
+        "the state goes back as it was exported, secrets encrypted"
+    )
+    pulumi_calls = [c[1:3] for c in calls() if c[0] == "pulumi"]
+    assert pulumi_calls == [
+        ["stack", "export"],
+        ["stack", "export"],  # --show-secrets: the provider's kubeconfig, for kubectl
+        ["stack", "import"],
+        ["refresh", "--yes"],
+    ]
     refresh = next(c for c in calls() if c[:2] == ["pulumi", "refresh"])
     assert refresh[refresh.index("--target") + 1] == service["resource"]["urn"]
     assert refresh.count("--target") == 1
+    assert (tmp_path / "Pulumi.minikube.yaml").read_text() == STACK_FILE, (
+        "the refresh reads (and may write) a copy of the stack file, never the checkout's"
+    )
     kubectl = [c for c in calls() if c[0] == "kubectl"]
-    assert ["--context", "minikube"] == kubectl[0][1:3]
+    assert kubectl[0][1] == "--kubeconfig" and kubectl[0][3:5] == ["--context", "minikube"]
     out = capsys.readouterr().out
     assert "removed the stale lock" in out and "taken into the state as icc-ollama/ollama" in out
     assert 'ServiceAccount "missing"' in out and "`up` creates it" in out
@@ -495,8 +690,8 @@ def test_main_adopts_drops_then_refreshes_only_what_it_adopted(fakes, capsys):
 
 def test_main_changes_nothing_when_an_object_is_not_ours(fakes, capsys):
     tmp_path, _, calls = fakes
-    (tmp_path / "export.json").write_text(
-        json.dumps(exported(k8s_pending("Service", "ollama"), k8s_pending("Service", "open-webui")))
+    write_exports(
+        tmp_path, exported(k8s_pending("Service", "ollama"), k8s_pending("Service", "open-webui"))
     )
     assert recover.main(["minikube"]) == 1
     assert not (tmp_path / "imported.json").exists()
@@ -548,14 +743,16 @@ def test_docker_lookup_reads_ids_and_labels_and_knows_not_found(tmp_path, monkey
             sys.exit(1)
         labels = {json.dumps(OURS)}
         found = {{"Id": kind[0] * 64, "Name": name}}
-        where = {{"Config": {{"Labels": labels}}}} if kind == "container" else {{"Labels": labels}}
+        where = {{"Labels": labels}}
+        if kind == "container":
+            where = {{"Config": {{"Labels": labels}}, "State": {{"Status": "created"}}}}
         found.update(where)
         print(json.dumps([found]))
     """,
     )
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     lookup = recover_lookup.docker_lookup("unix:///run/user/1000/docker.sock")
-    assert lookup(CONTAINER) == Live("c" * 64, OURS)
+    assert lookup(CONTAINER) == Live("c" * 64, OURS, status="created")
     assert lookup(NETWORK) == Live("n" * 64, OURS)
     assert (tmp_path / "host").read_text() == "unix:///run/user/1000/docker.sock"
     assert lookup(PendingCreate(CONTAINER.urn, CONTAINER.type, "missing", None)) is None
@@ -566,6 +763,8 @@ CHART_CHILD = PendingCreate(
     "kubernetes:apps/v1:Deployment",
     "grafana",
     "icc-ollama",
+    PROVIDER_URN,
+    deploys_to="icc-ollama",
 )
 HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": "grafana-12.11.1"}
 
@@ -573,12 +772,12 @@ HELM_LABELS = {"app.kubernetes.io/managed-by": "Helm", "helm.sh/chart": "grafana
 @pytest.mark.parametrize("manager", ["pulumi-kubernetes-9e1c2f", "pulumi-resource-kubernetes"])
 def test_a_chart_object_first_written_by_a_pulumi_provider_is_ours(manager):
     live = Live("icc-ollama/grafana", HELM_LABELS, (manager, "kube-controller-manager"))
-    assert recover_plan.pending_step(CHART_CHILD, live, "icc-ollama").kind == "adopt"
+    assert recover_plan.pending_step(CHART_CHILD, live).kind == "adopt"
 
 
 def test_a_chart_object_installed_by_helm_itself_is_a_conflict():
     live = Live("icc-ollama/grafana", HELM_LABELS, ("helm", "pulumi-kubernetes-9e1c2f"))
-    assert recover_plan.pending_step(CHART_CHILD, live, "icc-ollama").kind == "stop"
+    assert recover_plan.pending_step(CHART_CHILD, live).kind == "stop"
 
 
 def test_a_pending_provider_is_dropped_without_a_lookup():
@@ -586,23 +785,21 @@ def test_a_pending_provider_is_dropped_without_a_lookup():
         PROVIDER_URN, "pulumi:providers:kubernetes", {"namespace": "icc-ollama"}
     )
     [provider] = recover_plan.pending_creates(state)
-    assert recover_lookup.look_up([provider], state, pulumi=None, scratch=Path(".")) == {}
-    assert recover_plan.pending_step(provider, None, "icc-ollama").kind == "drop"
+    assert recover_lookup.look_up([provider], state, scratch=Path(".")) == {}
+    assert recover_plan.pending_step(provider, None).kind == "drop"
 
 
 def test_before_a_preview_a_stale_lock_goes_but_the_state_is_left_alone(fakes, capsys):
     """`pulumi preview` takes the lock too, but a preview must not change the state."""
     tmp_path, state_dir, calls = fakes
-    (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
+    write_exports(tmp_path, exported(k8s_pending("Service", "ollama")))
     stale = stale_lock(state_dir)
 
-    assert recover.main(["minikube", "preview", "--config-file", "/tmp/merged.yaml"]) == 0
+    assert recover.main(["minikube", "preview"]) == 0
 
     assert not stale.exists()
     assert not (tmp_path / "imported.json").exists()
     assert not [c for c in calls() if c[:2] == ["pulumi", "refresh"]]
-    config_gets = [c for c in calls() if c[:3] == ["pulumi", "config", "get"]]
-    assert config_gets and all(c[-2:] == ["--config-file", "/tmp/merged.yaml"] for c in config_gets)
     out = capsys.readouterr().out
     assert "recover: removed the stale lock" in out
     assert 'recover (`up` will do this): Service "ollama"' in out
@@ -610,7 +807,7 @@ def test_before_a_preview_a_stale_lock_goes_but_the_state_is_left_alone(fakes, c
 
 def test_dry_run_changes_nothing_at_all(fakes, capsys):
     tmp_path, state_dir, calls = fakes
-    (tmp_path / "export.json").write_text(json.dumps(exported(k8s_pending("Service", "ollama"))))
+    write_exports(tmp_path, exported(k8s_pending("Service", "ollama")))
     stale = stale_lock(state_dir)
     assert recover.main(["minikube", "--dry-run"]) == 0
     assert stale.exists() and not (tmp_path / "imported.json").exists()
@@ -622,6 +819,7 @@ def test_recover_needs_only_the_standard_library_and_the_shared_kube_facts():
     root = Path(__file__).resolve().parents[1]
     sources = [*sorted((root / "scripts").glob("recover*.py")), root / "components/kube_facts.py"]
     ours = {"recover", "recover_lookup", "recover_plan", "components"}
+    imports: dict[str, set[str]] = {}
     for source in sources:
         modules = set()
         for node in ast.walk(ast.parse(source.read_text())):
@@ -630,3 +828,11 @@ def test_recover_needs_only_the_standard_library_and_the_shared_kube_facts():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 modules.add(node.module.split(".")[0])
         assert modules - ours <= set(sys.stdlib_module_names), (source.name, modules)
+        imports[source.stem] = modules & ours
+    # One way only: recover -> recover_lookup -> recover_plan -> components (no circle).
+    assert imports == {
+        "recover": {"recover_lookup", "recover_plan"},
+        "recover_lookup": {"recover_plan"},
+        "recover_plan": {"components"},
+        "kube_facts": set(),
+    }
