@@ -1,7 +1,9 @@
 """Runs the real `__main__.py` under Pulumi mocks and records what it registers.
 
 The recording mocks emulate what the engine would add at check time (Kubernetes autonaming,
-a Docker image id), so code that reads `metadata.name` or `image_id` behaves as under the CLI.
+a Docker image id) and what the cluster reports back (a Service's cluster IP, the address an
+ingress controller publishes), so code that reads `metadata.name`, `image_id`, `spec.clusterIP`
+or `status` behaves as under the CLI after an `up`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ TEST_SECRETS = {
 # Wire-level marker the SDK puts around a secret value (rpc.py _special_secret_sig).
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_MARK = "4dabf18193072939515e22adb298388d"
+# What the mocked cluster reports: an ingress controller's published address (a Minikube node's).
+INGRESS_ADDRESS = "192.168.49.2"
 
 
 @dataclass
@@ -109,6 +113,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             metadata = dict(state.get("metadata") or {})
             metadata.setdefault("name", f"{args.name}-5a1e7c0d")  # autonaming, as the provider does
             state["metadata"] = metadata
+        if args.typ == "kubernetes:core/v1:Service":
+            state["spec"] = {"clusterIP": mock_cluster_ip(args.name), **(state.get("spec") or {})}
+        if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and not skips_await(state):
+            # Pulumi waits for the controller to publish an address, unless told not to.
+            state["status"] = {"loadBalancer": {"ingress": [{"ip": INGRESS_ADDRESS}]}}
         if args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = mock_image_id(args.inputs.get("name", ""))
             state["repoDigest"] = f"{args.inputs.get('name', 'image')}@sha256:{'1' * 64}"
@@ -118,6 +127,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
+
+
+def mock_cluster_ip(logical: str) -> str:
+    """The cluster IP the mocked API server assigns: one per Service, from the service CIDR."""
+    number = int(hashlib.sha256(logical.encode()).hexdigest(), 16) % 65_000 + 10
+    return f"10.96.{number // 256}.{number % 256}"
+
+
+def skips_await(state: dict) -> bool:
+    annotations = (state.get("metadata") or {}).get("annotations") or {}
+    return annotations.get("pulumi.com/skipAwait") == "true"
 
 
 def mock_image_id(image: str) -> str:

@@ -8,7 +8,7 @@ Service's selector and named target port land on the pods of one workload of the
 
 import pytest
 
-from harness import run_stack
+from harness import mock_cluster_ip, run_stack
 
 ICC_NAMESPACE = "wabc123-default"
 SERVICE = "kubernetes:core/v1:Service"
@@ -117,3 +117,14 @@ def test_up_waits_for_every_ollama_replica_up_to_the_rollout_timeout(minutes, mo
     # Ready means the models are there: the readiness probe runs the loader's check.
     server = ollama["spec"]["template"]["spec"]["containers"][0]
     assert server["readinessProbe"]["exec"]["command"][-1] == "check"
+
+
+def test_the_cluster_ips_the_cluster_assigns_are_exported(stack):
+    # One per ClusterIP Service (the headless one has none), keyed by the Service's name.
+    assigned = {
+        r.inputs["metadata"]["name"]: mock_cluster_ip(r.name)
+        for r in stack.of_type(SERVICE)
+        if r.inputs["spec"].get("clusterIP") != "None"
+    }
+    assert {"ollama", "open-webui"} <= set(assigned)
+    assert stack.exports["serviceClusterIPs"] == assigned
