@@ -218,7 +218,6 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
             secret_key=pulumi.Output.secret(settings.webui_secret_key.get_secret_value()),
             admin_password=secret_input(settings.webui_admin_password),
             openai_api_key=pulumi.Output.secret(openai_key) if openai_key else None,
-            admin_password_command=next_steps.admin_password_command(),
             keep_data=settings.keep_data_on_destroy,
         ),
         pulumi.ResourceOptions(providers=[provider]),
@@ -227,7 +226,7 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
         "target": settings.target,
         "ollamaUrl": stack.ollama_url,
         "openWebUIUrl": stack.webui_url,
-        "nextSteps": stack.next_steps,
+        "nextSteps": next_steps.docker_commands(settings, stack),
     }
 
 

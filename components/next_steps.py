@@ -1,5 +1,6 @@
-"""The commands a user runs next on a Kubernetes stack (exported as `nextSteps`): port-forwards,
-the login hint, logs, and where the generated passwords are read.
+"""The commands a user runs next (exported as `nextSteps`): on a Kubernetes stack port-forwards,
+the login hint, logs, and where the generated passwords are read; on Docker what to open and the
+`docker` commands for the containers.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from components.docker_names import LOADER, OLLAMA
 from components.webui_env import login_hint
 from settings import Settings
 
 if TYPE_CHECKING:
+    from components.docker_stack import LocalDockerStack
     from components.monitoring import Monitoring
     from components.ollama import OllamaServer
     from components.webui import OpenWebUI
@@ -66,6 +69,29 @@ def kubernetes_commands(
             f"# repeat for each replica, or add it to ollama.models"
         ),
     }
+
+
+EXAMPLE_MODEL = "llama3.2:1b"
+
+
+def docker_commands(settings: Settings, stack: LocalDockerStack) -> dict[str, str]:
+    """What to open and run next on the docker target."""
+    docker, ollama = settings.docker, settings.ollama
+    model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
+    steps = {
+        "openWebUI": stack.webui_url,
+        "login": login_hint(settings.webui, stack.webui_url, admin_password_command()),
+    }
+    if docker.run_ollama:
+        steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
+        if ollama.models:
+            steps["modelLoaderLogs"] = f"docker logs -f {LOADER}"
+        if docker.ollama_port:
+            steps["ollamaApi"] = f"http://{url_host(docker.bind_address)}:{docker.ollama_port}"
+    else:
+        api = host_side_url(stack.ollama_url)
+        steps["pullModel"] = f'curl {api}/api/pull -d \'{{"model": "{model}"}}\''
+    return steps
 
 
 def url_host(bind_address: str) -> str:

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from components import docker_forms, next_steps
+from components import docker_forms, docker_names, next_steps
 from components.ollama import OllamaServerArgs
 from components.ollama_env import SCRIPT, ollama_env
 from components.webui import OpenWebUIArgs
@@ -101,9 +101,9 @@ def test_remote_mode_runs_only_webui(remote):
 
 def test_container_names_are_the_kubernetes_workload_names():
     defaults = {f.name: f.default for f in dataclasses.fields(OllamaServerArgs)}
-    assert docker_forms.OLLAMA == defaults["name"]
+    assert docker_names.OLLAMA == defaults["name"]
     defaults = {f.name: f.default for f in dataclasses.fields(OpenWebUIArgs)}
-    assert docker_forms.WEBUI == defaults["name"]
+    assert docker_names.WEBUI == defaults["name"]
 
 
 def test_each_container_runs_the_pinned_image_by_id(local):
