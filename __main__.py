@@ -226,7 +226,7 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
         "target": settings.target,
         "ollamaUrl": stack.ollama_url,
         "openWebUIUrl": stack.webui_url,
-        "nextSteps": next_steps.docker_commands(settings, stack),
+        "nextSteps": next_steps.docker_commands(settings, stack.webui_url, stack.ollama_url),
     }
 
 

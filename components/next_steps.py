@@ -15,7 +15,6 @@ from components.webui_env import login_hint
 from settings import Settings
 
 if TYPE_CHECKING:
-    from components.docker_stack import LocalDockerStack
     from components.monitoring import Monitoring
     from components.ollama import OllamaServer
     from components.webui import OpenWebUI
@@ -74,13 +73,13 @@ def kubernetes_commands(
 EXAMPLE_MODEL = "llama3.2:1b"
 
 
-def docker_commands(settings: Settings, stack: LocalDockerStack) -> dict[str, str]:
-    """What to open and run next on the docker target."""
+def docker_commands(settings: Settings, webui_url: str, ollama_url: str) -> dict[str, str]:
+    """What to open and run next on the docker target (the URLs are LocalDockerStack's)."""
     docker, ollama = settings.docker, settings.ollama
     model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
     steps = {
-        "openWebUI": stack.webui_url,
-        "login": login_hint(settings.webui, stack.webui_url, admin_password_command()),
+        "openWebUI": webui_url,
+        "login": login_hint(settings.webui, webui_url, admin_password_command()),
     }
     if docker.run_ollama:
         steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
@@ -89,7 +88,7 @@ def docker_commands(settings: Settings, stack: LocalDockerStack) -> dict[str, st
         if docker.ollama_port:
             steps["ollamaApi"] = f"http://{url_host(docker.bind_address)}:{docker.ollama_port}"
     else:
-        api = host_side_url(stack.ollama_url)
+        api = host_side_url(ollama_url)
         steps["pullModel"] = f'curl {api}/api/pull -d \'{{"model": "{model}"}}\''
     return steps
 
