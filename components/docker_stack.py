@@ -176,12 +176,12 @@ class LocalDockerStack(pulumi.ComponentResource):
     def _loader(self, name: str, server: docker.Container) -> docker.Container:
         """The Kubernetes sidecar's script as a second container: visible, retrying model pulls.
 
-        `up` fails if the loader cannot start. The provider returns from a create once the engine
-        has started the container; only `wait` makes it poll the health check (upstream
-        resource_docker_container_funcs.go:583-627), for up to wait_timeout, and then fail. A
+        `up` fails if the loader cannot start. The provider (terraform-provider-docker v4.5.0,
+        under pulumi-docker 5.x) returns from a create once the engine has started the container;
+        only `wait` makes it poll the health check, for up to wait_timeout, and then fail. A
         crash-looping container is never healthy: between restarts it is not running, so no
-        check can pass. must_run would not help: it only reacts to State.Running false, and the
-        engine reports a restarting container as running (same file, :815-823).
+        check can pass. must_run would not help: its read only reacts to State.Running false,
+        and the engine reports a restarting container as running.
         """
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
         env = {

@@ -25,8 +25,8 @@ from components.webui_env import (
 from settings.webui import WebUi
 
 # Open WebUI 0.11.0 runs as any uid with group 0. At every start it deletes and re-copies the
-# files of its static directory (open_webui/config.py:95-140), which also holds the fonts and
-# swagger files only the image has (env.py:248): that directory is an emptyDir seeded from the
+# files of its static directory (STATIC_DIR, its config module does it at import), which also holds
+# the fonts and swagger files only the image has: that directory is an emptyDir seeded from the
 # image by an init container. Its other writes go to DATA_DIR (the database, uploads, the vector
 # store and, by the image's HF_HOME / SENTENCE_TRANSFORMERS_HOME / WHISPER_MODEL_DIR, the model
 # caches) and to temporary files (/tmp). So the root filesystem can be read-only.
@@ -184,8 +184,8 @@ class OpenWebUI(pulumi.ComponentResource):
             "securityContext": kube.container_security(),
             # The first start migrates the database and may download embedding models.
             "startupProbe": kube.http_probe("/health", PORT, period=10, failures=60),
-            # /ready answers 200 only once start-up finished and the database answers
-            # (open_webui/main.py:2773-2811); /health (:2768) answers once the process listens.
+            # In Open WebUI 0.11.0 /ready answers 200 only once start-up finished and the
+            # database answers; /health answers as soon as the process listens.
             "readinessProbe": kube.http_probe("/ready", PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/health", PORT, period=20, failures=6),
         }

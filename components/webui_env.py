@@ -14,16 +14,18 @@ PORT = 8080
 DATA_DIR = "/app/backend/data"
 # Creates the admin account before the server starts, then starts the image's own command
 # (`bash start.sh` in /app/backend) without the password in its environment. Not left to the
-# server's own headless-admin path on purpose: after creating the admin that path also sets
-# `ui.enable_signup = False` (open_webui/main.py:349-352), and with ENABLE_PERSISTENT_CONFIG=false
-# that lives in memory only (models/config.py:196-206): sign-up would be closed until the first
-# restart and open after it. create_admin_user does nothing once a user exists
-# (utils/auth.py:525-538), so this runs at every start and changes nothing after the first.
+# server's own headless-admin path on purpose: in Open WebUI 0.11.0, after its start-up creates
+# the admin from WEBUI_ADMIN_EMAIL/WEBUI_ADMIN_PASSWORD it also sets `ui.enable_signup = False`,
+# and with ENABLE_PERSISTENT_CONFIG=false its `Config.upsert` keeps that value in memory only:
+# sign-up would be closed until the first restart and open after it. Its `create_admin_user`
+# (open_webui.utils.auth) does nothing once any user exists, so this runs at every start and
+# changes nothing after the first.
 ADMIN_SCRIPT = Path(__file__).resolve().parents[1] / "payloads" / "webui-admin.py"
 START_SHELL = 'python3 -c "$1" && unset WEBUI_ADMIN_PASSWORD && exec bash start.sh'
 
-# What each `webui.signup` means: Open WebUI's ENABLE_SIGNUP and DEFAULT_USER_ROLE
-# (config.py:1623, 1699; a new account gets ui.default_user_role, routers/auths.py:849-855).
+# What each `webui.signup` means: Open WebUI's ENABLE_SIGNUP and DEFAULT_USER_ROLE (0.11.0: the
+# sign-up route gives a new account the role `ui.default_user_role`, except the very first user,
+# who becomes admin).
 SIGNUP_ENV = {
     "approval": {"ENABLE_SIGNUP": "true", "DEFAULT_USER_ROLE": "pending"},
     "open": {"ENABLE_SIGNUP": "true", "DEFAULT_USER_ROLE": "user"},
@@ -33,8 +35,9 @@ SIGNUP_ENV = {
 
 def browser_origins(local_port: int, public_url: str | None = None) -> tuple[str, ...]:
     """Where browsers open Open WebUI: the local port-forward (or published port) and the
-    public URL. Its socket.io refuses other origins once CORS_ALLOW_ORIGIN is a list
-    (socket/main.py:59-90), so every address the README names is here."""
+    public URL. Its socket.io server (Open WebUI 0.11.0) takes CORS_ALLOW_ORIGIN as its allowed
+    origins and refuses the others once that is a list, so every address the README names is
+    here."""
     origins = [f"http://localhost:{local_port}", f"http://127.0.0.1:{local_port}"]
     if public_url and public_url not in origins:
         origins.append(public_url)
@@ -55,18 +58,19 @@ def webui_env(
         "ENABLE_OLLAMA_API": "true" if ollama_urls else "false",
         "WEBUI_AUTH": str(webui.auth).lower(),
         **SIGNUP_ENV[webui.signup],
-        # Without it a model is shown to admins only until the admin sets its access
-        # (utils/models.py:475-527); `granted` keeps that per-model step.
+        # Without it Open WebUI 0.11.0 lists a model to admins only until the admin sets its
+        # access (its per-user model filter); `granted` keeps that per-model step.
         "BYPASS_MODEL_ACCESS_CONTROL": str(webui.model_access == "all").lower(),
         "ENABLE_PERSISTENT_CONFIG": str(webui.persistent_config).lower(),
         "ENABLE_OPENAI_API": str(webui.openai.enabled).lower(),
-        # The default "*" lets any site use a signed-in browser's session (config.py:2111-2119).
+        # Open WebUI 0.11.0's default "*" lets any site use a signed-in browser's session.
         "CORS_ALLOW_ORIGIN": ";".join(origins),
         "UVICORN_WORKERS": "1",
     }
     if ollama_urls or rag_ollama_url:
-        # The image's default is host.docker.internal:11434 (config.py:243-250, 1087), which is
-        # wrong everywhere here once an admin switches embeddings to Ollama.
+        # Open WebUI 0.11.0 defaults it to its OLLAMA_BASE_URL, in the image
+        # http://host.docker.internal:11434: wrong everywhere here once an admin switches
+        # embeddings to Ollama.
         env["RAG_OLLAMA_BASE_URL"] = rag_ollama_url or ollama_urls[0]
     if webui.auth:
         env["WEBUI_ADMIN_EMAIL"] = webui.admin_email

@@ -24,7 +24,7 @@ class OpenAi(Model):
 
 
 def _check_login_email(value: str) -> str:
-    # Open WebUI's own rule (open_webui/utils/misc.py:767-771 in 0.11.0): name@localhost, or
+    # Open WebUI 0.11.0's own e-mail check (`validate_email_format`): name@localhost, or
     # something@domain.tld. It stores and compares e-mails in lower case.
     if value != value.lower() or re.search(r"\s", value):
         raise ValueError(f"use lower case and no spaces: {value.lower().strip()}")

@@ -324,7 +324,8 @@ def test_memory_quantities_become_mib(quantity, mib):
     assert docker_forms.memory_mib(quantity) == mib
 
 
-# What terraform-provider-docker v4.5.0 (helpers.go:133) prints for NanoCPUs, checked with Go.
+# What terraform-provider-docker v4.5.0 prints for NanoCPUs when it reads `cpus` back, checked
+# with Go.
 READ_BACK_CPUS = [
     ("500m", "0.5"),
     ("2", "2.0"),
@@ -636,7 +637,7 @@ def test_any_docker_block_is_valid_or_one_clear_error(raw):
 
 # --- the provider's read-back: a second `up` must see no change --------------------------------
 # The provider reads each container back from the engine and diffs it against the inputs
-# (terraform-provider-docker v4.5.0, resource_docker_container_funcs.go:932-968). `cpus` and
+# (terraform-provider-docker v4.5.0, its container read). `cpus` and
 # `healthcheck` force a replacement, so a value not in the read-back form replaced Ollama and
 # Open WebUI on every `up`.
 
