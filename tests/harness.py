@@ -234,8 +234,10 @@ def run_program(
     stack: str = "test",
     monkeypatch=None,
     run: ProgramRun | None = None,
+    root: Path = ROOT,
 ) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.
+    `root` may be the folder of another version of the program (then put first on sys.path).
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
     monitor = recording(run, stack)
@@ -247,7 +249,7 @@ def run_program(
 
     @pulumi.runtime.test
     def program():
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
         return pulumi.Output.from_input(exported).apply(run.exports.update)
 
     with capturing_exports(exported):
