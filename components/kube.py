@@ -80,6 +80,12 @@ def rollout_timeouts(minutes: int) -> pulumi.CustomTimeouts:
     return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
 
 
+def assigned_cluster_ip(spec: Any) -> str:
+    """A Service's cluster IP as the cluster assigned it. A first preview has none yet (the
+    provider previews a create with the spec as given), so it says when it comes."""
+    return (spec.cluster_ip if spec is not None else None) or "assigned when the Service is created"
+
+
 def service_dns(name: str, namespace: str) -> str:
     return f"{name}.{namespace}.svc.cluster.local"
 

@@ -174,7 +174,9 @@ class Monitoring(pulumi.ComponentResource):
             },
             opts=opts,
         )
-        self.cluster_ips[args.exporter_name] = self.exporter_service.spec.cluster_ip
+        self.cluster_ips[args.exporter_name] = self.exporter_service.spec.apply(
+            kube.assigned_cluster_ip
+        )
         script_dir = "/opt/icc-ollama"
         container = {
             "name": "exporter",

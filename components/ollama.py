@@ -81,7 +81,7 @@ class OllamaServer(pulumi.ComponentResource):
         )
         self.headless = self._service(f"{name}-headless", self.headless_name, child, headless=True)
         self.service = self._service(f"{name}-service", args.name, child, headless=False)
-        self.cluster_ip = self.service.spec.cluster_ip
+        self.cluster_ip = self.service.spec.apply(kube.assigned_cluster_ip)
         self.statefulset = self._statefulset(name)
         self.autoscaler = None
         if args.ollama.autoscaling.enabled:

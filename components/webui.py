@@ -87,7 +87,7 @@ class OpenWebUI(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.cluster_ip = self.service.spec.cluster_ip
+        self.cluster_ip = self.service.spec.apply(kube.assigned_cluster_ip)
         self.statefulset = self._statefulset(name)
         self.register_outputs(
             {

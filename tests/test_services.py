@@ -8,6 +8,7 @@ Service's selector and named target port land on the pods of one workload of the
 
 import pytest
 
+from components import kube
 from harness import mock_cluster_ip, run_stack
 
 ICC_NAMESPACE = "wabc123-default"
@@ -128,3 +129,12 @@ def test_the_cluster_ips_the_cluster_assigns_are_exported(stack):
     }
     assert {"ollama", "open-webui"} <= set(assigned)
     assert stack.exports["serviceClusterIPs"] == assigned
+
+
+def test_a_first_preview_says_when_the_cluster_ip_comes():
+    # The provider previews a create with the spec as given: no clusterIP in it yet.
+    class Spec:
+        cluster_ip = None
+
+    assert kube.assigned_cluster_ip(Spec()) == "assigned when the Service is created"
+    assert kube.assigned_cluster_ip(None) == "assigned when the Service is created"
