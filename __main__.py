@@ -12,20 +12,21 @@ import pulumi
 from pydantic import SecretStr
 
 from components import kube, next_steps
-from components import monitoring as mon
-from components.ingress import WebIngress, WebIngressArgs, public_url
 from components.kube_facts import OWNED_LABELS
-from components.network import AllowRule, NetworkIsolation, NetworkIsolationArgs
-from components.ollama import OllamaServer, OllamaServerArgs
 from components.ollama_env import PORT as ollama_port
 from components.secrets import StackSecrets, StackSecretsArgs
-from components.webui import OpenWebUI, OpenWebUIArgs
 from components.webui_env import PORT as webui_port
 from settings import Settings, load_settings
 
-# Each target loads only its own provider SDK (see components/kube.py).
+# Each target loads only its own provider SDK: the Kubernetes components (which import
+# pulumi_kubernetes) are imported where the Kubernetes path runs, the Docker one likewise.
 if TYPE_CHECKING:
     import pulumi_kubernetes as k8s
+
+    from components.monitoring import Monitoring
+    from components.network import AllowRule
+    from components.ollama import OllamaServer
+    from components.webui import OpenWebUI
 
 
 def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = False) -> k8s.Provider:
@@ -42,16 +43,16 @@ def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = Fal
     )
 
 
-def owned_namespace(settings: Settings) -> kube.KubeObject | None:
+def owned_namespace(settings: Settings) -> k8s.core.v1.Namespace | None:
     """The namespace on targets where we may create it (kept on destroy, see namespace_options)."""
     if not settings.create_namespace:
         return None
-    return kube.KubeObject(
+    import pulumi_kubernetes as k8s
+
+    return k8s.core.v1.Namespace(
         "namespace",
-        "v1",
-        "Namespace",
-        kube.namespace_options(kubernetes_provider(settings, "k8s-adopt", adopt=True)),
         metadata={"name": settings.namespace, "labels": dict(OWNED_LABELS)},
+        opts=kube.namespace_options(kubernetes_provider(settings, "k8s-adopt", adopt=True)),
     )
 
 
@@ -84,7 +85,7 @@ def secret_exports(secrets: StackSecrets) -> dict[str, Any]:
 
 
 def network_rules(
-    settings: Settings, ollama: OllamaServer, webui: OpenWebUI, monitoring: mon.Monitoring | None
+    settings: Settings, ollama: OllamaServer, webui: OpenWebUI, monitoring: Monitoring | None
 ) -> tuple[AllowRule, ...]:
     """Who talks to whom: each component states the rules for its own pods."""
     controller = settings.network_policies.ingress_controller_namespace
@@ -104,17 +105,19 @@ def monitoring_stack(
     ollama: OllamaServer,
     secrets: StackSecrets,
     opts: pulumi.ResourceOptions,
-) -> mon.Monitoring | None:
+) -> Monitoring | None:
     if secrets.grafana_admin_password is None:  # made exactly when monitoring is on
         return None
-    args = mon.MonitoringArgs(
+    from components.monitoring import Monitoring, MonitoringArgs
+
+    args = MonitoringArgs(
         namespace=settings.namespace,
         monitoring=settings.monitoring,
         admin_password=secrets.grafana_admin_password,
         ollama_discovery=f"{kube.service_dns(ollama.headless_name, settings.namespace)}"
         f":{ollama_port}",
     )
-    return mon.Monitoring("monitoring", args, opts)
+    return Monitoring("monitoring", args, opts)
 
 
 def web_ingress(
@@ -123,6 +126,8 @@ def web_ingress(
     """The Ingress when enabled, and what it adds to the exports."""
     if not settings.ingress.enabled:
         return {}
+    from components.ingress import WebIngress, WebIngressArgs
+
     ingress = WebIngress(
         "ingress",
         WebIngressArgs(
@@ -143,13 +148,26 @@ def web_ingress(
             ),
         ),
     )
-    exports: dict[str, Any] = {"ingressUrl": ingress.url, "ingressSteps": ingress.next_steps}
+    look = f"{next_steps.kubectl_prefix(settings)} get ingress {ingress.ingress_name}"
+    exports: dict[str, Any] = {
+        "ingressUrl": ingress.url,
+        # What the ingress controller published in the Ingress status, once it has.
+        "ingressAddress": ingress.address.apply(
+            lambda address: address or f"none published yet; see `{look}`"
+        ),
+        "ingressSteps": ingress.next_steps,
+    }
     if ingress.ollama_url:
         exports["ollamaPublicUrl"] = ingress.ollama_url
     return exports
 
 
 def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
+    from components.ingress import public_url
+    from components.network import NetworkIsolation, NetworkIsolationArgs
+    from components.ollama import OllamaServer, OllamaServerArgs
+    from components.webui import OpenWebUI, OpenWebUIArgs
+
     secrets = stack_secrets(settings)
     provider = kubernetes_provider(settings)
     namespace = owned_namespace(settings)
@@ -196,6 +214,12 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         "ollamaUrl": ollama.url,
         "ollamaReplicaUrls": ollama.replica_urls,
         "openWebUIUrl": f"http://localhost:{settings.webui.local_port}",
+        # What the cluster assigned to each Service (in-cluster addresses; unknown until created).
+        "serviceClusterIPs": {
+            ollama.service_name: ollama.cluster_ip,
+            webui.service_name: webui.cluster_ip,
+            **(monitoring.cluster_ips if monitoring is not None else {}),
+        },
         "nextSteps": {
             **next_steps.kubernetes_commands(settings, ollama, webui),
             **next_steps.monitoring_commands(settings, monitoring),
@@ -221,7 +245,6 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
             secret_key=secrets.webui_secret_key,
             admin_password=secrets.webui_admin_password,
             openai_api_key=secret_input(settings.openai_api_key),
-            admin_password_command=next_steps.admin_password_command(),
             keep_data=settings.keep_data_on_destroy,
         ),
         pulumi.ResourceOptions(providers=[provider]),
@@ -230,7 +253,7 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
         "target": settings.target,
         "ollamaUrl": stack.ollama_url,
         "openWebUIUrl": stack.webui_url,
-        "nextSteps": stack.next_steps,
+        "nextSteps": next_steps.docker_commands(settings, stack.webui_url, stack.ollama_url),
         **secret_exports(secrets),
     }
 

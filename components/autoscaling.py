@@ -18,8 +18,8 @@ opt-in and bounded by the GPU quota (see settings/budget.py).
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as k8s
 
-from components import kube
 from settings.ollama import Autoscaling, Ollama
 
 # Scale up without waiting, but one replica a minute: each new one pulls its models first.
@@ -81,12 +81,7 @@ def ollama_autoscaler(
     target_name: str,
     scaling: Autoscaling,
     opts: pulumi.ResourceOptions,
-) -> kube.KubeObject:
-    return kube.KubeObject(
-        logical,
-        "autoscaling/v2",
-        "HorizontalPodAutoscaler",
-        opts,
-        metadata=metadata,
-        spec=hpa_spec(target_name, scaling),
+) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+    return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        logical, metadata=metadata, spec=hpa_spec(target_name, scaling), opts=opts
     )

@@ -1,44 +1,24 @@
-"""How the Docker target writes container values: the provider's canonical forms and helpers.
+"""How the Docker target writes container values: the provider's canonical read-back forms.
 
 The provider reads each container back from the engine and diffs that against these inputs, so
 every value must be written exactly as it is read back, or each `up` shows a change (a replacement
-for `cpus` and `healthcheck`, which force a new container). The read-back code is
-terraform-provider-docker v4.5.0 (pulumi-docker 5.x's upstream),
-internal/provider/resource_docker_container_funcs.go:932-968 and helpers.go:133-149.
+for `cpus` and `healthcheck`, which force a new container). The read-back forms are those of
+terraform-provider-docker v4.5.0 (pulumi-docker 5.x's upstream): NanoCPUs printed with nine
+decimals, memory in MiB, durations as Go's time.Duration prints them, health checks as given.
 """
 
 from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_docker as docker
 
-from components import kube, next_steps
-from components.webui_env import login_hint
+from components import kube
 from settings.base import Resources
 from settings.ollama import Gpu
-
-if TYPE_CHECKING:
-    from components.docker_stack import LocalDockerStackArgs
 from settings.quantity import parse_quantity
-
-# The same names as the Kubernetes workloads, so logs, docs and commands read the same everywhere.
-OLLAMA = "ollama"
-WEBUI = "open-webui"
-LOADER = f"{OLLAMA}-model-loader"
-OLLAMA_VOLUME = f"{OLLAMA}-models"
-WEBUI_VOLUME = f"{WEBUI}-data"
-# The stock Ollama image runs as root and keeps models under $HOME/.ollama.
-OLLAMA_DATA_DIR = "/root/.ollama"
-# Open WebUI's first start migrates its database and downloads embedding models: minutes.
-WEBUI_WAIT_SECONDS = 600
-OLLAMA_WAIT_SECONDS = 300
-# The loader is healthy once it runs and reaches the server (which is healthy before it starts).
-LOADER_WAIT_SECONDS = 120
-EXAMPLE_MODEL = "llama3.2:1b"
 
 _NANO = Decimal(10) ** 9
 
@@ -148,26 +128,3 @@ def healthcheck(test: list[str], start_period_seconds: int) -> docker.ContainerH
         retries=6,
         start_period=go_duration(start_period_seconds),
     )
-
-
-def next_steps_commands(
-    args: LocalDockerStackArgs, webui_url: str, ollama_url: str
-) -> dict[str, str]:
-    """What to open and run next on the docker target (exported as `nextSteps`)."""
-    settings, ollama = args.docker, args.ollama
-    model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
-    steps = {
-        "openWebUI": webui_url,
-        "login": login_hint(args.webui, webui_url, args.admin_password_command),
-    }
-    if settings.run_ollama:
-        steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
-        if ollama.models:
-            steps["modelLoaderLogs"] = f"docker logs -f {LOADER}"
-        if settings.ollama_port:
-            host = next_steps.url_host(settings.bind_address)
-            steps["ollamaApi"] = f"http://{host}:{settings.ollama_port}"
-    else:
-        api = next_steps.host_side_url(ollama_url)
-        steps["pullModel"] = f'curl {api}/api/pull -d \'{{"model": "{model}"}}\''
-    return steps

@@ -22,6 +22,7 @@ import pulumi_docker as docker
 
 from components import docker_forms as forms
 from components import kube, next_steps
+from components.docker_names import LOADER, OLLAMA, OLLAMA_VOLUME, WEBUI, WEBUI_VOLUME
 from components.ollama_env import LOADER_ENV, SCRIPT, SCRIPT_DIR, ollama_env
 from components.ollama_env import PORT as OLLAMA_PORT
 from components.webui_env import DATA_DIR as WEBUI_DATA_DIR
@@ -42,6 +43,13 @@ HOST_GATEWAY = docker.ContainerHostArgs(host="host.docker.internal", ip="host-ga
 # the first with `host-gateway`. scripts/docker_preflight.py checks it before `pulumi up`.
 MIN_DOCKER_VERSION = "20.10"
 MIN_DOCKER_API = "1.41"
+# The stock Ollama image runs as root and keeps models under $HOME/.ollama.
+OLLAMA_DATA_DIR = "/root/.ollama"
+# Open WebUI's first start migrates its database and downloads embedding models: minutes.
+WEBUI_WAIT_SECONDS = 600
+OLLAMA_WAIT_SECONDS = 300
+# The loader is healthy once it runs and reaches the server (which is healthy before it starts).
+LOADER_WAIT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,6 @@ class LocalDockerStackArgs:
     secret_key: pulumi.Input[str]
     admin_password: pulumi.Input[str] | None = None
     openai_api_key: pulumi.Input[str] | None = None
-    admin_password_command: str = "pulumi config get webuiAdminPassword"
     keep_data: bool = True
 
 
@@ -66,18 +73,15 @@ class LocalDockerStack(pulumi.ComponentResource):
 
     ollama_url: str
     webui_url: str
-    next_steps: dict[str, str]
 
     def __init__(
         self, name: str, args: LocalDockerStackArgs, opts: pulumi.ResourceOptions | None = None
     ):
         settings = args.docker
         # Before anything is registered: a limit Docker would misread stops the program at once.
-        self._limits = {forms.WEBUI: forms.limits(args.webui.resources, "webui.resources.limits")}
+        self._limits = {WEBUI: forms.limits(args.webui.resources, "webui.resources.limits")}
         if settings.run_ollama:
-            self._limits[forms.OLLAMA] = forms.limits(
-                args.ollama.resources, "ollama.resources.limits"
-            )
+            self._limits[OLLAMA] = forms.limits(args.ollama.resources, "ollama.resources.limits")
         super().__init__("icc:docker:LocalDockerStack", name, None, opts)
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
@@ -96,7 +100,7 @@ class LocalDockerStack(pulumi.ComponentResource):
         self.ollama_container: docker.Container | None = None
         self.loader: docker.Container | None = None
         if settings.run_ollama:
-            self.ollama_url = f"http://{forms.OLLAMA}:{OLLAMA_PORT}"
+            self.ollama_url = f"http://{OLLAMA}:{OLLAMA_PORT}"
             self.ollama_container = self._ollama(name)
             if args.ollama.models:
                 self.loader = self._loader(name, self.ollama_container)
@@ -108,7 +112,6 @@ class LocalDockerStack(pulumi.ComponentResource):
             f"http://{next_steps.url_host(settings.bind_address)}:{settings.webui_port}"
         )
         self.webui_container = self._webui(name)
-        self.next_steps = forms.next_steps_commands(args, self.webui_url, self.ollama_url)
         self.register_outputs({"ollamaUrl": self.ollama_url, "webuiUrl": self.webui_url})
 
     def _volume(self, logical: str, volume_name: str, app: str, component: str) -> docker.Volume:
@@ -143,57 +146,53 @@ class LocalDockerStack(pulumi.ComponentResource):
 
     def _ollama(self, name: str) -> docker.Container:
         settings, ollama = self._args.docker, self._args.ollama
-        volume = self._volume(
-            f"{name}-ollama-models", forms.OLLAMA_VOLUME, forms.OLLAMA, "inference"
-        )
+        volume = self._volume(f"{name}-ollama-models", OLLAMA_VOLUME, OLLAMA, "inference")
         self.ollama_image = self._image(f"{name}-ollama-image", ollama.image)
         return docker.Container(
             f"{name}-ollama",
-            name=forms.OLLAMA,
+            name=OLLAMA,
             # The id, not the name: a name makes every update a replacement (pulumi-docker#325).
             image=self.ollama_image.image_id,
             envs=forms.env_list(ollama_env(ollama)),
             volumes=[
-                docker.ContainerVolumeArgs(
-                    volume_name=volume.name, container_path=forms.OLLAMA_DATA_DIR
-                )
+                docker.ContainerVolumeArgs(volume_name=volume.name, container_path=OLLAMA_DATA_DIR)
             ],
             networks_advanced=self._network(),
             ports=(
                 self._published(OLLAMA_PORT, settings.ollama_port) if settings.ollama_port else None
             ),
             device_requests=forms.gpu_requests(ollama.gpu),
-            labels=forms.container_labels(forms.OLLAMA, "inference"),
+            labels=forms.container_labels(OLLAMA, "inference"),
             restart="unless-stopped",
             # The image has no curl; `ollama list` succeeds once the server answers.
             healthcheck=forms.healthcheck(["ollama", "list"], start_period_seconds=60),
             wait=True,
-            wait_timeout=forms.OLLAMA_WAIT_SECONDS,
+            wait_timeout=OLLAMA_WAIT_SECONDS,
             destroy_grace_seconds=60,  # let a running pull or generation stop cleanly
-            **self._limits[forms.OLLAMA],
+            **self._limits[OLLAMA],
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _loader(self, name: str, server: docker.Container) -> docker.Container:
         """The Kubernetes sidecar's script as a second container: visible, retrying model pulls.
 
-        `up` fails if the loader cannot start. The provider returns from a create once the engine
-        has started the container; only `wait` makes it poll the health check (upstream
-        resource_docker_container_funcs.go:583-627), for up to wait_timeout, and then fail. A
+        `up` fails if the loader cannot start. The provider (terraform-provider-docker v4.5.0,
+        under pulumi-docker 5.x) returns from a create once the engine has started the container;
+        only `wait` makes it poll the health check, for up to wait_timeout, and then fail. A
         crash-looping container is never healthy: between restarts it is not running, so no
-        check can pass. must_run would not help: it only reacts to State.Running false, and the
-        engine reports a restarting container as running (same file, :815-823).
+        check can pass. must_run would not help: its read only reacts to State.Running false,
+        and the engine reports a restarting container as running.
         """
         script = f"{SCRIPT_DIR}/{SCRIPT.name}"
         env = {
-            "OLLAMA_HOST": f"{forms.OLLAMA}:{OLLAMA_PORT}",
+            "OLLAMA_HOST": f"{OLLAMA}:{OLLAMA_PORT}",
             "OLLAMA_MODELS_WANTED": ollama_env(self._args.ollama)["OLLAMA_MODELS_WANTED"],
             **LOADER_ENV,
         }
         loader_limits = LOADER_RESOURCES["limits"]
         return docker.Container(
             f"{name}-model-loader",
-            name=forms.LOADER,
+            name=LOADER,
             image=self.ollama_image.image_id,
             # The image's ENTRYPOINT is /bin/ollama: without this the command would become its
             # arguments (`ollama /bin/sh …`, "unknown command") and the loader would never run.
@@ -204,7 +203,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             ],
             envs=forms.env_list(env),
             networks_advanced=self._network(),
-            labels=forms.container_labels(forms.OLLAMA, "model-loader"),
+            labels=forms.container_labels(OLLAMA, "model-loader"),
             restart="unless-stopped",
             init=True,  # the shell loop stops on `docker stop`; the container ends with the script
             # Healthy = the script is running (with init, the container lives exactly as long as
@@ -212,21 +211,21 @@ class LocalDockerStack(pulumi.ComponentResource):
             # would hold `up` until every model is downloaded, gigabytes later.
             healthcheck=forms.healthcheck(["ollama", "list"], start_period_seconds=60),
             wait=True,
-            wait_timeout=forms.LOADER_WAIT_SECONDS,
+            wait_timeout=LOADER_WAIT_SECONDS,
             **forms.container_limits(loader_limits["cpu"], loader_limits["memory"], "loader"),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server]),
         )
 
     def _webui(self, name: str) -> docker.Container:
         args, settings = self._args, self._args.docker
-        volume = self._volume(f"{name}-webui-data", forms.WEBUI_VOLUME, forms.WEBUI, "frontend")
+        volume = self._volume(f"{name}-webui-data", WEBUI_VOLUME, WEBUI, "frontend")
         self.webui_image = self._image(f"{name}-webui-image", args.webui.image)
         origins = browser_origins(settings.webui_port, self.webui_url)
         plain = webui_env(args.webui, (self.ollama_url,), None, origins)
         admin_password = args.admin_password if args.webui.auth else None
         return docker.Container(
             f"{name}-open-webui",
-            name=forms.WEBUI,
+            name=WEBUI,
             image=self.webui_image.image_id,
             command=start_command(args.webui),
             envs=forms.secret_env_list(
@@ -239,7 +238,7 @@ class LocalDockerStack(pulumi.ComponentResource):
             # An Ollama outside this stack is reached through the host (Linux needs this entry).
             hosts=None if settings.run_ollama else [HOST_GATEWAY],
             ports=self._published(WEBUI_PORT, settings.webui_port),
-            labels=forms.container_labels(forms.WEBUI, "frontend"),
+            labels=forms.container_labels(WEBUI, "frontend"),
             restart="unless-stopped",
             # /ready, as the Kubernetes readiness probe: start-up done and the database answers.
             healthcheck=forms.healthcheck(
@@ -247,9 +246,9 @@ class LocalDockerStack(pulumi.ComponentResource):
                 start_period_seconds=300,
             ),
             wait=True,
-            wait_timeout=forms.WEBUI_WAIT_SECONDS,
+            wait_timeout=WEBUI_WAIT_SECONDS,
             destroy_grace_seconds=30,  # SQLite finishes its writes before the container goes
-            **self._limits[forms.WEBUI],
+            **self._limits[WEBUI],
             # The env holds the secret key and the admin password: what the provider reports back
             # stays secret too, and the policy pack can see that it does.
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["envs"]),

@@ -14,8 +14,10 @@ host of its own (Open WebUI serves /api itself), and the program then warns on e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import kube
 from settings.ingress import Ingress
@@ -76,7 +78,27 @@ def exposure_warning(ingress: Ingress) -> str:
     )
 
 
-def setup_steps(target: str, ingress: Ingress) -> dict[str, str]:
+def reported_address(status: Any) -> str | None:
+    """The first address the ingress controller published in the Ingress's
+    `.status.loadBalancer` (what `kubectl get ingress` shows as ADDRESS), or None."""
+    balancer = status.load_balancer if status is not None else None
+    for entry in (balancer.ingress if balancer is not None else None) or ():
+        if entry.ip or entry.hostname:
+            return entry.ip or entry.hostname
+    return None
+
+
+def hosts_line(address: str | None, host: str) -> str:
+    """The /etc/hosts line for Minikube: the published address, else `minikube ip` at the prompt."""
+    return (
+        f'echo "{address or "$(minikube ip)"} {host}" | sudo tee -a /etc/hosts  '
+        f"# docker driver on macOS/Windows: 127.0.0.1 and `minikube tunnel`"
+    )
+
+
+def setup_steps(
+    target: str, ingress: Ingress, address: pulumi.Output[str | None]
+) -> dict[str, pulumi.Input[str]]:
     """What the user must do outside Pulumi before the host answers."""
     if target == "icc":
         return {
@@ -90,19 +112,23 @@ def setup_steps(target: str, ingress: Ingress) -> dict[str, str]:
                 "or an imprint and a privacy statement"
             ),
         }
+    host = ingress.host or ""
     return {
         "ingressAddon": "minikube addons enable ingress",
-        "ingressHosts": (
-            f'echo "$(minikube ip) {ingress.host}" | sudo tee -a /etc/hosts  '
-            f"# docker driver on macOS/Windows: 127.0.0.1 and `minikube tunnel`"
-        ),
+        "ingressHosts": address.apply(lambda published: hosts_line(published, host)),
     }
 
 
 class WebIngress(pulumi.ComponentResource):
-    """One Ingress for Open WebUI, and one for the Ollama API only when explicitly asked."""
+    """One Ingress for Open WebUI, and one for the Ollama API only when explicitly asked.
+
+    `address` is what the ingress controller publishes in the Open WebUI Ingress's status, once it
+    does: Pulumi waits for it unless `ingress.skipAwait` is on (then it is in the state only if
+    the controller was quicker than the create, or after `pulumi refresh`).
+    """
 
     url: str
+    address: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: WebIngressArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("icc:ingress:WebIngress", name, None, opts)
@@ -111,7 +137,7 @@ class WebIngress(pulumi.ComponentResource):
         # The settings refuse an enabled ingress without a host, and exposeOllama without one.
         assert settings.host is not None
         self.url = public_url(settings)
-        self.next_steps = setup_steps(args.target, settings)
+        self.ingress_name = args.name
         child = pulumi.ResourceOptions(parent=self)
         self.webui = self._ingress(
             f"{name}-webui",
@@ -123,6 +149,8 @@ class WebIngress(pulumi.ComponentResource):
             sticky=True,
             opts=child,
         )
+        self.address = self.webui.status.apply(reported_address)
+        self.next_steps = setup_steps(args.target, settings, self.address)
         self.ollama = None
         self.ollama_url: str | None = None
         if settings.expose_ollama and settings.ollama_host is not None:
@@ -138,7 +166,9 @@ class WebIngress(pulumi.ComponentResource):
                 sticky=False,
                 opts=child,
             )
-        self.register_outputs({"url": self.url, "ollamaUrl": self.ollama_url})
+        self.register_outputs(
+            {"url": self.url, "ollamaUrl": self.ollama_url, "address": self.address}
+        )
 
     def _ingress(
         self,
@@ -150,7 +180,7 @@ class WebIngress(pulumi.ComponentResource):
         generated_secret: str,
         sticky: bool,
         opts: pulumi.ResourceOptions,
-    ) -> kube.KubeObject:
+    ) -> k8s.networking.v1.Ingress:
         settings = self._args.ingress
         spec: dict = {
             "ingressClassName": settings.class_name,
@@ -172,11 +202,8 @@ class WebIngress(pulumi.ComponentResource):
         if settings.tls.enabled:
             secret = tls_secret(settings, generated_secret)
             spec["tls"] = [{"hosts": [host], "secretName": secret}]
-        return kube.KubeObject(
+        return k8s.networking.v1.Ingress(
             logical,
-            "networking.k8s.io/v1",
-            "Ingress",
-            opts,
             metadata={
                 "name": name,
                 "namespace": self._args.namespace,
@@ -184,4 +211,5 @@ class WebIngress(pulumi.ComponentResource):
                 "annotations": proxy_annotations(settings, sticky),
             },
             spec=spec,
+            opts=opts,
         )

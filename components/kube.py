@@ -1,21 +1,18 @@
-"""Small builders shared by the Kubernetes components: objects, labels, probes, claims.
+"""Small builders shared by the Kubernetes components: labels, probes, claims, security contexts.
 
-Every Kubernetes object is a `KubeObject` (below), not a class of `pulumi_kubernetes`: the Docker
-target shares the labels, ports and environment builders and must not load the Kubernetes SDK at
-all (tests/test_startup.py), and the Kubernetes targets need only its Provider.
+They make the camelCase parts of manifests that the components pass to the `pulumi_kubernetes`
+classes. This module imports no provider SDK: the Docker target shares its labels and must not
+load the Kubernetes SDK (tests/test_startup.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
 from components.kube_facts import MANAGED_BY, PART_OF
 from settings.base import Storage
-
-if TYPE_CHECKING:
-    import pulumi_kubernetes as k8s
 
 
 def labels(app: str, component: str) -> dict[str, str]:
@@ -65,89 +62,24 @@ def claim_retention(keep_data: bool) -> dict:
     return {"whenDeleted": when_deleted, "whenScaled": "Retain"}
 
 
-class KubeObject(pulumi.CustomResource):
-    """One Kubernetes object from a plain manifest, registered under the provider's own type
-    (`kubernetes:apps/v1:StatefulSet`), as the classes of `pulumi_kubernetes` register it: the
-    state, previews and the policy pack see the same resource, and a stack made with those
-    classes sees no change.
-
-    Why not those classes: the manifests here are camelCase dicts already, so all they would add
-    is Python-name translation, and that costs start time. Importing one API group loads every
-    class of it (core/v1 alone ~0.3 s on the bench machine, more than the rest of the program), and
-    each object's inputs are walked along their type hints. `make bench` shows the difference in
-    "program evaluation"; every preview and `up` pays it.
-    """
-
-    metadata: pulumi.Output[Any]
-
-    def __init__(
-        self,
-        logical: str,
-        api_version: str,
-        kind: str,
-        opts: pulumi.ResourceOptions,
-        **fields: Any,
-    ):
-        group_version = api_version if "/" in api_version else f"core/{api_version}"
-        if kind == "Secret":
-            # As pulumi_kubernetes' Secret: all its data is secret (also a key without a secret
-            # value in it), and so is what the provider reads back.
-            for key in ("data", "stringData"):
-                if key in fields:
-                    fields[key] = pulumi.Output.secret(fields[key])
-            secret = pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
-            opts = pulumi.ResourceOptions.merge(opts, secret)
-        super().__init__(
-            f"kubernetes:{group_version}:{kind}",
-            logical,
-            {"apiVersion": api_version, "kind": kind, **fields},
-            opts,
-        )
-
-
-def service_account(logical: str, metadata: dict, opts: pulumi.ResourceOptions) -> KubeObject:
-    """One identity per workload, without an API token: nothing here talks to the API server."""
-    return KubeObject(
-        logical, "v1", "ServiceAccount", opts, metadata=metadata, automountServiceAccountToken=False
-    )
-
-
-def config_map(
-    logical: str, metadata: dict, data: dict[str, str], opts: pulumi.ResourceOptions
-) -> KubeObject:
-    return KubeObject(logical, "v1", "ConfigMap", opts, metadata=metadata, data=data)
-
-
-def secret(
-    logical: str, metadata: dict, string_data: dict, opts: pulumi.ResourceOptions
-) -> KubeObject:
-    return KubeObject(
-        logical, "v1", "Secret", opts, metadata=metadata, type="Opaque", stringData=string_data
-    )
-
-
-# The provider's await on a Service (pulumi-kubernetes 4.32.0 provider/pkg/await/service.go:345-349
-# and :416; the v2.0.0 stand-in of the e2e tier: service.go:341 and :435) restarts a 10 s "settle"
-# timer on every change of the Service's Endpoints and returns only once it ran out. Each Service
-# here selects the pods of one StatefulSet or Deployment of the same component, whose own await
-# already waits for every replica to be Ready (an Ollama replica only once its models are on disk):
-# the Service await adds nothing but those 10 s to each `pulumi up` that creates or changes one.
-# What it did check, that the selector finds the pods, is checked over the rendered objects
-# (tests/test_services.py) and live after a real `up` (tests/e2e: ready endpoints per Service).
-# The annotation skips only the wait on create/update (4.32.0 await/await.go:1100, awaiters.go:217);
-# the deletion of a Service is still awaited (metadata/overrides.go:176 and :191-209).
+# The provider's await on a Service (pulumi-kubernetes 4.32.0, and the v4.25.0 of the e2e tier)
+# restarts a 10 s "settle" timer on every change of the Service's Endpoints and returns only once
+# it ran out. Each Service here selects the pods of one StatefulSet or Deployment of the same
+# component, whose own await already waits for every replica to be Ready (an Ollama replica only
+# once its models are on disk): the Service await adds nothing but those 10 s to each `pulumi up`
+# that creates or changes one. What it did check, that the selector finds the pods, is checked
+# over the rendered objects (tests/test_services.py) and live after a real `up` (tests/e2e: ready
+# endpoints per Service). In 4.32.0 the annotation skips only the wait after a create or an
+# update; a Service's deletion is still awaited.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
-def service(logical: str, metadata: dict, spec: dict, opts: pulumi.ResourceOptions) -> KubeObject:
-    """A Service in front of one workload's pods, without the provider's Service await."""
-    annotations = {**metadata.get("annotations", {}), **SKIP_AWAIT}
-    return KubeObject(
-        logical, "v1", "Service", opts, metadata={**metadata, "annotations": annotations}, spec=spec
-    )
+def skip_await(metadata: dict) -> dict:
+    """`metadata` with the annotation that skips the provider's await (see SKIP_AWAIT)."""
+    return {**metadata, "annotations": {**metadata.get("annotations", {}), **SKIP_AWAIT}}
 
 
-def namespace_options(adopting_provider: k8s.Provider) -> pulumi.ResourceOptions:
+def namespace_options(adopting_provider: pulumi.ProviderResource) -> pulumi.ResourceOptions:
     """A namespace we create is never deleted by Pulumi: that would delete the data claims in it.
     The adopting provider lets the next `pulumi up` take it over instead of failing."""
     return pulumi.ResourceOptions(provider=adopting_provider, retain_on_delete=True)
@@ -155,6 +87,12 @@ def namespace_options(adopting_provider: k8s.Provider) -> pulumi.ResourceOptions
 
 def rollout_timeouts(minutes: int) -> pulumi.CustomTimeouts:
     return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
+
+
+def assigned_cluster_ip(spec: Any) -> str:
+    """A Service's cluster IP as the cluster assigned it. A first preview has none yet (the
+    provider previews a create with the spec as given), so it says when it comes."""
+    return (spec.cluster_ip if spec is not None else None) or "assigned when the Service is created"
 
 
 def service_dns(name: str, namespace: str) -> str:

@@ -41,6 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import kube
 from components.grafana_values import dashboards, grafana_values
@@ -66,8 +67,6 @@ def chart_source(chart) -> dict[str, Any]:
         return {"chart": chart.chart}
     source: dict[str, Any] = {"chart": chart.chart, "version": chart.version}
     if chart.repo and not chart.chart.startswith("oci://"):
-        import pulumi_kubernetes as k8s
-
         source["repository_opts"] = k8s.helm.v4.RepositoryOptsArgs(repo=chart.repo)
     return source
 
@@ -76,8 +75,6 @@ class Monitoring(pulumi.ComponentResource):
     """Prometheus, Grafana (admin Secret, dashboards ConfigMap) and the Ollama exporter."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        import pulumi_kubernetes as k8s
-
         super().__init__("icc:monitoring:Monitoring", name, None, opts)
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
@@ -88,20 +85,23 @@ class Monitoring(pulumi.ComponentResource):
         # The exporter polls Ollama: OllamaServer admits it as a client.
         self.exporter_selector: dict[str, str] | None = None
         self.exporter = None
+        # Service name -> the cluster IP the cluster assigned to it (the exporter's, when on).
+        self.cluster_ips: dict[str, pulumi.Output[str]] = {}
         if args.monitoring.exporter.enabled:
             self.exporter_selector = exporter_selector(args)
             self.exporter = self._exporter(name, child)
-        self.admin_secret = kube.secret(
+        self.admin_secret = k8s.core.v1.Secret(
             f"{name}-grafana-admin",
-            self._meta(args.admin_secret_name, "grafana", "dashboards"),
-            {"admin-user": "admin", "admin-password": pulumi.Output.secret(args.admin_password)},
-            child,
+            metadata=self._meta(args.admin_secret_name, "grafana", "dashboards"),
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": args.admin_password},
+            opts=child,
         )
-        self.dashboards = kube.config_map(
+        self.dashboards = k8s.core.v1.ConfigMap(
             f"{name}-dashboards",
-            self._meta(args.dashboards_name, "grafana", "dashboards"),
-            dashboards(args.namespace),
-            child,
+            metadata=self._meta(args.dashboards_name, "grafana", "dashboards"),
+            data=dashboards(args.namespace),
+            opts=child,
         )
         self.prometheus = k8s.helm.v4.Chart(
             f"{name}-prometheus",
@@ -127,6 +127,7 @@ class Monitoring(pulumi.ComponentResource):
                 "prometheusUrl": self.prometheus_url,
                 "prometheusService": self.prometheus_service,
                 "grafanaService": self.grafana_service,
+                "clusterIPs": self.cluster_ips,
             }
         )
 
@@ -137,7 +138,7 @@ class Monitoring(pulumi.ComponentResource):
             "labels": kube.with_managed_by(kube.labels(app, component)),
         }
 
-    def _exporter(self, name: str, opts: pulumi.ResourceOptions) -> kube.KubeObject:
+    def _exporter(self, name: str, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
         args = self._args
         selector = exporter_selector(args)
         meta = {
@@ -145,18 +146,21 @@ class Monitoring(pulumi.ComponentResource):
             "namespace": args.namespace,
             "labels": kube.with_managed_by(selector),
         }
-        account = kube.service_account(f"{name}-exporter-sa", meta, opts)
-        script_name = f"{args.exporter_name}-script"
-        script = kube.config_map(
-            f"{name}-exporter-script",
-            {**meta, "name": script_name},
-            {EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()},
-            opts,
+        # No API token: the exporter talks to Ollama only.
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-exporter-sa", metadata=meta, automount_service_account_token=False, opts=opts
         )
-        self.exporter_service = kube.service(
+        script_name = f"{args.exporter_name}-script"
+        script = k8s.core.v1.ConfigMap(
+            f"{name}-exporter-script",
+            metadata={**meta, "name": script_name},
+            data={EXPORTER_SCRIPT.name: EXPORTER_SCRIPT.read_text()},
+            opts=opts,
+        )
+        self.exporter_service = k8s.core.v1.Service(
             f"{name}-exporter-service",
-            meta,
-            {
+            metadata=kube.skip_await(meta),
+            spec={
                 "type": "ClusterIP",
                 "selector": selector,
                 "ports": [
@@ -168,7 +172,10 @@ class Monitoring(pulumi.ComponentResource):
                     }
                 ],
             },
-            opts,
+            opts=opts,
+        )
+        self.cluster_ips[args.exporter_name] = self.exporter_service.spec.apply(
+            kube.assigned_cluster_ip
         )
         script_dir = "/opt/icc-ollama"
         # Always, unlike the GB-sized Ollama and Open WebUI images (kube.PULL_POLICY): this image
@@ -192,14 +199,8 @@ class Monitoring(pulumi.ComponentResource):
             "readinessProbe": kube.http_probe("/healthz", EXPORTER_PORT, period=10, failures=3),
             "livenessProbe": kube.http_probe("/healthz", EXPORTER_PORT, period=20, failures=3),
         }
-        return kube.KubeObject(
+        return k8s.apps.v1.Deployment(
             f"{name}-exporter",
-            "apps/v1",
-            "Deployment",
-            # Its pods need both; they are named here, so the order must be said.
-            pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=[account, script])
-            ),
             metadata=meta,
             spec={
                 "replicas": 1,
@@ -221,4 +222,8 @@ class Monitoring(pulumi.ComponentResource):
                     },
                 },
             },
+            # Its pods need both; they are named here, so the order must be said.
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[account, script])
+            ),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import kube
 
@@ -69,12 +70,9 @@ class NetworkIsolation(pulumi.ComponentResource):
         selector: dict[str, str],
         ingress: list[dict],
         opts: pulumi.ResourceOptions,
-    ) -> kube.KubeObject:
-        return kube.KubeObject(
+    ) -> k8s.networking.v1.NetworkPolicy:
+        return k8s.networking.v1.NetworkPolicy(
             logical,
-            "networking.k8s.io/v1",
-            "NetworkPolicy",
-            opts,
             metadata={
                 "name": name,
                 "namespace": self._args.namespace,
@@ -85,4 +83,5 @@ class NetworkIsolation(pulumi.ComponentResource):
                 "policyTypes": ["Ingress"],
                 "ingress": ingress,
             },
+            opts=opts,
         )

@@ -1,5 +1,6 @@
-"""The commands a user runs next on a Kubernetes stack (exported as `nextSteps`): port-forwards,
-the login hint, logs, and where the passwords are read (plain `pulumi` and `kubectl` commands).
+"""The commands a user runs next (exported as `nextSteps`), in plain `pulumi`, `kubectl` and
+`docker` words: on a Kubernetes stack port-forwards, the login hint, logs and where the passwords
+are read; on Docker what to open and the commands for the containers.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from components.docker_names import LOADER, OLLAMA
 from components.webui_env import login_hint
 from settings import Settings
 
@@ -71,6 +73,29 @@ def kubernetes_commands(
             f"# repeat for each replica, or add it to ollama.models"
         ),
     }
+
+
+EXAMPLE_MODEL = "llama3.2:1b"
+
+
+def docker_commands(settings: Settings, webui_url: str, ollama_url: str) -> dict[str, str]:
+    """What to open and run next on the docker target (the URLs are LocalDockerStack's)."""
+    docker, ollama = settings.docker, settings.ollama
+    model = ollama.models[0] if ollama.models else EXAMPLE_MODEL
+    steps = {
+        "openWebUI": webui_url,
+        "login": login_hint(settings.webui, webui_url, admin_password_command()),
+    }
+    if docker.run_ollama:
+        steps["pullModel"] = f"docker exec {OLLAMA} ollama pull {model}"
+        if ollama.models:
+            steps["modelLoaderLogs"] = f"docker logs -f {LOADER}"
+        if docker.ollama_port:
+            steps["ollamaApi"] = f"http://{url_host(docker.bind_address)}:{docker.ollama_port}"
+    else:
+        api = host_side_url(ollama_url)
+        steps["pullModel"] = f'curl {api}/api/pull -d \'{{"model": "{model}"}}\''
+    return steps
 
 
 def url_host(bind_address: str) -> str:

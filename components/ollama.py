@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import autoscaling, kube
 from components.network import AllowRule
@@ -50,6 +51,7 @@ class OllamaServer(pulumi.ComponentResource):
     url: str
     replica_urls: list[str]
     webui_urls: list[str]
+    cluster_ip: pulumi.Output[str]  # assigned by the cluster to the ClusterIP Service
 
     def __init__(
         self, name: str, args: OllamaServerArgs, opts: pulumi.ResourceOptions | None = None
@@ -69,10 +71,22 @@ class OllamaServer(pulumi.ComponentResource):
         # those whose models are present (see components/autoscaling.py).
         self.webui_urls = [self.url] if args.ollama.autoscaling.enabled else self.replica_urls
         child = pulumi.ResourceOptions(parent=self)
-        self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
-        self.scripts = self._scripts_config_map(name, child)
+        # No API token: nothing in these pods talks to the API server.
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=self._meta(args.name),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        self.scripts = k8s.core.v1.ConfigMap(
+            f"{name}-scripts",
+            metadata=self._meta(self.scripts_name),
+            data={SCRIPT.name: SCRIPT.read_text()},
+            opts=child,
+        )
         self.headless = self._service(f"{name}-headless", self.headless_name, child, headless=True)
         self.service = self._service(f"{name}-service", args.name, child, headless=False)
+        self.cluster_ip = self.service.spec.apply(kube.assigned_cluster_ip)
         self.statefulset = self._statefulset(name)
         self.autoscaler = None
         if args.ollama.autoscaling.enabled:
@@ -91,6 +105,7 @@ class OllamaServer(pulumi.ComponentResource):
                 "replicaUrls": self.replica_urls,
                 "webuiUrls": self.webui_urls,
                 "statefulSetName": args.name,
+                "clusterIP": self.cluster_ip,
             }
         )
 
@@ -123,17 +138,9 @@ class OllamaServer(pulumi.ComponentResource):
             "labels": kube.with_managed_by(kube.labels(self._args.name, component)),
         }
 
-    def _scripts_config_map(self, name: str, opts: pulumi.ResourceOptions) -> kube.KubeObject:
-        return kube.config_map(
-            f"{name}-scripts",
-            self._meta(self.scripts_name),
-            {SCRIPT.name: SCRIPT.read_text()},
-            opts,
-        )
-
     def _service(
         self, logical: str, name: str, opts: pulumi.ResourceOptions, headless: bool
-    ) -> kube.KubeObject:
+    ) -> k8s.core.v1.Service:
         spec = {
             "selector": self.selector,
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
@@ -142,9 +149,11 @@ class OllamaServer(pulumi.ComponentResource):
             spec["clusterIP"] = "None"
         else:
             spec["type"] = "ClusterIP"
-        return kube.service(logical, self._meta(name), spec, opts)
+        return k8s.core.v1.Service(
+            logical, metadata=kube.skip_await(self._meta(name)), spec=spec, opts=opts
+        )
 
-    def _statefulset(self, name: str) -> kube.KubeObject:
+    def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
         args, settings = self._args, self._args.ollama
         script_hash = hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:16]
         pod_spec = {
@@ -173,17 +182,8 @@ class OllamaServer(pulumi.ComponentResource):
             pod_spec["nodeSelector"] = dict(settings.node_selector)
         if settings.gpu.enabled and settings.gpu.runtime_class_name:
             pod_spec["runtimeClassName"] = settings.gpu.runtime_class_name
-        return kube.KubeObject(
+        return k8s.apps.v1.StatefulSet(
             name,
-            "apps/v1",
-            "StatefulSet",
-            pulumi.ResourceOptions.merge(
-                autoscaling.statefulset_options(
-                    settings, self, kube.rollout_timeouts(settings.rollout_timeout_minutes)
-                ),
-                # Its pods need both; they are named above, so the order must be said here.
-                pulumi.ResourceOptions(depends_on=[self.service_account, self.scripts]),
-            ),
             metadata=self._meta(args.name),
             spec={
                 # By name, not as an output: the StatefulSet must not wait for a Service's await
@@ -204,6 +204,13 @@ class OllamaServer(pulumi.ComponentResource):
                     kube.claim_template("models", settings.storage, "inference", args.name)
                 ],
             },
+            opts=pulumi.ResourceOptions.merge(
+                autoscaling.statefulset_options(
+                    settings, self, kube.rollout_timeouts(settings.rollout_timeout_minutes)
+                ),
+                # Its pods need both; they are named above, so the order must be said here.
+                pulumi.ResourceOptions(depends_on=[self.service_account, self.scripts]),
+            ),
         )
 
     def _env(self) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import kube
 from components.network import AllowRule
@@ -63,6 +64,7 @@ class OpenWebUI(pulumi.ComponentResource):
     """Open WebUI with a stable WEBUI_SECRET_KEY from a Kubernetes Secret."""
 
     service_name: str
+    cluster_ip: pulumi.Output[str]  # assigned by the cluster to the Service
 
     def __init__(self, name: str, args: OpenWebUIArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("icc:webui:OpenWebUI", name, None, opts)
@@ -71,21 +73,32 @@ class OpenWebUI(pulumi.ComponentResource):
         self.service_name = args.name
         self.secret_name = f"{args.name}-secret"
         child = pulumi.ResourceOptions(parent=self)
-        self.service_account = kube.service_account(f"{name}-sa", self._meta(args.name), child)
+        # No API token: nothing in this pod talks to the API server.
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=self._meta(args.name),
+            automount_service_account_token=False,
+            opts=child,
+        )
         self.secret = self._secret(name, child)
-        self.service = kube.service(
+        self.service = k8s.core.v1.Service(
             f"{name}-service",
-            self._meta(args.name),
-            {
+            metadata=kube.skip_await(self._meta(args.name)),
+            spec={
                 "type": "ClusterIP",
                 "selector": self.selector,
                 "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
             },
-            child,
+            opts=child,
         )
+        self.cluster_ip = self.service.spec.apply(kube.assigned_cluster_ip)
         self.statefulset = self._statefulset(name)
         self.register_outputs(
-            {"serviceName": self.service_name, "statefulSetName": self._args.name}
+            {
+                "serviceName": self.service_name,
+                "statefulSetName": self._args.name,
+                "clusterIP": self.cluster_ip,
+            }
         )
 
     def allow_rules(self, ingress_namespace: str) -> tuple[AllowRule, ...]:
@@ -107,10 +120,17 @@ class OpenWebUI(pulumi.ComponentResource):
             "labels": kube.with_managed_by(self.selector),
         }
 
-    def _secret(self, name: str, opts: pulumi.ResourceOptions) -> kube.KubeObject:
+    def _secret(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
         args = self._args
         data = webui_secret_env(args.secret_key, args.openai_api_key, self._admin_password())
-        return kube.secret(f"{name}-secret", self._meta(self.secret_name), data, opts)
+        # The class makes all of string_data secret, and what the provider reads back.
+        return k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=self._meta(self.secret_name),
+            type="Opaque",
+            string_data=data,
+            opts=opts,
+        )
 
     def _admin_password(self) -> pulumi.Input[str] | None:
         return self._args.admin_password if self._args.webui.auth else None
@@ -157,7 +177,7 @@ class OpenWebUI(pulumi.ComponentResource):
             "securityContext": kube.container_security(),
         }
 
-    def _statefulset(self, name: str) -> kube.KubeObject:
+    def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
         webui = self._args.webui
         container = {
             "name": "open-webui",
@@ -184,16 +204,8 @@ class OpenWebUI(pulumi.ComponentResource):
         command = start_command(webui)
         if command:
             container["command"] = command
-        return kube.KubeObject(
+        return k8s.apps.v1.StatefulSet(
             name,
-            "apps/v1",
-            "StatefulSet",
-            pulumi.ResourceOptions(
-                parent=self,
-                # Its pods need both; they are named here, so the order must be said.
-                depends_on=[self.secret, self.service_account],
-                custom_timeouts=kube.rollout_timeouts(15),
-            ),
             metadata=self._meta(self._args.name),
             spec={
                 # By name, not `self.service.metadata.name`: that output would make the
@@ -225,4 +237,10 @@ class OpenWebUI(pulumi.ComponentResource):
                     kube.claim_template("data", webui.storage, "frontend", self._args.name)
                 ],
             },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Its pods need both; they are named here, so the order must be said.
+                depends_on=[self.secret, self.service_account],
+                custom_timeouts=kube.rollout_timeouts(15),
+            ),
         )

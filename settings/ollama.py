@@ -85,9 +85,9 @@ def _check_toleration_key(key: str) -> str:
     return check_label_key(key)
 
 
-# What Ollama accepts for OLLAMA_KEEP_ALIVE (v0.32.15 envconfig/config.go:129-145): a Go
-# duration (time.ParseDuration: 5m, 1h30m, 0.5h, -1m) or integer seconds (300; negative =
-# forever). Anything else, such as 1d or "30 min", silently becomes 5m there.
+# What Ollama v0.32.15 accepts for OLLAMA_KEEP_ALIVE (its envconfig.KeepAlive): a Go duration
+# (time.ParseDuration: 5m, 1h30m, 0.5h, -1m) or integer seconds (300; negative = forever).
+# Anything else, such as 1d or "30 min", silently becomes 5m there.
 _GO_DURATION = re.compile(r"^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$")
 _INTEGER = re.compile(r"^[-+]?[0-9]+$")
 

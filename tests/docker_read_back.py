@@ -1,8 +1,8 @@
 """What the Docker provider reads back from the engine for the fields it diffs, in Python.
 
-terraform-provider-docker v4.5.0 (the upstream of pulumi-docker 5.x),
-internal/provider/resource_docker_container_funcs.go:932-968 and helpers.go:133-149. A container
-input that differs from this form is a diff on every `up`; for `cpus` and `healthcheck` a
+terraform-provider-docker v4.5.0 (the upstream of pulumi-docker 5.x): its container read, which
+formats NanoCPUs, memory, durations and the health check back into the resource's fields. A
+container input that differs from this form is a diff on every `up`; for `cpus` and `healthcheck` a
 replacement. Used by tests/test_docker.py on rendered inputs and by the engine tier on what a
 real engine stores.
 """

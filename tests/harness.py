@@ -1,7 +1,9 @@
 """Runs the real `__main__.py` under Pulumi mocks and records what it registers.
 
 The recording mocks emulate what the engine would add at check time (Kubernetes autonaming,
-a Docker image id), so code that reads `metadata.name` or `image_id` behaves as under the CLI.
+a Docker image id) and what the cluster reports back (a Service's cluster IP, the address an
+ingress controller publishes), so code that reads `metadata.name`, `image_id`, `spec.clusterIP`
+or `status` behaves as under the CLI after an `up`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ SECRET_MARK = "4dabf18193072939515e22adb298388d"
 # The harness's own component: the program's exports are registered as its outputs, so they reach
 # the mock monitor serialized as the engine gets a stack's outputs (secrets marked).
 EXPORTS_TYPE = "harness:index:Exports"
+# What the mocked cluster reports: an ingress controller's published address (a Minikube node's).
+INGRESS_ADDRESS = "192.168.49.2"
 
 
 @dataclass
@@ -117,6 +121,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             metadata = dict(state.get("metadata") or {})
             metadata.setdefault("name", f"{args.name}-5a1e7c0d")  # autonaming, as the provider does
             state["metadata"] = metadata
+        if args.typ == "kubernetes:core/v1:Service":
+            state["spec"] = {"clusterIP": mock_cluster_ip(args.name), **(state.get("spec") or {})}
+        if args.typ == "kubernetes:networking.k8s.io/v1:Ingress" and not skips_await(state):
+            # Pulumi waits for the controller to publish an address, unless told not to.
+            state["status"] = {"loadBalancer": {"ingress": [{"ip": INGRESS_ADDRESS}]}}
         if args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = mock_image_id(args.inputs.get("name", ""))
             state["repoDigest"] = f"{args.inputs.get('name', 'image')}@sha256:{'1' * 64}"
@@ -141,6 +150,17 @@ GENERATED = {
     "webuiAdminPassword": generated_secret("secrets-webui-admin-password", 24),
     "grafanaAdminPassword": generated_secret("secrets-grafana-admin-password", 24),
 }
+
+
+def mock_cluster_ip(logical: str) -> str:
+    """The cluster IP the mocked API server assigns: one per Service, from the service CIDR."""
+    number = int(hashlib.sha256(logical.encode()).hexdigest(), 16) % 65_000 + 10
+    return f"10.96.{number // 256}.{number % 256}"
+
+
+def skips_await(state: dict) -> bool:
+    annotations = (state.get("metadata") or {}).get("annotations") or {}
+    return annotations.get("pulumi.com/skipAwait") == "true"
 
 
 def mock_image_id(image: str) -> str:
@@ -263,8 +283,10 @@ def run_program(
     stack: str = "test",
     monkeypatch=None,
     run: ProgramRun | None = None,
+    root: Path = ROOT,
 ) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.
+    `root` may be the folder of another version of the program (then put first on sys.path).
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
     monitor = recording(run, stack)
@@ -275,7 +297,7 @@ def run_program(
 
     @pulumi.runtime.test
     def program():
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
         pulumi.ComponentResource(EXPORTS_TYPE, "exports").register_outputs(dict(exported))
         return pulumi.Output.from_input(None)
 

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from components import docker_forms, next_steps
+from components import docker_forms, docker_names, next_steps
 from components.ollama import OllamaServerArgs
 from components.ollama_env import SCRIPT, ollama_env
 from components.webui import OpenWebUIArgs
@@ -101,9 +101,9 @@ def test_remote_mode_runs_only_webui(remote):
 
 def test_container_names_are_the_kubernetes_workload_names():
     defaults = {f.name: f.default for f in dataclasses.fields(OllamaServerArgs)}
-    assert docker_forms.OLLAMA == defaults["name"]
+    assert docker_names.OLLAMA == defaults["name"]
     defaults = {f.name: f.default for f in dataclasses.fields(OpenWebUIArgs)}
-    assert docker_forms.WEBUI == defaults["name"]
+    assert docker_names.WEBUI == defaults["name"]
 
 
 def test_each_container_runs_the_pinned_image_by_id(local):
@@ -324,7 +324,8 @@ def test_memory_quantities_become_mib(quantity, mib):
     assert docker_forms.memory_mib(quantity) == mib
 
 
-# What terraform-provider-docker v4.5.0 (helpers.go:133) prints for NanoCPUs, checked with Go.
+# What terraform-provider-docker v4.5.0 prints for NanoCPUs when it reads `cpus` back, checked
+# with Go.
 READ_BACK_CPUS = [
     ("500m", "0.5"),
     ("2", "2.0"),
@@ -636,7 +637,7 @@ def test_any_docker_block_is_valid_or_one_clear_error(raw):
 
 # --- the provider's read-back: a second `up` must see no change --------------------------------
 # The provider reads each container back from the engine and diffs it against the inputs
-# (terraform-provider-docker v4.5.0, resource_docker_container_funcs.go:932-968). `cpus` and
+# (terraform-provider-docker v4.5.0, its container read). `cpus` and
 # `healthcheck` force a replacement, so a value not in the read-back form replaced Ollama and
 # Open WebUI on every `up`.
 

@@ -9,7 +9,7 @@ from test_schemas import KUBERNETES_VERSIONS, validate_all
 
 from components import kube
 from components.ingress import proxy_annotations
-from harness import TEST_SECRET_KEY, TEST_SECRETS, run_stack
+from harness import INGRESS_ADDRESS, TEST_SECRET_KEY, TEST_SECRETS, run_stack
 from settings import SettingsError, parse_settings
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -116,7 +116,28 @@ def test_minikube_ingress_is_plain_http_on_the_local_host(monkeypatch):
     assert "pulumi.com/skipAwait" not in ingress["metadata"]["annotations"]  # the addon publishes
     assert webui_env(run)["WEBUI_URL"] == "http://open-webui.minikube.local"
     assert run.exports["ingressSteps"]["ingressAddon"] == "minikube addons enable ingress"
-    assert "/etc/hosts" in run.exports["ingressSteps"]["ingressHosts"]
+
+
+def test_the_address_the_controller_publishes_is_exported_and_used(monkeypatch):
+    # Pulumi waits for the address on Minikube (the addon publishes the node's); the mocked
+    # cluster reports one, as there after `up`.
+    run = minikube_run(monkeypatch)
+    assert run.exports["ingressAddress"] == INGRESS_ADDRESS
+    hosts = run.exports["ingressSteps"]["ingressHosts"]
+    assert hosts.startswith(f'echo "{INGRESS_ADDRESS} open-webui.minikube.local" | sudo tee -a')
+    assert "minikube ip" not in hosts
+
+
+def test_without_a_published_address_the_steps_say_where_to_look(monkeypatch):
+    # ingress.skipAwait: the Ingress is created without waiting for the controller's address.
+    run = minikube_run(monkeypatch, skipAwait=True)
+    assert run.exports["ingressAddress"] == (
+        "none published yet; see `kubectl --context minikube -n icc-ollama get ingress open-webui`"
+    )
+    hosts = run.exports["ingressSteps"]["ingressHosts"]
+    assert hosts.startswith('echo "$(minikube ip) open-webui.minikube.local" | sudo tee -a')
+    icc = icc_run(monkeypatch)  # skipAwait is the ICC's default
+    assert icc.exports["ingressAddress"].startswith("none published yet; see `kubectl")
 
 
 def test_an_existing_tls_secret_replaces_cert_manager(monkeypatch):

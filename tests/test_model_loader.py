@@ -99,7 +99,7 @@ def test_present_models_are_not_pulled_again(fake_env):
 
 
 def test_a_pull_that_ends_without_the_model_is_retried(fake_env):
-    # `ollama pull` exits 0 when the stream just ends (Ollama api/client.go:216-258).
+    # `ollama pull` exits 0 when the stream just ends (Ollama v0.32.15's streaming API client).
     env, store = fake_env
     result = run({**env, "FAKE_STREAM_ENDS": "2", "OLLAMA_MODELS_WANTED": "phi3"})
     assert result.returncode == 0, result.stderr

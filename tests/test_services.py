@@ -8,7 +8,8 @@ Service's selector and named target port land on the pods of one workload of the
 
 import pytest
 
-from harness import run_stack
+from components import kube
+from harness import mock_cluster_ip, run_stack
 
 ICC_NAMESPACE = "wabc123-default"
 SERVICE = "kubernetes:core/v1:Service"
@@ -117,3 +118,23 @@ def test_up_waits_for_every_ollama_replica_up_to_the_rollout_timeout(minutes, mo
     # Ready means the models are there: the loader's readiness probe runs its check.
     loader = ollama["spec"]["template"]["spec"]["containers"][1]
     assert loader["readinessProbe"]["exec"]["command"][-1] == "check"
+
+
+def test_the_cluster_ips_the_cluster_assigns_are_exported(stack):
+    # One per ClusterIP Service (the headless one has none), keyed by the Service's name.
+    assigned = {
+        r.inputs["metadata"]["name"]: mock_cluster_ip(r.name)
+        for r in stack.of_type(SERVICE)
+        if r.inputs["spec"].get("clusterIP") != "None"
+    }
+    assert {"ollama", "open-webui"} <= set(assigned)
+    assert stack.exports["serviceClusterIPs"] == assigned
+
+
+def test_a_first_preview_says_when_the_cluster_ip_comes():
+    # The provider previews a create with the spec as given: no clusterIP in it yet.
+    class Spec:
+        cluster_ip = None
+
+    assert kube.assigned_cluster_ip(Spec()) == "assigned when the Service is created"
+    assert kube.assigned_cluster_ip(None) == "assigned when the Service is created"

@@ -436,7 +436,7 @@ def test_every_committed_stack_file_is_valid():
 
 
 # Accept/reject decisions of Go's time.ParseDuration or strconv.ParseInt, the two parses of
-# Ollama v0.32.15 envconfig/config.go:129-145, as Go 1.26 returned them for these inputs.
+# Ollama v0.32.15's envconfig.KeepAlive, as Go 1.26 returned them for these inputs.
 KEEP_ALIVE_ACCEPTED = [
     "5m",
     "1h30m",

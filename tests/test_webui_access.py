@@ -144,7 +144,7 @@ def test_a_chosen_admin_password_is_secret_and_not_weak():
     ],
 )
 def test_admin_email_follows_open_webuis_own_rule(email, ok):
-    # open_webui/utils/misc.py:767-771: name@localhost, or x@y.z; stored in lower case.
+    # Open WebUI 0.11.0's validate_email_format: name@localhost, or x@y.z; stored in lower case.
     if ok:
         assert parse("minikube", webui={"adminEmail": email}).webui.admin_email == email
     else:

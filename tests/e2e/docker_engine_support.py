@@ -3,10 +3,9 @@ the provider's create sequence replayed from the container inputs the program re
 
 No pulumi-docker provider can be built here (engine.md: it needs a patched copy of the upstream
 Terraform provider), so the inputs recorded by tests/harness.py are sent to a real Docker Engine
-in the order and shape terraform-provider-docker v4.5.0 (pulumi-docker 5.x's upstream) uses,
-internal/provider/resource_docker_container_funcs.go: create with network_mode "bridge" (:392),
-disconnect from "bridge" and connect networks_advanced (:463-502), upload files (:540-580),
-start, then poll the health check while `wait` is set (:583-627).
+in the order and shape terraform-provider-docker v4.5.0 (pulumi-docker 5.x's upstream) uses in
+its container create: create with network_mode "bridge", disconnect from "bridge" and connect
+networks_advanced, upload files, start, then poll the health check while `wait` is set.
 
 Each engine runs in its own network namespace (`unshare --net`), with its data root, exec root
 and socket in a temporary folder: it cannot see or touch a system Docker, the host's network or
@@ -249,7 +248,7 @@ def labels(entries: list[dict] | None) -> dict[str, str]:
 
 
 def container_body(inputs: dict, image_ids: dict[str, str]) -> dict:
-    """The ContainerCreate body the provider builds from these inputs (funcs.go:60-400)."""
+    """The ContainerCreate body the provider's container create builds from these inputs."""
     health = inputs.get("healthcheck")
     ports = inputs.get("ports") or []
     host_config = {
