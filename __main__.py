@@ -6,6 +6,7 @@ and exports what a user needs next. Every resource lives in a component under co
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -264,6 +265,11 @@ def main() -> None:
     outputs = deploy(settings)
     for key, value in outputs.items():
         pulumi.export(key, value)
+    # Everything made so far (the SDK's generated classes above all: pulumi_kubernetes' core/v1
+    # alone is tens of thousands of objects) lives until the program exits. Frozen, the garbage
+    # collector no longer scans it, neither in the collections while the engine works through
+    # the resources nor in the full one at exit: about 0.2 s of every preview and up (make bench).
+    gc.freeze()
 
 
 main()
