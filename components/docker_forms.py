@@ -31,6 +31,8 @@ WEBUI = "open-webui"
 LOADER = f"{OLLAMA}-model-loader"
 OLLAMA_VOLUME = f"{OLLAMA}-models"
 WEBUI_VOLUME = f"{WEBUI}-data"
+BACKUP = f"{WEBUI}-backup"
+BACKUP_VOLUME = f"{WEBUI}-backups"
 # The stock Ollama image runs as root and keeps models under $HOME/.ollama.
 OLLAMA_DATA_DIR = "/root/.ollama"
 # Open WebUI's first start migrates its database and downloads embedding models: minutes.
@@ -38,6 +40,8 @@ WEBUI_WAIT_SECONDS = 600
 OLLAMA_WAIT_SECONDS = 300
 # The loader is healthy once it runs and reaches the server (which is healthy before it starts).
 LOADER_WAIT_SECONDS = 120
+# The backup container is healthy once its schedule runs and can write the backup volume.
+BACKUP_WAIT_SECONDS = 120
 EXAMPLE_MODEL = "llama3.2:1b"
 
 _NANO = Decimal(10) ** 9

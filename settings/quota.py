@@ -20,6 +20,7 @@ from pydantic import Field
 from settings.base import Cpu, KeyedError, Memory, Model, StorageSize
 from settings.quantity import format_amount, parse_quantity
 from settings.sidecars import (
+    BACKUP_RESOURCES,
     EXPORTER_RESOURCES,
     KSM_RESOURCES,
     LOADER_RESOURCES,
@@ -118,14 +119,15 @@ def ollama_pods(settings: Settings) -> PodBudget:
 
 
 def webui_pods(settings: Settings) -> PodBudget:
-    webui = settings.webui
-    return pod_budget(
-        "Open WebUI",
-        1,
-        "webui.resources",
-        [webui.resources.requirements()],
-        claims=(webui.storage.size,),
-    )
+    webui, backup = settings.webui, settings.webui.backup
+    # With backups on: the backup sidecar and the backup claim (the init container that takes
+    # the pre-upgrade snapshot is smaller than the containers, so it adds nothing).
+    containers = [webui.resources.requirements()]
+    claims = [webui.storage.size]
+    if backup.enabled:
+        containers.append(BACKUP_RESOURCES)
+        claims.append(backup.storage.size)
+    return pod_budget("Open WebUI", 1, "webui.resources", containers, claims=tuple(claims))
 
 
 def monitoring_pods(settings: Settings) -> list[PodBudget]:

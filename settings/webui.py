@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from settings.backup import Backup
 from settings.base import MI, KeyedError, Model, PinnedImage, Resources, Storage
 from settings.quantity import parse_quantity
 
@@ -57,6 +58,8 @@ class WebUi(Model):
     # False: the stack config is the truth and wins over settings saved in the UI at each start.
     persistent_config: bool = False
     openai: OpenAi = OpenAi()
+    # Snapshots of the database on storage of their own (settings/backup.py).
+    backup: Backup = Backup()
     local_port: int = Field(default=8080, ge=1024, le=65535)
 
     @model_validator(mode="before")
