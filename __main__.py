@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pydantic import SecretStr
 
-from components import kube, next_steps
+from components import kube, next_steps, webui_backup
 from components import monitoring as mon
 from components.ingress import WebIngress, WebIngressArgs, public_url
 from components.kube_facts import OWNED_LABELS
@@ -173,6 +173,7 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         "nextSteps": {
             **next_steps.kubernetes_commands(settings, ollama, webui),
             **next_steps.monitoring_commands(settings, monitoring),
+            **webui_backup.next_steps(settings.webui, pulumi.get_stack()),
         },
         **web_ingress(settings, ollama, webui, opts),
     }
@@ -203,7 +204,10 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
         "target": settings.target,
         "ollamaUrl": stack.ollama_url,
         "openWebUIUrl": stack.webui_url,
-        "nextSteps": stack.next_steps,
+        "nextSteps": {
+            **stack.next_steps,
+            **webui_backup.next_steps(settings.webui, pulumi.get_stack()),
+        },
     }
 
 

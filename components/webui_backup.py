@@ -60,8 +60,8 @@ def backup_env(webui: WebUi) -> dict[str, str]:
     }
 
 
-def command(mode: str) -> list[str]:
-    return ["python3", SCRIPT_PATH, mode]
+def command(*args: str) -> list[str]:
+    return ["python3", SCRIPT_PATH, *args]
 
 
 def prepare_shell(webui: WebUi) -> str:
@@ -69,6 +69,14 @@ def prepare_shell(webui: WebUi) -> str:
     stays as it is (tests/test_upstream_contract.py checks that it reads every variable)."""
     env = " ".join(f"{key}={shlex.quote(value)}" for key, value in backup_env(webui).items())
     return f"{env} {shlex.join(command('prepare'))}"
+
+
+def next_steps(webui: WebUi, stack: str) -> dict[str, str]:
+    """The `backups` line of the `nextSteps` output (scripts/backups.py, every target)."""
+    if not webui.backup.enabled:
+        return {}
+    script = f".venv/bin/python scripts/backups.py {stack}"
+    return {"backups": f"{script} list  # then: {script} restore <name>"}
 
 
 # --- Kubernetes --------------------------------------------------------------------------------

@@ -218,8 +218,8 @@ def restore(name: str) -> None:
         (DATA_DIR / MARKER).unlink(missing_ok=True)
     log(
         f"restored {source.stem} ({found['users']} users, {found['chats']} chats, schema "
-        f"{found['schema']}, written by {image}); Open WebUI migrates it on its next start if "
-        f"its version is newer"
+        f"{found['schema']}, written by {image or 'an unrecorded image'}); Open WebUI "
+        f"migrates it on its next start if its version is newer"
     )
 
 
