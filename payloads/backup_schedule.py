@@ -42,17 +42,20 @@ def _field(part: str, name: str, low: int, high: int) -> frozenset[int]:
                 first = last = int(span)
         except ValueError:
             raise ValueError(f"{name} '{item}' is not a number, range or */step") from None
-        if not (low <= first <= last <= high) or step < 1:
+        if step < 1:
+            raise ValueError(f"{name} '{item}' has a step below 1")
+        if not low <= first <= last <= high:
             raise ValueError(f"{name} '{item}' is outside {low}-{high}")
         values.update(range(first, last + 1, step))
     return frozenset(values)
 
 
 def next_run(spec: tuple[frozenset[int], ...], after: datetime) -> datetime | None:
-    """The first minute after `after` that the schedule matches (None: not within 5 years)."""
+    """The first minute after `after` that the schedule matches; None if there is none within
+    eight years (the longest gap between two 29 Februaries)."""
     minutes, hours, days, months, weekdays, flags = spec
     at = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    for _ in range(100_000):
+    while at.year <= after.year + 8:
         day_ok, weekday_ok = at.day in days, (at.weekday() + 1) % 7 in weekdays
         if at.month not in months:
             at = (at.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)

@@ -75,7 +75,7 @@ def snapshot(kind: str, note: str = "") -> dict:
     partial = BACKUP_DIR / f"{name}.db.partial"
     try:
         found = copy_database(DB, partial)
-        meta: dict = {"name": name, "kind": kind, "created": now.isoformat(timespec="seconds")}
+        meta: dict = {"name": name, "kind": kind, "created": now.isoformat()}
         meta.update(image=recorded_image(), note=note, bytes=partial.stat().st_size, **found)
         (BACKUP_DIR / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
         os.replace(partial, BACKUP_DIR / f"{name}.db")
@@ -110,7 +110,7 @@ def snapshots(kind: str | None = None) -> list[dict]:
             continue
         if (BACKUP_DIR / f"{meta_file.stem}.db").exists() and kind in (None, meta.get("kind")):
             found.append(meta)
-    return sorted(found, key=lambda meta: meta["created"], reverse=True)
+    return sorted(found, key=lambda meta: (meta["created"], meta["name"]), reverse=True)
 
 
 def prune(kind: str, keep: int) -> None:
@@ -182,7 +182,7 @@ def show() -> None:
     if not found:
         print(f"no snapshots in {BACKUP_DIR} yet")
     for meta in found:
-        when = meta["created"].replace("T", " ").replace("+00:00", " UTC")
+        when = f"{datetime.fromisoformat(meta['created']):%Y-%m-%d %H:%M:%S} UTC"
         image = meta.get("image") or "an unrecorded image"
         print(f"{meta['name']:44} {when}  {describe(meta)}, written by {image}")
 
@@ -243,11 +243,14 @@ def main(argv: list[str]) -> int:
 
 
 def termination_log(message: str) -> None:
-    """Kubernetes shows this file as the container's termination message (`kubectl describe`)."""
-    try:
-        Path("/dev/termination-log").write_text(message + "\n")
-    except OSError:
-        pass
+    """Kubernetes shows this file as the container's termination message (`kubectl describe`);
+    the kubelet mounts it, so it exists only there."""
+    path = Path("/dev/termination-log")
+    if path.is_file():
+        try:
+            path.write_text(message + "\n")
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":
