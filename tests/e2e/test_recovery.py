@@ -55,7 +55,12 @@ from e2e_support import (
 pytestmark = pytest.mark.e2e
 
 RECOVER = ROOT / "scripts" / "recover.py"
-CLAIMS = (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi"))  # the icc defaults
+# The icc defaults: models, chats, and the chats' snapshots.
+CLAIMS = (
+    ("models-ollama-0", "20Gi"),
+    ("data-open-webui-0", "5Gi"),
+    ("backups-open-webui-0", "5Gi"),
+)
 
 
 @dataclass(frozen=True)
