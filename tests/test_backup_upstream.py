@@ -35,7 +35,9 @@ CACHE = Path(
     os.environ.get("ICC_OLLAMA_UPSTREAM_CACHE", Path.home() / ".cache" / "icc-ollama-upstream")
 )
 # What `open_webui.migrations.env` imports (open_webui.env, internal.db, models.auths/chats/...),
-# by distribution name; versions come from the wheel's own pins where it has one.
+# by distribution name; versions come from the wheel's own pins where it has one. A module a
+# later version adds is installed when a first migration run misses it (IMPORT_NAMES: import
+# names that differ from their distribution's).
 MIGRATION_DEPENDENCIES = (
     "sqlalchemy",
     "alembic",
@@ -51,6 +53,15 @@ MIGRATION_DEPENDENCIES = (
     "uvicorn",
     "typer",
 )
+IMPORT_NAMES = {
+    "bs4": "beautifulsoup4",
+    "engineio": "python-socketio",
+    "socketio": "python-socketio",
+    "mimeparse": "python-mimeparse",
+    "jwt": "pyjwt",
+    "yaml": "pyyaml",
+    "dotenv": "python-dotenv",
+}
 MIGRATE = """
 import sys
 from pathlib import Path
@@ -70,7 +81,9 @@ else:
 
 
 def version() -> str:
-    return WebUi.model_fields["image"].default.rsplit(":v", 1)[1]
+    """The pinned version; ICC_OLLAMA_BACKUP_UPSTREAM_VERSION tries another before a bump."""
+    pinned = WebUi.model_fields["image"].default.rsplit(":v", 1)[1]
+    return os.environ.get("ICC_OLLAMA_BACKUP_UPSTREAM_VERSION", pinned)
 
 
 def pip(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
@@ -112,20 +125,33 @@ def open_webui() -> Path:
             )
         )
     pinned = {name.lower(): value for name, value in pins.items()}
-    wanted = [
-        f"{name}=={pinned[name]}" if name in pinned else name for name in MIGRATION_DEPENDENCIES
-    ]
+
+    def install(*names: str) -> None:
+        wanted = [f"{name}=={pinned[name]}" if name in pinned else name for name in names]
+        done = pip("install", *wanted, python=str(python))
+        if done.returncode != 0:
+            skip_offline(f"pip install {' '.join(wanted)}", done)
+
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     done = pip("install", "--no-deps", str(wheel), python=str(python))
-    if done.returncode == 0:
-        done = pip("install", *wanted, python=str(python))
     if done.returncode != 0:
-        skip_offline(f"pip install {' '.join(wanted)}", done)
-    (venv / "ready").write_text(" ".join(wanted) + "\n")
+        skip_offline(f"pip install {wheel.name}", done)
+    install(*MIGRATION_DEPENDENCIES)
+    scratch = venv / "probe"
+    for _ in range(20):  # a module this version imports beyond the list
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        missing = re.search(r"No module named '([^'.]+)", migrate(python, scratch, check=False))
+        if missing is None:
+            break
+        install(IMPORT_NAMES.get(missing.group(1), missing.group(1)).lower())
+    migrate(python, scratch)  # they run now, or the test fails with their error
+    shutil.rmtree(scratch)
+    (venv / "ready").write_text("the migrations ran\n")  # later sessions reuse it
     return python
 
 
-def migrate(python: Path, data: Path, revision: str = "head") -> str:
+def migrate(python: Path, data: Path, revision: str = "head", check: bool = True) -> str:
     """Open WebUI's own migrations on data/webui.db, as its start runs them; the output."""
     env = {
         "PATH": os.environ["PATH"],
@@ -142,7 +168,8 @@ def migrate(python: Path, data: Path, revision: str = "head") -> str:
         text=True,
         timeout=600,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout + done.stderr
 
 
