@@ -61,6 +61,7 @@ IMPORT_NAMES = {
     "jwt": "pyjwt",
     "yaml": "pyyaml",
     "dotenv": "python-dotenv",
+    "PIL": "pillow",
 }
 MIGRATE = """
 import sys
@@ -144,7 +145,14 @@ def open_webui() -> Path:
         missing = re.search(r"No module named '([^'.]+)", migrate(python, scratch, check=False))
         if missing is None:
             break
-        install(IMPORT_NAMES.get(missing.group(1), missing.group(1)).lower())
+        name = IMPORT_NAMES.get(missing.group(1), missing.group(1)).lower()
+        done = pip(
+            "install", f"{name}=={pinned[name]}" if name in pinned else name, python=str(python)
+        )
+        assert done.returncode == 0, (
+            f"Open WebUI {version()}'s migrations import {missing.group(1)!r}; installing {name!r} "
+            f"failed (add its distribution to IMPORT_NAMES): {done.stderr.strip()[-300:]}"
+        )
     migrate(python, scratch)  # they run now, or the test fails with their error
     shutil.rmtree(scratch)
     (venv / "ready").write_text("the migrations ran\n")  # later sessions reuse it
