@@ -496,3 +496,31 @@ def test_a_docker_restore_stops_open_webui_around_the_restore(script, monkeypatc
         ("exec", "open-webui-backup", ["restore", "webui-20261201T023000Z-scheduled"]),
         ("start", "open-webui"),
     ]
+
+
+# --- the policy pack sees the sidecar and the claim like any other ------------------------------
+
+
+@pytest.mark.parametrize(
+    "quota, backups, fits",
+    [
+        # icc: Ollama 4 CPU + loader 200m, Open WebUI 1 CPU + backup sidecar 200m = 5.4 CPU
+        ({"limits": {"cpu": "5.4"}}, True, True),
+        ({"limits": {"cpu": "5.3"}}, True, False),
+        ({"limits": {"cpu": "5.3"}}, False, True),
+        # claims: Ollama 20Gi, data 5Gi, backups 5Gi
+        ({"storage": "30Gi"}, True, True),
+        ({"storage": "29Gi"}, True, False),
+        ({"storage": "25Gi"}, False, True),
+    ],
+)
+def test_the_policy_packs_quota_rule_counts_the_backup_parts(quota, backups, fits, monkeypatch):
+    sys.path.insert(0, str(ROOT / "policy"))
+    import rules
+    from test_policy import as_resources
+    from wire import Facts
+
+    run = render("icc", monkeypatch, webui={"backup": {"enabled": backups}})
+    facts = Facts.from_config({"target": "icc", "namespace": "wabc123-default", "quota": quota})
+    problems = rules.check_all(as_resources(run), facts)["quota-fits"]
+    assert (problems == []) is fits, problems

@@ -235,19 +235,10 @@ def import_standins(engine: Engine, ollama_image: str, webui_image: str) -> dict
         {"bin/ollama": STANDINS / "ollama", "usr/share/standin/pull.cgi": STANDINS / "pull.cgi"},
         ["ENV OLLAMA_HOST=0.0.0.0:11434", 'ENTRYPOINT ["/bin/ollama"]', 'CMD ["serve"]'],
     )
-    # Open WebUI's image has no ENTRYPOINT; it runs `bash start.sh` in /app/backend.
-    webui = import_image(
-        api,
-        busybox,
-        webui_image,
-        {
-            "usr/bin/curl": STANDINS / "curl",
-            "app/backend/start.sh": STANDINS / "start.sh",
-            "bin/bash": STANDINS / "bash",
-            "usr/bin/python3": STANDINS / "python3",
-        },
-        ["WORKDIR /app/backend", 'CMD ["bash", "start.sh"]'],
-    )
+    # Open WebUI's image has no ENTRYPOINT; it runs `bash start.sh` in /app/backend. Its
+    # stand-in has a real python3, so the admin bootstrap and the backup script run unchanged.
+    version = webui_image.rpartition(":")[2].lstrip("v")
+    webui = import_python_webui(api, busybox, webui_image, version)
     return {ollama_image: ollama, webui_image: webui}
 
 

@@ -4,7 +4,9 @@
 The container inputs come from the real __main__.py under the unit tests' mocks; they are sent
 to the engine in the provider's create sequence. Stand-in images under the pinned names carry the
 real images' ENTRYPOINT/CMD, a busybox userland and an `ollama` script answering the CLI verbs
-the stack uses, so the health checks and the unmodified model-loader.sh run for real.
+the stack uses, so the health checks and the unmodified model-loader.sh run for real. The Open
+WebUI stand-in has a real python3 (this interpreter) and a stand-in `open_webui` package, so the
+unmodified admin bootstrap and backup script run in it too.
 
 What this proves and what not: the engine accepts the rendered specs, the loader runs with the
 image's entrypoint, the health checks pass, and what the engine stores reads back (through the
@@ -30,7 +32,8 @@ CONTAINER, VOLUME, NETWORK = (
     "docker:index/volume:Volume",
     "docker:index/network:Network",
 )
-DEPLOY_ORDER = ("ollama", "ollama-model-loader", "open-webui")  # as the dependencies require
+# As the dependencies require (the backup container needs nothing else running).
+DEPLOY_ORDER = ("ollama", "ollama-model-loader", "open-webui", "open-webui-backup")
 MODEL = "llama3.2:1b"  # Pulumi.docker.yaml's model
 
 
