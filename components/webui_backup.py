@@ -10,7 +10,7 @@ like Open WebUI, and writes snapshots with the same SQLite the server uses.
   `backup-before-start` (before every start: a snapshot when the image changed) and a sidecar
   `backup` (the schedule). A CronJob would need the claim on the node where Open WebUI runs
   (a Multi-Attach error elsewhere); SQLite's locking also needs one kernel for both.
-* Docker (components/docker_stack.py): the same `prepare` step first in Open WebUI's start
+* Docker (components/docker_backup.py): the same `prepare` step first in Open WebUI's start
   command, and the container `open-webui-backup` for the schedule.
 Pulumi runs neither a restore nor a listing: scripts/backups.py does, with these names.
 """

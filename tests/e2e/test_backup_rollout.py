@@ -20,13 +20,28 @@ observedGeneration (fixed in 4.26): the revision check below is what shows that 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 from test_engine import claim_uids, pods, ready, stack_settings
 
-from e2e_support import LegacyTokenReferences, bound_volume, create_stack, project_copy
+from e2e_support import (
+    ROOT,
+    TEST_ADMIN_PASSWORD,
+    TEST_SECRET_KEY,
+    LegacyTokenReferences,
+    bound_volume,
+    create_stack,
+    project_copy,
+)
+from settings import parse_settings
+
+HELPER = "open-webui-restore"
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +71,7 @@ def replaced(preview: dict) -> set[str]:
 
 
 def test_an_existing_stack_gains_backups_and_an_image_change_rolls_out_the_snapshot_step(
-    cluster, engine_env, e2e_tmp
+    cluster, engine_env, e2e_tmp, monkeypatch
 ):
     cluster.apply(
         [
@@ -117,7 +132,82 @@ def test_an_existing_stack_gains_backups_and_an_image_change_rolls_out_the_snaps
         assert env["ICC_WEBUI_IMAGE"] == new_image
         assert step["command"] == ["python3", "/opt/icc-ollama/webui-backup.py", "prepare"]
 
+        check_restore_steps(cluster, settings, after, monkeypatch)
+
         stack.pulumi("destroy", "--yes", "--skip-preview")
         kept = claim_uids(cluster, NAMESPACE)
         assert kept["data-open-webui-0"] == before["data-open-webui-0"]
         assert kept["backups-open-webui-0"] == after["backups-open-webui-0"]
+
+
+SNAPSHOT = "webui-20261202T023000Z-scheduled"
+
+
+def check_restore_steps(cluster, settings: dict, claims: dict, monkeypatch) -> None:
+    """scripts/backups.py's Kubernetes steps with the real kubectl against the real API server:
+    Open WebUI scaled to 0 and gone, the one-off pod from the deployed template accepted and
+    scheduled with both claims, Open WebUI scaled back and its rollout waited for. kwok runs no
+    containers, so two things are stood in: the listing (`kubectl exec` into the sidecar) and the
+    one-off pod's end (marked Succeeded once it is scheduled; the restore itself is the script's,
+    run for real on the Docker engine tier and in tests/test_backup_payload.py)."""
+    script = load_backups_script()
+    monkeypatch.setenv("PATH", f"{cluster.bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(script, "in_backup_container", lambda *args: f"{SNAPSHOT}  ...\n")
+    seen: dict = {}
+
+    def finish_helper() -> None:
+        def scheduled():
+            found = cluster.kubectl(
+                "get", "pod", HELPER, "-n", NAMESPACE, "-o", "json", "--ignore-not-found"
+            ).stdout
+            pod = json.loads(found) if found.strip() else {}
+            return pod if pod.get("status", {}).get("phase") == "Running" else None
+
+        seen["pod"] = cluster.wait_for("the one-off pod scheduled", scheduled, timeout=300)
+        seen["webui pods then"] = pods(cluster, NAMESPACE, "open-webui")
+        cluster.kubectl(
+            "patch",
+            "pod",
+            HELPER,
+            "-n",
+            NAMESPACE,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": {"phase": "Succeeded"}}),
+        )
+
+    helper = threading.Thread(target=finish_helper)
+    helper.start()
+    try:
+        secrets = {"webuiSecretKey": TEST_SECRET_KEY, "webuiAdminPassword": TEST_ADMIN_PASSWORD}
+        parsed = parse_settings({**settings, **secrets}, frozenset(secrets))
+        script.kubernetes(parsed, "restore", SNAPSHOT)
+    finally:
+        helper.join(timeout=600)
+    pod = seen["pod"]
+    assert seen["webui pods then"] == []  # Open WebUI was stopped while it ran
+    claimed = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod["spec"]["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    assert claimed == {"data-open-webui-0", "backups-open-webui-0"}
+    assert pod["spec"]["containers"][0]["command"][-2:] == ["restore", SNAPSHOT]
+    assert ready(webui_pod(cluster))  # scaled back, rollout waited for
+    assert claim_uids(cluster, NAMESPACE)["data-open-webui-0"] == claims["data-open-webui-0"]
+    assert (
+        cluster.kubectl(
+            "get", "pod", HELPER, "-n", NAMESPACE, "--ignore-not-found", "-o", "name"
+        ).stdout.strip()
+        == ""
+    )
+
+
+def load_backups_script():
+    path = ROOT / "scripts" / "backups.py"
+    spec = importlib.util.spec_from_file_location("backups_script_e2e", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
