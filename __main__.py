@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pydantic import SecretStr
 
-from components import kube, next_steps
+from components import kube, next_steps, webui_backup
 from components.kube_facts import OWNED_LABELS
 from components.ollama_env import PORT as ollama_port
 from components.secrets import StackSecrets, StackSecretsArgs
@@ -224,6 +224,7 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
         "nextSteps": {
             **next_steps.kubernetes_commands(settings, ollama, webui),
             **next_steps.monitoring_commands(settings, monitoring),
+            **webui_backup.next_steps(settings.webui, pulumi.get_stack()),
         },
         **web_ingress(settings, ollama, webui, opts),
         **secret_exports(secrets),
@@ -254,7 +255,10 @@ def deploy_docker(settings: Settings) -> dict[str, Any]:
         "target": settings.target,
         "ollamaUrl": stack.ollama_url,
         "openWebUIUrl": stack.webui_url,
-        "nextSteps": next_steps.docker_commands(settings, stack.webui_url, stack.ollama_url),
+        "nextSteps": {
+            **next_steps.docker_commands(settings, stack.webui_url, stack.ollama_url),
+            **webui_backup.next_steps(settings.webui, pulumi.get_stack()),
+        },
         **secret_exports(secrets),
     }
 

@@ -20,16 +20,21 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components import docker_backup, kube, next_steps
 from components import docker_forms as forms
-from components import kube, next_steps
-from components.docker_names import LOADER, OLLAMA, OLLAMA_VOLUME, WEBUI, WEBUI_VOLUME
+from components.docker_names import (
+    BACKUP_VOLUME,
+    LOADER,
+    OLLAMA,
+    OLLAMA_VOLUME,
+    WEBUI,
+    WEBUI_VOLUME,
+)
 from components.ollama_env import LOADER_ENV, SCRIPT, SCRIPT_DIR, ollama_env
 from components.ollama_env import PORT as OLLAMA_PORT
-from components.webui_env import DATA_DIR as WEBUI_DATA_DIR
 from components.webui_env import PORT as WEBUI_PORT
 from components.webui_env import (
     browser_origins,
-    start_command,
     webui_env,
     webui_secret_env,
 )
@@ -111,7 +116,15 @@ class LocalDockerStack(pulumi.ComponentResource):
         self.webui_url = (
             f"http://{next_steps.url_host(settings.bind_address)}:{settings.webui_port}"
         )
+        # Backups (components/docker_backup.py): a volume of their own and the schedule.
+        self.backups = self.backup_container = None
+        if args.webui.backup.enabled:
+            volume = (f"{name}-webui-backups", BACKUP_VOLUME, WEBUI, "backup")
+            self.backups = self._volume(*volume)
         self.webui_container = self._webui(name)
+        if self.backups is not None:
+            scheduler = docker_backup.SchedulerArgs(args.webui, self.webui_image, self.webui_mounts)
+            self.backup_container = docker_backup.scheduler(f"{name}-webui-backup", scheduler, self)
         self.register_outputs({"ollamaUrl": self.ollama_url, "webuiUrl": self.webui_url})
 
     def _volume(self, logical: str, volume_name: str, app: str, component: str) -> docker.Volume:
@@ -219,6 +232,7 @@ class LocalDockerStack(pulumi.ComponentResource):
     def _webui(self, name: str) -> docker.Container:
         args, settings = self._args, self._args.docker
         volume = self._volume(f"{name}-webui-data", WEBUI_VOLUME, WEBUI, "frontend")
+        self.webui_mounts = docker_backup.Mounts(volume, self.backups)
         self.webui_image = self._image(f"{name}-webui-image", args.webui.image)
         origins = browser_origins(settings.webui_port, self.webui_url)
         plain = webui_env(args.webui, (self.ollama_url,), None, origins)
@@ -227,13 +241,12 @@ class LocalDockerStack(pulumi.ComponentResource):
             f"{name}-open-webui",
             name=WEBUI,
             image=self.webui_image.image_id,
-            command=start_command(args.webui),
+            command=docker_backup.start_command(args.webui),
             envs=forms.secret_env_list(
                 plain, webui_secret_env(args.secret_key, args.openai_api_key, admin_password)
             ),
-            volumes=[
-                docker.ContainerVolumeArgs(volume_name=volume.name, container_path=WEBUI_DATA_DIR)
-            ],
+            volumes=self.webui_mounts.volumes(),
+            uploads=docker_backup.script_uploads() if self.backups is not None else None,
             networks_advanced=self._network(),
             # An Ollama outside this stack is reached through the host (Linux needs this entry).
             hosts=None if settings.run_ollama else [HOST_GATEWAY],

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import kube
+from components import webui_backup as backup
 from components.network import AllowRule
 from components.webui_env import (
     DATA_DIR,
@@ -72,6 +73,7 @@ class OpenWebUI(pulumi.ComponentResource):
         self.selector = kube.labels(args.name, "frontend")
         self.service_name = args.name
         self.secret_name = f"{args.name}-secret"
+        self.scripts_name = f"{args.name}-scripts"
         child = pulumi.ResourceOptions(parent=self)
         # No API token: nothing in this pod talks to the API server.
         self.service_account = k8s.core.v1.ServiceAccount(
@@ -81,6 +83,17 @@ class OpenWebUI(pulumi.ComponentResource):
             opts=child,
         )
         self.secret = self._secret(name, child)
+        # The backup script for the init container and the sidecar (components/webui_backup.py).
+        self.scripts = (
+            k8s.core.v1.ConfigMap(
+                f"{name}-scripts",
+                metadata=self._meta(self.scripts_name),
+                data=backup.script_files(),
+                opts=child,
+            )
+            if args.webui.backup.enabled
+            else None
+        )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=kube.skip_await(self._meta(args.name)),
@@ -177,6 +190,31 @@ class OpenWebUI(pulumi.ComponentResource):
             "securityContext": kube.container_security(),
         }
 
+    def _pod_spec(self, container: dict) -> dict:
+        """The pod: with backups, the snapshot before every start (the last init container, so
+        Open WebUI starts only after it) and the schedule beside Open WebUI."""
+        webui = self._args.webui
+        spec: dict = {
+            "enableServiceLinks": False,
+            "serviceAccountName": self._args.name,
+            "automountServiceAccountToken": False,
+            "securityContext": kube.pod_security(RUN_AS_USER, RUN_AS_GROUP, FS_GROUP),
+            "initContainers": [
+                self._seed_static(),
+                kube.adopt_legacy_data(webui.image, "data", DATA_DIR, FS_GROUP),
+            ],
+            "containers": [container],
+            "volumes": [
+                {"name": "static", "emptyDir": {"sizeLimit": "256Mi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+            ],
+        }
+        if webui.backup.enabled:
+            spec["initContainers"].append(backup.init_container(webui))
+            spec["containers"].append(backup.sidecar(webui))
+            spec["volumes"].append(backup.volume(self.scripts_name))
+        return spec
+
     def _statefulset(self, name: str) -> k8s.apps.v1.StatefulSet:
         webui = self._args.webui
         container = {
@@ -204,6 +242,13 @@ class OpenWebUI(pulumi.ComponentResource):
         command = start_command(webui)
         if command:
             container["command"] = command
+        claims = [kube.claim_template("data", webui.storage, "frontend", self._args.name)]
+        template_meta: dict = {"labels": kube.with_managed_by(self.selector)}
+        if webui.backup.enabled:
+            # A second claim template changes an immutable field: an existing StatefulSet is
+            # replaced once (its claims are kept and re-attached, see the README).
+            claims.append(backup.claim_template(webui, self._args.name))
+            template_meta["annotations"] = {"icc-ollama/webui-backup-sha256": backup.script_hash()}
         return k8s.apps.v1.StatefulSet(
             name,
             metadata=self._meta(self._args.name),
@@ -215,32 +260,17 @@ class OpenWebUI(pulumi.ComponentResource):
                 "replicas": 1,
                 "selector": {"matchLabels": self.selector},
                 "persistentVolumeClaimRetentionPolicy": kube.claim_retention(self._args.keep_data),
-                "template": {
-                    "metadata": {"labels": kube.with_managed_by(self.selector)},
-                    "spec": {
-                        "enableServiceLinks": False,
-                        "serviceAccountName": self._args.name,
-                        "automountServiceAccountToken": False,
-                        "securityContext": kube.pod_security(RUN_AS_USER, RUN_AS_GROUP, FS_GROUP),
-                        "initContainers": [
-                            self._seed_static(),
-                            kube.adopt_legacy_data(webui.image, "data", DATA_DIR, FS_GROUP),
-                        ],
-                        "containers": [container],
-                        "volumes": [
-                            {"name": "static", "emptyDir": {"sizeLimit": "256Mi"}},
-                            {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
-                        ],
-                    },
-                },
-                "volumeClaimTemplates": [
-                    kube.claim_template("data", webui.storage, "frontend", self._args.name)
-                ],
+                "template": {"metadata": template_meta, "spec": self._pod_spec(container)},
+                "volumeClaimTemplates": claims,
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # Its pods need both; they are named here, so the order must be said.
-                depends_on=[self.secret, self.service_account],
+                # Its pods need these; they are named here, so the order must be said.
+                depends_on=[
+                    self.secret,
+                    self.service_account,
+                    *([self.scripts] if self.scripts else []),
+                ],
                 custom_timeouts=kube.rollout_timeouts(15),
             ),
         )

@@ -59,7 +59,7 @@ def check_budget(
     counted = biggest.replicas_key.lower().endswith("replicas")
     given: object
     if resource == "storage" and biggest.claims_key:
-        key, given = biggest.claims_key, ", ".join(biggest.claim_sizes)
+        key, given = biggest.claims_key, biggest.claim_size
         lower = biggest.claims_key + (f" or {biggest.replicas_key}" if counted else "")
     else:
         key, given = biggest.replicas_key, biggest.replicas if counted else None

@@ -18,6 +18,7 @@ from settings.ollama import Ollama
 from settings.quantity import parse_quantity
 from settings.quota import NodeCapacity, Quota
 from settings.sidecars import (
+    BACKUP_RESOURCES,
     EXPORTER_RESOURCES,
     KSM_RESOURCES,
     LOADER_RESOURCES,
@@ -52,8 +53,8 @@ class PodBudget:
     replicas_key: str  # the setting that decides the count, named in the message
     requests: Mapping[str, Decimal] = field(default_factory=dict)
     limits: Mapping[str, Decimal] = field(default_factory=dict)
-    claims_key: str = ""  # the setting that sizes its claims, named when storage overruns
-    claim_sizes: tuple[str, ...] = ()
+    claims_key: str = ""  # the setting that sizes its biggest claim, named when storage overruns
+    claim_size: str = ""  # that claim's size, as given
 
 
 def pod_budget(
@@ -62,20 +63,24 @@ def pod_budget(
     replicas_key: str,
     containers: list[dict],
     gpu_resource: str = "",
-    claims: tuple[str, ...] = (),
-    claims_key: str = "",
+    claims: Mapping[str, str] | None = None,
 ) -> PodBudget:
-    """Sum the containers' `resources` blocks (as rendered) into one pod's amounts."""
+    """Sum the containers' `resources` blocks (as rendered) into one pod's amounts; `claims` maps
+    the setting that sizes each of its claims to that size."""
     totals: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
     for container in containers:
         for side, amounts in totals.items():
             for resource, amount in container.get(side, {}).items():
                 key = "gpu" if resource == gpu_resource else resource
                 amounts[key] = amounts.get(key, Decimal(0)) + parse_quantity(amount)
+    claims_key = claim_size = ""
     if claims:
-        totals["requests"]["storage"] = sum((parse_quantity(size) for size in claims), Decimal(0))
+        sizes = {key: parse_quantity(size) for key, size in claims.items()}
+        totals["requests"]["storage"] = sum(sizes.values(), Decimal(0))
+        claims_key = max(sizes, key=lambda key: sizes[key])
+        claim_size = claims[claims_key]
     return PodBudget(
-        name, replicas, replicas_key, totals["requests"], totals["limits"], claims_key, claims
+        name, replicas, replicas_key, totals["requests"], totals["limits"], claims_key, claim_size
     )
 
 
@@ -97,21 +102,20 @@ def ollama_pods(release: Release) -> PodBudget:
         key,
         containers,
         gpu.resource_name,
-        (ollama.storage.size,),
-        "ollama.storage.size",
+        {"ollama.storage.size": ollama.storage.size},
     )
 
 
 def webui_pods(release: Release) -> PodBudget:
-    webui = release.webui
-    return pod_budget(
-        "Open WebUI",
-        1,
-        "webui.resources",
-        [webui.resources.requirements()],
-        claims=(webui.storage.size,),
-        claims_key="webui.storage.size",
-    )
+    webui, backup = release.webui, release.webui.backup
+    # With backups on: the backup sidecar and the backup claim (the init container that takes
+    # the pre-upgrade snapshot is smaller than the containers, so it adds nothing).
+    containers = [webui.resources.requirements()]
+    claims = {"webui.storage.size": webui.storage.size}
+    if backup.enabled:
+        containers.append(BACKUP_RESOURCES)
+        claims["webui.backup.storage.size"] = backup.storage.size
+    return pod_budget("Open WebUI", 1, "webui.resources", containers, claims=claims)
 
 
 def monitoring_pods(release: Release) -> list[PodBudget]:
@@ -121,7 +125,11 @@ def monitoring_pods(release: Release) -> list[PodBudget]:
     if not config.enabled:
         return []
     prometheus = config.prometheus
-    claims = (prometheus.storage_size,) if prometheus.storage_size else ()
+    claims = (
+        {"monitoring.prometheus.storageSize": prometheus.storage_size}
+        if prometheus.storage_size
+        else None
+    )
     pods = [
         pod_budget(
             "Prometheus",
@@ -129,7 +137,6 @@ def monitoring_pods(release: Release) -> list[PodBudget]:
             "monitoring.prometheus.resources",
             [prometheus.resources.requirements(), RELOADER_RESOURCES],
             claims=claims,
-            claims_key="monitoring.prometheus.storageSize",
         ),
         pod_budget(
             "Grafana", 1, "monitoring.grafana.resources", [config.grafana.resources.requirements()]

@@ -8,6 +8,12 @@ LOADER_RESOURCES = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
     "limits": {"cpu": "200m", "memory": "128Mi"},
 }
+# Open WebUI's backup sidecar and its init container (components/webui_backup.py): python3
+# sleeping between snapshots; a snapshot streams pages through SQLite's small page cache.
+BACKUP_RESOURCES = {
+    "requests": {"cpu": "10m", "memory": "32Mi"},
+    "limits": {"cpu": "200m", "memory": "128Mi"},
+}
 EXPORTER_RESOURCES = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
     "limits": {"cpu": "200m", "memory": "128Mi"},

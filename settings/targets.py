@@ -30,6 +30,12 @@ def _monitoring_defaults() -> dict[str, Any]:
     }
 
 
+def _laptop_backups() -> dict[str, Any]:
+    # A laptop is often off at night: every six hours (a missed time is made up at the next
+    # start), three days kept. The storage size means nothing on Docker (a volume).
+    return {"schedule": "0 */6 * * *", "retention": 12, "storage": {"size": "2Gi"}}
+
+
 def icc() -> dict[str, Any]:
     return {
         "createNamespace": False,
@@ -67,6 +73,12 @@ def icc() -> dict[str, Any]:
                 "limits": {"cpu": "1", "memory": "2Gi"},
             },
             "storage": {"size": "5Gi", "storageClass": "rook-ceph-block"},
+            # A server that runs at night: one snapshot a day, two weeks kept.
+            "backup": {
+                "schedule": "30 2 * * *",
+                "retention": 14,
+                "storage": {"size": "5Gi", "storageClass": "rook-ceph-block"},
+            },
         },
     }
 
@@ -101,6 +113,7 @@ def minikube() -> dict[str, Any]:
                 "limits": {"cpu": "1", "memory": "2Gi"},
             },
             "storage": {"size": "2Gi"},
+            "backup": _laptop_backups(),
         },
     }
 
@@ -128,6 +141,7 @@ def docker() -> dict[str, Any]:
                 "limits": {"cpu": "1", "memory": "2Gi"},
             },
             "storage": {"size": "2Gi"},
+            "backup": _laptop_backups(),
         },
     }
 

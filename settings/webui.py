@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from settings.backup import Backup
 from settings.base import MI, KeyedError, Model, Resources, Storage
 from settings.images import pinned_image
 from settings.quantity import parse_quantity
@@ -102,6 +103,8 @@ class WebUi(Model):
     # its download for about 70 s (without it, documents need another embedding engine).
     offline: bool = False
     openai: OpenAi = OpenAi()
+    # Snapshots of the database on storage of their own (settings/backup.py).
+    backup: Backup = Backup()
     local_port: int = Field(default=8080, ge=1024, le=65535)
 
     @model_validator(mode="before")

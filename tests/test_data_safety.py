@@ -18,6 +18,7 @@ FORCES_NEW_CLAIMS = {
     "ollama.storage.size": {"ollama": {"storage": {"size": "50Gi"}}},
     "ollama.storage.storageClass": {"ollama": {"storage": {"storageClass": "fast-ssd"}}},
     "webui.storage.size": {"webui": {"storage": {"size": "9Gi"}}},
+    "webui.backup.storage.size": {"webui": {"backup": {"storage": {"size": "9Gi"}}}},
 }
 SAFE_CHANGES = {
     "ollama.replicas": {"ollama": {"replicas": 3, "gpu": {"count": 1}}},
@@ -43,6 +44,7 @@ SAFE_CHANGES = {
         }
     },
     "webui.openai": {"webui": {"openai": {"enabled": False}}},
+    "webui.backup.schedule": {"webui": {"backup": {"schedule": "0 * * * *", "retention": 3}}},
     "networkPolicies.enabled": {"networkPolicies": {"enabled": False}},
     "monitoring.enabled": {"monitoring": {"enabled": True, "prometheus": {"storageSize": "5Gi"}}},
 }
@@ -94,3 +96,16 @@ def test_pulumi_never_owns_a_claim_it_could_delete_or_replace(icc, minikube):
 
 def test_a_created_namespace_is_retained_on_destroy(minikube):
     assert minikube.options_of("kubernetes:core/v1:Namespace", "namespace").retain_on_delete
+
+
+def test_turning_backups_off_or_on_keeps_the_data_claim(baseline, monkeypatch):
+    """The backup claim template comes and goes with webui.backup.enabled (a StatefulSet
+    replacement, see the README); the data claim's identity never changes, and a dropped backup
+    claim is kept by the retention policy like any other."""
+    off = run_stack(
+        "icc", monkeypatch, **_deep_merge(BASE, {"webui": {"backup": {"enabled": False}}})
+    )
+    data = ("wabc123-default", "open-webui", "data")
+    backups = ("wabc123-default", "open-webui", "backups")
+    assert claim_identities(off)[data] == baseline[data]
+    assert backups in baseline and backups not in claim_identities(off)

@@ -86,16 +86,19 @@ def mounts(inputs):
 
 def test_local_mode_runs_ollama_loader_and_webui(local):
     names = sorted(r.inputs["name"] for r in local.of_type(CONTAINER))
-    assert names == ["ollama", "ollama-model-loader", "open-webui"]
+    assert names == ["ollama", "ollama-model-loader", "open-webui", "open-webui-backup"]
     assert sorted(r.inputs["name"] for r in local.of_type(VOLUME)) == [
         "ollama-models",
+        "open-webui-backups",
         "open-webui-data",
     ]
 
 
 def test_remote_mode_runs_only_webui(remote):
-    assert [r.inputs["name"] for r in remote.of_type(CONTAINER)] == ["open-webui"]
-    assert [r.inputs["name"] for r in remote.of_type(VOLUME)] == ["open-webui-data"]
+    names = sorted(r.inputs["name"] for r in remote.of_type(CONTAINER))
+    assert names == ["open-webui", "open-webui-backup"]
+    names = sorted(r.inputs["name"] for r in remote.of_type(VOLUME))
+    assert names == ["open-webui-backups", "open-webui-data"]
     assert [r.inputs["name"] for r in remote.of_type(IMAGE)] == [settings().webui.image]
 
 
@@ -175,16 +178,21 @@ def test_bind_address_and_ports_are_settable(monkeypatch):
 
 
 def test_data_volumes_are_mounted_where_the_images_keep_data(local, remote):
-    assert mounts(container(local, "open-webui")) == {"/app/backend/data": "open-webui-data"}
+    webui = {"/app/backend/data": "open-webui-data", "/backups": "open-webui-backups"}
+    assert mounts(container(local, "open-webui")) == webui
+    assert mounts(container(local, "open-webui-backup")) == webui
     assert mounts(container(local, "ollama")) == {"/root/.ollama": "ollama-models"}
-    assert mounts(container(remote, "open-webui")) == {"/app/backend/data": "open-webui-data"}
+    assert mounts(container(remote, "open-webui")) == webui
 
 
 def test_containers_share_the_stack_network(local):
     network = local.one("docker:index/network:Network")
     assert network.inputs["name"] == "icc-ollama"
     for c in local.of_type(CONTAINER):
-        assert c.inputs["networksAdvanced"] == [{"name": "icc-ollama"}]
+        if c.inputs["name"] == "open-webui-backup":  # it talks to nobody
+            assert c.inputs["networkMode"] == "none" and "networksAdvanced" not in c.inputs
+        else:
+            assert c.inputs["networksAdvanced"] == [{"name": "icc-ollama"}]
 
 
 def test_volume_names_do_not_depend_on_safe_setting_changes(monkeypatch):
@@ -204,7 +212,7 @@ def test_every_volume_is_registered_with_the_retain_option(keep, expected):
     extra = {} if keep is None else {"keepDataOnDestroy": keep}
     run = run_stack("docker", **extra)
     volumes = run.of_type(VOLUME)
-    assert len(volumes) == 2
+    assert len(volumes) == 3  # models, chats, backups
     for volume in volumes:
         assert run.options_of(VOLUME, volume.name).retain_on_delete is expected
 
@@ -397,7 +405,8 @@ def test_loader_runs_the_kubernetes_model_loader_script(local):
 
 def test_no_loader_without_models(monkeypatch):
     run = run_stack("docker", monkeypatch, ollama={"models": []})
-    assert sorted(r.inputs["name"] for r in run.of_type(CONTAINER)) == ["ollama", "open-webui"]
+    names = sorted(r.inputs["name"] for r in run.of_type(CONTAINER))
+    assert names == ["ollama", "open-webui", "open-webui-backup"]
     assert "modelLoaderLogs" not in run.exports["nextSteps"]
 
 

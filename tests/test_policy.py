@@ -490,7 +490,8 @@ def test_a_pod_the_settings_model_misses_still_counts_in_the_pack(monkeypatch):
     messages = rules.quota_fits(as_resources(run), quota_facts(**TIGHT))
     assert len(messages) == 1, messages
     assert "quota.requests.memory is 8.5Gi" in messages[0]
-    assert "1 × StatefulSet open-webui (1Gi)" in messages[0], messages[0]
+    # Open WebUI 1Gi and its backup sidecar 32Mi.
+    assert "1 × StatefulSet open-webui (1.03Gi)" in messages[0], messages[0]
 
 
 def test_a_container_the_pack_misses_is_still_refused_by_the_program(monkeypatch):

@@ -114,9 +114,10 @@ def test_budget_per_pod_matches_the_rendered_pods(stack, request):
             "",
             [c["resources"] for c in spec["template"]["spec"]["containers"]],
             "nvidia.com/gpu",
-            tuple(
-                t["spec"]["resources"]["requests"]["storage"] for t in spec["volumeClaimTemplates"]
-            ),
+            {
+                t["metadata"]["name"]: t["spec"]["resources"]["requests"]["storage"]
+                for t in spec["volumeClaimTemplates"]
+            },
         )
         assert budgets[name].requests == rendered.requests, name
         assert budgets[name].limits == rendered.limits, name
@@ -147,22 +148,24 @@ def test_fixed_replicas_count_when_autoscaling_is_off():
 
 
 def test_budget_boundary_is_inclusive():
-    # icc Ollama: limits 4 CPU + 200m loader; Open WebUI: 1 CPU. Two replicas: 9.4 CPU.
-    fits = icc(ollama='{"replicas": 2}', quota='{"limits": {"cpu": "9400m"}}')
-    assert fits.quota.limits.cpu == "9400m"
-    message = icc_error(ollama='{"replicas": 2}', quota='{"limits": {"cpu": "9.3"}}')
+    # icc Ollama: limits 4 CPU + 200m loader; Open WebUI: 1 CPU + 200m backup sidecar. Two
+    # replicas: 9.6 CPU.
+    fits = icc(ollama='{"replicas": 2}', quota='{"limits": {"cpu": "9600m"}}')
+    assert fits.quota.limits.cpu == "9600m"
+    message = icc_error(ollama='{"replicas": 2}', quota='{"limits": {"cpu": "9.5"}}')
     assert (
-        "2 Ollama pods × 4.2 CPU + 1 Open WebUI pod × 1 CPU = 9.4 CPU of limits, more than "
-        "quota.limits.cpu = 9.3 CPU"
+        "2 Ollama pods × 4.2 CPU + 1 Open WebUI pod × 1.2 CPU = 9.6 CPU of limits, more than "
+        "quota.limits.cpu = 9.5 CPU"
     ) in message, message
 
 
 def test_requests_memory_and_storage_are_checked():
     message = icc_error(ollama='{"replicas": 2}', quota='{"requests": {"memory": "16Gi"}}')
     assert "icc-ollama:ollama.replicas" in message and "of memory requests" in message
-    assert "17.06Gi" in message  # 2 × (8Gi + 32Mi loader) + 1Gi
+    assert "17.09Gi" in message  # 2 × (8Gi + 32Mi loader) + 1Gi + 32Mi backup sidecar
     message = icc_error(ollama='{"replicas": 2}', quota='{"storage": "40Gi"}')
-    assert "2 Ollama pods × 20Gi + 1 Open WebUI pod × 5Gi = 45Gi of claims" in message
+    # Open WebUI: its data claim and its backup claim, 5Gi each.
+    assert "2 Ollama pods × 20Gi + 1 Open WebUI pod × 10Gi = 50Gi of claims" in message
 
 
 def test_unset_quota_checks_nothing():
@@ -190,7 +193,8 @@ def test_the_biggest_consumer_is_named():
 
 
 def test_other_components_can_add_their_pods():
-    settings = icc(quota='{"requests": {"cpu": "2"}}')  # Ollama 1.01 + Open WebUI 0.25 fit
+    # Ollama 1.01 + Open WebUI 0.25 and its backup sidecar 0.01 fit
+    settings = icc(quota='{"requests": {"cpu": "2"}}')
     pods = release_pods(settings)
     assert budget_overrun(settings, pods) is None
     prometheus = PodBudget(
@@ -202,7 +206,7 @@ def test_other_components_can_add_their_pods():
     )
     overrun = budget_overrun(settings, pods + [prometheus])
     assert overrun is not None
-    assert "+ 1 Prometheus pod × 1 CPU = 2.26 CPU of requests" in overrun.fix
+    assert "+ 1 Prometheus pod × 1 CPU = 2.27 CPU of requests" in overrun.fix
 
 
 def test_quota_belongs_to_kubernetes_targets():

@@ -312,7 +312,7 @@ STORAGE = [
     (
         {**ICC, "ollama": '{"storage": {"size": "999Ti"}}'},
         "icc-ollama:ollama.storage.size (given: 999Ti): worst case 1 Ollama pod × 999Ti + "
-        "1 Open WebUI pod × 5Gi = 999Ti of claims, more than 1Ti, the most accepted while "
+        "1 Open WebUI pod × 10Gi = 999.01Ti of claims, more than 1Ti, the most accepted while "
         "quota.storage is unset; lower ollama.storage.size or ollama.replicas, or set "
         "quota.storage to your namespace's storage quota (`kubectl describe resourcequota`) "
         "if it really holds more; fix with `pulumi config set --path ollama.storage.size <value>`",
@@ -320,7 +320,7 @@ STORAGE = [
     (
         {**MINIKUBE, "ollama": '{"storage": {"size": "10Ti"}}'},
         "icc-ollama:ollama.storage.size (given: 10Ti): worst case 2 Ollama pods × 10Ti + "
-        "1 Open WebUI pod × 2Gi = 20Ti of claims, more than nodeCapacity.storage = 40Gi; "
+        "1 Open WebUI pod × 4Gi = 20Ti of claims, more than nodeCapacity.storage = 40Gi; "
         "lower ollama.storage.size or ollama.replicas, or raise nodeCapacity.storage if your "
         "node is bigger (`minikube start --cpus --memory --disk-size`); fix with "
         "`pulumi config set --path ollama.storage.size <value>`",
@@ -331,18 +331,18 @@ STORAGE = [
             "monitoring": '{"prometheus": {"storageSize": "30Gi"}}',
         },
         "icc-ollama:monitoring.prometheus.storageSize (given: 30Gi): worst case 2 Ollama pods "
-        "× 10Gi + 1 Open WebUI pod × 2Gi + 1 Prometheus pod × 30Gi = 52Gi of claims, more "
+        "× 10Gi + 1 Open WebUI pod × 4Gi + 1 Prometheus pod × 30Gi = 54Gi of claims, more "
         "than nodeCapacity.storage = 40Gi",
     ),
     (
         {**ICC, "quota": '{"storage": "30Gi"}', "webui": '{"storage": {"size": "20Gi"}}'},
-        "icc-ollama:ollama.storage.size (given: 20Gi): worst case 1 Ollama pod × 20Gi + "
-        "1 Open WebUI pod × 20Gi = 40Gi of claims, more than quota.storage = 30Gi",
+        "icc-ollama:webui.storage.size (given: 20Gi): worst case 1 Ollama pod × 20Gi + "
+        "1 Open WebUI pod × 25Gi = 45Gi of claims, more than quota.storage = 30Gi",
     ),
     (
         {**MINIKUBE, "ollama": '{"autoscaling": {"enabled": true, "maxReplicas": 4}}'},
         "icc-ollama:ollama.storage.size (given: 10Gi): worst case 4 Ollama pods × 10Gi + "
-        "1 Open WebUI pod × 2Gi = 42Gi of claims, more than nodeCapacity.storage = 40Gi; "
+        "1 Open WebUI pod × 4Gi = 44Gi of claims, more than nodeCapacity.storage = 40Gi; "
         "lower ollama.storage.size or ollama.autoscaling.maxReplicas",
     ),
 ]

@@ -74,8 +74,9 @@ def test_every_replica_has_its_own_model_claim(stack, request):
 
 def test_icc_claims_use_rook_ceph_block(icc):
     for name in ("ollama", "open-webui"):
-        (claim,) = icc.one(STATEFULSET, name).inputs["spec"]["volumeClaimTemplates"]
-        assert claim["spec"]["storageClassName"] == "rook-ceph-block"
+        # Open WebUI: its data claim and its backup claim.
+        for claim in icc.one(STATEFULSET, name).inputs["spec"]["volumeClaimTemplates"]:
+            assert claim["spec"]["storageClassName"] == "rook-ceph-block"
 
 
 def test_opting_out_of_data_retention_deletes_claims(monkeypatch):

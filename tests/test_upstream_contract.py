@@ -150,7 +150,9 @@ def test_the_rendered_container_sets_nothing_else(stack, package, monkeypatch):
     extra = {"namespace": "wabc123-default"} if stack == "icc" else {}
     run = run_stack(stack, monkeypatch, **extra)
     spec = run.one("kubernetes:apps/v1:StatefulSet", "open-webui").inputs["spec"]
-    (container,) = spec["template"]["spec"]["containers"]
+    # Open WebUI's own container (its pod also runs the backup sidecar, which is not Open WebUI).
+    containers = spec["template"]["spec"]["containers"]
+    (container,) = [c for c in containers if c["name"] == "open-webui"]
     names = {entry["name"] for entry in container["env"]}
     assert names - OUTSIDE_THE_PACKAGE <= every_env_name()
 

@@ -109,14 +109,24 @@ def test_docker_creates_the_admin_the_same_way(monkeypatch):
     env = docker_env(run)
     assert env["WEBUI_ADMIN_EMAIL"] == "chat-admin@haw-hamburg.de"
     assert env["WEBUI_ADMIN_PASSWORD"] == GENERATED_ADMIN_PASSWORD
-    assert docker_webui(run)["command"] == admin_start()
+    # The same bootstrap, after the pre-upgrade snapshot step (tests/test_backups.py).
+    bash, flag, shell, *script = docker_webui(run)["command"]
+    assert [bash, flag, *script] == [admin_start()[0], admin_start()[1], *admin_start()[3:]]
+    assert shell.endswith(f" prepare && {admin_start()[2]}")
+    no_backups = run_stack(
+        "docker", monkeypatch, webui={"adminEmail": "a@localhost", "backup": {"enabled": False}}
+    )
+    assert docker_webui(no_backups)["command"] == admin_start()
 
 
 def test_without_logins_there_is_no_admin_bootstrap(monkeypatch):
     run = run_stack("docker", monkeypatch, webui={"auth": False})
     env = docker_env(run)
     assert "WEBUI_ADMIN_PASSWORD" not in env and "WEBUI_ADMIN_EMAIL" not in env
-    assert docker_webui(run).get("command") is None
+    assert "create_admin_user" not in " ".join(docker_webui(run)["command"])
+    assert docker_webui(run)["command"][2].endswith(" prepare && exec bash start.sh")
+    plain = run_stack("docker", monkeypatch, webui={"auth": False, "backup": {"enabled": False}})
+    assert docker_webui(plain).get("command") is None
 
 
 def test_a_chosen_admin_password_is_secret_and_not_weak():
@@ -367,7 +377,9 @@ def test_every_directory_open_webui_writes_is_a_volume(minikube):
         "/tmp": "tmp",
     }
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert set(volumes) == {"static", "tmp"}  # data is the claim template
+    # data (and backups) are claim templates; the backup script comes from a ConfigMap.
+    assert set(volumes) == {"static", "tmp", "backup-script"}
+    assert volumes.pop("backup-script")["configMap"]["name"] == "open-webui-scripts"
     assert all("sizeLimit" in v["emptyDir"] for v in volumes.values())
     assert k8s_env(minikube)["HOME"] == "/tmp"
 

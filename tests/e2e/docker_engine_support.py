@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -158,6 +159,20 @@ def _mounts_under(path: Path) -> list[str]:
 # --- stand-in images ---------------------------------------------------------------------------
 
 
+_FOLDERS = (
+    "bin",
+    "usr",
+    "usr/bin",
+    "usr/share",
+    "usr/share/standin",
+    "tmp",
+    "root",
+    "etc",
+    "app",
+    "app/backend",
+)
+
+
 def _rootfs_tar(busybox: Path, extra: dict[str, Path]) -> bytes:
     """A static busybox with every applet in /bin, plus `extra` (path in image -> host file)."""
     applets = subprocess.run(
@@ -165,18 +180,7 @@ def _rootfs_tar(busybox: Path, extra: dict[str, Path]) -> bytes:
     ).stdout.split()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for folder in (
-            "bin",
-            "usr",
-            "usr/bin",
-            "usr/share",
-            "usr/share/standin",
-            "tmp",
-            "root",
-            "etc",
-            "app",
-            "app/backend",
-        ):
+        for folder in _FOLDERS:
             info = tarfile.TarInfo(folder)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
             tar.addfile(info)
@@ -190,7 +194,17 @@ def _rootfs_tar(busybox: Path, extra: dict[str, Path]) -> bytes:
         info = tarfile.TarInfo("etc/passwd")
         info.size = len(passwd)
         tar.addfile(info, io.BytesIO(passwd))
-        for target, source in extra.items():
+        made = set(_FOLDERS)
+        for target, source in sorted(extra.items()):
+            parent = target.rsplit("/", 1)[0] if "/" in target else ""
+            parts = parent.split("/") if parent else []
+            for depth in range(1, len(parts) + 1):
+                folder = "/".join(parts[:depth])
+                if folder not in made:
+                    info = tarfile.TarInfo(folder)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    made.add(folder)
             tar.add(source, target)
     return buffer.getvalue()
 
@@ -220,20 +234,89 @@ def import_standins(engine: Engine, ollama_image: str, webui_image: str) -> dict
         {"bin/ollama": STANDINS / "ollama", "usr/share/standin/pull.cgi": STANDINS / "pull.cgi"},
         ["ENV OLLAMA_HOST=0.0.0.0:11434", 'ENTRYPOINT ["/bin/ollama"]', 'CMD ["serve"]'],
     )
-    # Open WebUI's image has no ENTRYPOINT; it runs `bash start.sh` in /app/backend.
-    webui = import_image(
-        api,
-        busybox,
-        webui_image,
-        {
-            "usr/bin/curl": STANDINS / "curl",
-            "app/backend/start.sh": STANDINS / "start.sh",
-            "bin/bash": STANDINS / "bash",
-            "usr/bin/python3": STANDINS / "python3",
-        },
-        ["WORKDIR /app/backend", 'CMD ["bash", "start.sh"]'],
-    )
+    # Open WebUI's image has no ENTRYPOINT; it runs `bash start.sh` in /app/backend. Its
+    # stand-in has a real python3, so the admin bootstrap and the backup script run unchanged.
+    version = webui_image.rpartition(":")[2].lstrip("v")
+    webui = import_python_webui(api, busybox, webui_image, version)
     return {ollama_image: ollama, webui_image: webui}
+
+
+# --- a stand-in Open WebUI with a real Python (backups) ---------------------------------------
+
+PYTHON_WEBUI = STANDINS / "python_webui"
+# Standard-library parts a stand-in never imports (and the static libpython in config-*).
+_STDLIB_SKIP = {
+    "site-packages",
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "pydoc_data",
+    "distutils",
+    "__pycache__",
+}
+
+
+def _shared_libraries(binary: Path) -> dict[str, Path]:
+    """What the dynamic linker loads for `binary`: path in the image -> real file here."""
+    found = {}
+    for line in subprocess.run(
+        ["ldd", str(binary)], capture_output=True, text=True, check=True
+    ).stdout.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+        if path.startswith("/"):
+            found[path.lstrip("/")] = Path(path).resolve()
+    return found
+
+
+def python_runtime() -> dict[str, Path]:
+    """This test's own Python (binary, libpython, standard library, the shared libraries they
+    load), at the same absolute paths in the image: what the Open WebUI image's python3 is to
+    the backup script (sqlite3, json, signal ...). Extension modules that need X11/Tk are left
+    out."""
+    prefix = Path(sys.base_prefix)
+    binary = Path(os.path.realpath(sys.executable))
+    stdlib = prefix / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    files = {"usr/bin/python3": binary, **_shared_libraries(binary)}
+    files[str(binary).lstrip("/")] = binary
+    for path in stdlib.rglob("*"):
+        relative = path.relative_to(stdlib)
+        if set(relative.parts) & _STDLIB_SKIP or relative.parts[0].startswith("config-"):
+            continue
+        if path.is_file() and path.suffix == ".so":
+            libraries = _shared_libraries(path)
+            if any(("libX" in name or "libtk" in name) for name in libraries):
+                continue
+            files.update(libraries)
+        if path.is_file():
+            files[str(path).lstrip("/")] = path
+    return files
+
+
+def import_python_webui(api, busybox: Path, image: str, version: str) -> str:
+    """A stand-in Open WebUI image with a real python3 and sqlite3 module, a stand-in
+    `open_webui` package that "migrates" webui.db (it records STANDIN_VERSION, so a snapshot
+    shows which version last wrote it) and a server answering /health and /ready."""
+    files = {
+        **python_runtime(),
+        "usr/bin/curl": STANDINS / "curl",
+        "bin/bash": STANDINS / "bash",
+        "app/backend/start.sh": PYTHON_WEBUI / "start.sh",
+        "app/backend/standin_server.py": PYTHON_WEBUI / "standin_server.py",
+    }
+    for path in (PYTHON_WEBUI / "open_webui").rglob("*.py"):
+        files[f"app/backend/{path.relative_to(PYTHON_WEBUI)}"] = path
+    changes = [
+        "WORKDIR /app/backend",
+        f"ENV PYTHONHOME={sys.base_prefix}",
+        "ENV PYTHONDONTWRITEBYTECODE=1",
+        f"ENV STANDIN_VERSION={version}",
+        'CMD ["bash", "start.sh"]',
+    ]
+    return import_image(api, busybox, image, files, changes)
 
 
 # --- the provider's create sequence ------------------------------------------------------------

@@ -151,9 +151,11 @@ def storage_objects() -> list[dict]:
     claims = [  # namespace, claim, storage class, size
         (ICC_NAMESPACE, "models-ollama-0", "rook-ceph-block", "20Gi"),
         (ICC_NAMESPACE, "data-open-webui-0", "rook-ceph-block", "5Gi"),
+        (ICC_NAMESPACE, "backups-open-webui-0", "rook-ceph-block", "5Gi"),
         (MINIKUBE_NAMESPACE, "models-ollama-0", "standard", "10Gi"),
         (MINIKUBE_NAMESPACE, "models-ollama-1", "standard", "10Gi"),
         (MINIKUBE_NAMESPACE, "data-open-webui-0", "standard", "2Gi"),
+        (MINIKUBE_NAMESPACE, "backups-open-webui-0", "standard", "2Gi"),
     ]
     objects += [bound_volume(*claim) for claim in claims]
     return objects

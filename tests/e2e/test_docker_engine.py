@@ -4,7 +4,9 @@
 The container inputs come from the real __main__.py under the unit tests' mocks; they are sent
 to the engine in the provider's create sequence. Stand-in images under the pinned names carry the
 real images' ENTRYPOINT/CMD, a busybox userland and an `ollama` script answering the CLI verbs
-the stack uses, so the health checks and the unmodified model-loader.sh run for real.
+the stack uses, so the health checks and the unmodified model-loader.sh run for real. The Open
+WebUI stand-in has a real python3 (this interpreter) and a stand-in `open_webui` package, so the
+unmodified admin bootstrap and backup script run in it too.
 
 What this proves and what not: the engine accepts the rendered specs, the loader runs with the
 image's entrypoint, the health checks pass, and what the engine stores reads back (through the
@@ -14,6 +16,7 @@ pulumi-docker provider binary itself cannot be built here, so its diff is not ru
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +32,8 @@ CONTAINER, VOLUME, NETWORK = (
     "docker:index/volume:Volume",
     "docker:index/network:Network",
 )
-DEPLOY_ORDER = ("ollama", "ollama-model-loader", "open-webui")  # as the dependencies require
+# As the dependencies require (the backup container needs nothing else running).
+DEPLOY_ORDER = ("ollama", "ollama-model-loader", "open-webui", "open-webui-backup")
 MODEL = "llama3.2:1b"  # Pulumi.docker.yaml's model
 
 
@@ -386,3 +390,203 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
     pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus))
     accepted = preflight()
     assert accepted.returncode == 0, accepted.stderr
+
+
+# --- backups: the snapshot before a new image, a failed one, a restore --------------------------
+# Open WebUI here is a stand-in with a real python3 (docker_engine_support.import_python_webui):
+# the unmodified backup script and admin bootstrap run in it, and its stand-in `open_webui`
+# package records each version that "migrates" webui.db, as the real one migrates at start.
+
+WEBUI_CONTAINERS = ("open-webui", "open-webui-backup")
+
+
+def standin_images(engine, stack: dict) -> tuple[str, str]:
+    """Two stand-in Open WebUI versions under the pinned repository, the old and the new."""
+    webui = next(name for name in stack["images"] if "webui" in name)
+    repository = webui.rpartition(":")[0]
+    old, new = f"{repository}:v1.0.0-standin", f"{repository}:v2.0.0-standin"
+    busybox = engine.binary.parent / "busybox"
+    for image, version in ((old, "1.0.0"), (new, "2.0.0")):
+        if mock_image_id(image) not in engine.image_ids:
+            real = support.import_python_webui(engine.api, busybox, image, version)
+            engine.image_ids[mock_image_id(image)] = real
+    return old, new
+
+
+def fresh_backup_volumes(engine, stack: dict, tiny_backups: bool = False) -> None:
+    """No containers; the network; empty data and backup volumes (a 64 KiB one on request)."""
+    remove_all(engine)
+    for name in ("open-webui-data", "open-webui-backups"):
+        if name in {v["Name"] for v in engine.api.volumes().get("Volumes") or []}:
+            engine.api.remove_volume(name, force=True)
+    if not engine.api.networks(names=[stack["network"]["name"]]):
+        support.create_network(engine.api, stack["network"])
+    for volume in stack["volumes"]:
+        if volume["name"] == "open-webui-backups" and tiny_backups:
+            engine.api.create_volume(
+                volume["name"],
+                driver="local",
+                driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=64k"},
+                labels=support.labels(volume.get("labels")),
+            )
+        elif volume["name"] in ("open-webui-data", "open-webui-backups"):
+            support.create_volume(engine.api, volume)
+
+
+def start_webui(engine, stack: dict) -> dict[str, dict]:
+    """Open WebUI and its backup container as `up` creates them (both wait for health)."""
+    return {name: start(engine, stack["containers"][name]) for name in WEBUI_CONTAINERS}
+
+
+def replace_webui(engine, stack: dict) -> dict[str, dict]:
+    """A new image replaces both containers, delete-first, as the provider does."""
+    for name in WEBUI_CONTAINERS:
+        engine.api.remove_container(name, force=True)
+    return start_webui(engine, stack)
+
+
+def python_in(engine, container: str, code: str) -> str:
+    done = engine.api.exec_create(container, ["python3", "-c", code])
+    output = engine.api.exec_start(done["Id"]).decode(errors="replace")
+    assert engine.api.exec_inspect(done["Id"])["ExitCode"] == 0, output
+    return output
+
+
+def query(engine, container: str, db: str, sql: str) -> list:
+    code = (
+        "import sqlite3, json\n"
+        f"print(json.dumps(sqlite3.connect({db!r}).execute({sql!r}).fetchall()))"
+    )
+    return json.loads(python_in(engine, container, code).strip().splitlines()[-1])
+
+
+def add_chats(engine, count: int, prefix: str) -> None:
+    python_in(
+        engine,
+        "open-webui",
+        "import sqlite3\n"
+        "db = sqlite3.connect('/app/backend/data/webui.db', timeout=30)\n"
+        f"db.executemany('INSERT INTO chat VALUES (?, ?, ?)', "
+        f"[('{prefix}-%d' % i, 'admin', 'x' * 200) for i in range({count})])\n"
+        "db.commit()",
+    )
+
+
+LIVE = "/app/backend/data/webui.db"
+
+
+def snapshots_in(engine) -> list[dict]:
+    code = (
+        "import json, pathlib\n"
+        "print(json.dumps([json.loads(p.read_text()) for p in "
+        "pathlib.Path('/backups').glob('webui-*.json')]))"
+    )
+    found = json.loads(python_in(engine, "open-webui-backup", code).strip().splitlines()[-1])
+    return sorted(found, key=lambda meta: meta["created"])
+
+
+def test_a_new_image_starts_after_its_snapshot_and_a_restore_brings_the_chats_back(engine, capsys):
+    base = rendered()
+    old, new = standin_images(engine, base)
+    before, after = rendered(webui={"image": old}), rendered(webui={"image": new})
+    fresh_backup_volumes(engine, before)
+    for name, result in start_webui(engine, before).items():
+        assert result["healthy"], (name, support.logs(engine.api, result["id"]))
+    add_chats(engine, 3, "kept")
+    assert query(engine, "open-webui", LIVE, "SELECT version FROM standin_migrations") == [
+        ["1.0.0"]
+    ]
+    assert snapshots_in(engine) == []  # a fresh volume: nothing to keep before the first start
+
+    # webui.image changes: the new container snapshots the old data before it migrates.
+    replaced = replace_webui(engine, after)
+    for name, result in replaced.items():
+        assert result["healthy"], (name, support.logs(engine.api, result["id"]))
+    log = support.logs(engine.api, replaced["open-webui"]["id"])
+    snapshot_at = log.index("webui-backup: snapshot webui-")
+    assert log.index(f"the data was last run by {old}; now {new}") < snapshot_at
+    assert snapshot_at < log.index("stand-in Open WebUI 2.0.0: migrated webui.db")
+    (upgrade,) = snapshots_in(engine)
+    assert (upgrade["kind"], upgrade["image"], upgrade["chats"]) == ("pre-upgrade", old, 3)
+    saved = f"/backups/{upgrade['name']}.db"
+    assert query(engine, "open-webui-backup", saved, "SELECT version FROM standin_migrations") == [
+        ["1.0.0"]
+    ]
+    assert query(engine, "open-webui", LIVE, "SELECT version FROM standin_migrations") == [
+        ["1.0.0"],
+        ["2.0.0"],
+    ]
+
+    # A mistake under the new version, then the README's restore command (scripts/backups.py).
+    add_chats(engine, 2, "later")
+    python_in(
+        engine,
+        "open-webui",
+        f"import sqlite3\ndb = sqlite3.connect({LIVE!r})\n"
+        "db.execute(\"DELETE FROM chat WHERE id LIKE 'kept-%'\")\ndb.commit()",
+    )
+    script = load_backups_script()
+    script.docker_target(engine.host, "list", None)
+    assert upgrade["name"] in capsys.readouterr().out
+    script.docker_target(engine.host, "restore", upgrade["name"])
+    out = capsys.readouterr().out
+    assert "stopping Open WebUI: docker stop open-webui" in out
+    assert f"restored {upgrade['name']}" in out
+    state = engine.api.inspect_container("open-webui")["State"]
+    assert state["Health"]["Status"] == "healthy"
+    chats = query(engine, "open-webui", LIVE, "SELECT id FROM chat ORDER BY id")
+    assert chats == [["kept-0"], ["kept-1"], ["kept-2"]]
+    # The restored copy came from 1.0.0: the new version snapshotted it and migrated it again.
+    assert query(engine, "open-webui", LIVE, "SELECT version FROM standin_migrations") == [
+        ["1.0.0"],
+        ["2.0.0"],
+    ]
+    kinds = [meta["kind"] for meta in snapshots_in(engine)]
+    assert kinds == ["pre-upgrade", "pre-restore", "pre-upgrade"]
+    remove_all(engine)
+
+
+def test_a_failed_snapshot_keeps_the_new_image_from_starting(engine):
+    base = rendered()
+    old, new = standin_images(engine, base)
+    before, after = rendered(webui={"image": old}), rendered(webui={"image": new})
+    fresh_backup_volumes(engine, before, tiny_backups=True)  # a full backup store
+    for name, result in start_webui(engine, before).items():
+        assert result["healthy"], (name, support.logs(engine.api, result["id"]))
+    add_chats(engine, 2000, "big")  # far more than 64 KiB
+    for name in WEBUI_CONTAINERS:
+        engine.api.remove_container(name, force=True)
+    inputs = after["containers"]["open-webui"]
+    created = support.create_container(engine.api, inputs, engine.image_ids)
+    healthy, state = support.wait_healthy(engine.api, created, 45)
+    assert not healthy
+    assert state["Restarting"] or state["ExitCode"] == 1, state  # `docker ps`: Restarting (1)
+    log = support.logs(engine.api, created)
+    assert "webui-backup prepare failed: snapshot webui-" in log
+    assert "database or disk is full" in log, log
+    assert f"{new} does not start until this snapshot succeeds" in log
+    assert "stand-in Open WebUI 2.0.0" not in log  # never migrated, never served
+    engine.api.stop(created, timeout=5)
+    # The data is as the old version left it: the new one never ran its migrations on it.
+    engine.api.remove_container(created, force=True)
+    reader = {
+        **before["containers"]["open-webui-backup"],
+        "name": "reader",
+        "command": ["sleep", "60"],
+    }
+    support.create_container(engine.api, reader, engine.image_ids)
+    versions = query(engine, "reader", LIVE, "SELECT version FROM standin_migrations")
+    assert versions == [["1.0.0"]]
+    remove_all(engine)
+
+
+def load_backups_script():
+    import importlib.util
+    import sys
+
+    path = support.ROOT / "scripts" / "backups.py"
+    spec = importlib.util.spec_from_file_location("backups_script", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

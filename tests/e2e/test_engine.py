@@ -104,7 +104,8 @@ def assert_live_objects(cluster, target: str, namespace: str) -> None:
     secret = cluster.get("secret", namespace, "open-webui-secret")
     assert {"WEBUI_SECRET_KEY", "WEBUI_ADMIN_PASSWORD"} <= set(secret["data"])
     claims = {c["metadata"]["name"]: c for c in cluster.get("pvc", namespace)["items"]}
-    wanted = {f"models-ollama-{i}" for i in range(replicas)} | {"data-open-webui-0"}
+    wanted = {f"models-ollama-{i}" for i in range(replicas)}
+    wanted |= {"data-open-webui-0", "backups-open-webui-0"}  # chats, and their snapshots
     assert wanted <= set(claims), sorted(claims)
     assert all(claims[name]["status"]["phase"] == "Bound" for name in wanted)
 

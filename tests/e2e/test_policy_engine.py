@@ -294,7 +294,10 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
     """After a real `up`, a new claim size replaces the Ollama StatefulSet: the report's first
     section names it, with the claims it holds and why they are kept."""
     cluster.apply(
-        bound_volumes(REVIEW_NAMESPACE, {"models-ollama-0": "10Gi", "data-open-webui-0": "2Gi"})
+        bound_volumes(
+            REVIEW_NAMESPACE,
+            {"models-ollama-0": "10Gi", "data-open-webui-0": "2Gi", "backups-open-webui-0": "2Gi"},
+        )
     )
     settings = {
         "target": "minikube",

@@ -76,15 +76,18 @@ from recover_plan import pending_creates  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 RECOVER = ROOT / "scripts" / "recover.py"
-CLAIMS = {  # each target's claims, storage class and size (the stack defaults)
+# Each target's claims (models, chats, the chats' snapshots): name, storage class, size.
+CLAIMS = {
     "icc": [
         ("models-ollama-0", "rook-ceph-block", "20Gi"),
         ("data-open-webui-0", "rook-ceph-block", "5Gi"),
+        ("backups-open-webui-0", "rook-ceph-block", "5Gi"),
     ],
     "minikube": [
         ("models-ollama-0", "standard", "10Gi"),
         ("models-ollama-1", "standard", "10Gi"),
         ("data-open-webui-0", "standard", "2Gi"),
+        ("backups-open-webui-0", "standard", "2Gi"),
     ],
 }
 

@@ -33,7 +33,11 @@ TIMEOUT_MINUTES = 1
 
 def claim_volumes(namespace: str) -> list[dict]:
     """Pre-bound volumes for this namespace's claims."""
-    claims = (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi"))
+    claims = (
+        ("models-ollama-0", "20Gi"),
+        ("data-open-webui-0", "5Gi"),
+        ("backups-open-webui-0", "5Gi"),
+    )
     return [bound_volume(namespace, claim, "rook-ceph-block", size) for claim, size in claims]
 
 
