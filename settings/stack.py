@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import SecretStr, model_validator
 
 from settings.base import DnsLabel, KeyedError, Model, check_password
+from settings.cluster import check_cluster_keys
 from settings.docker import Docker, check_docker_target
 from settings.ingress import Ingress, check_ingress
 from settings.monitoring import Monitoring, check_monitoring
@@ -28,6 +29,11 @@ class Settings(Model):
     create_namespace: bool
     kubeconfig: str | None = None
     kube_context: str | None = None
+    # The API server an icc stack must reach (components/cluster.py checks it before anything is
+    # created); the ICC's by default (settings/targets.py), a setting for tests and a new address.
+    icc_api_server: str | None = None
+    # Minikube: accept a context that is not minikube's (kind, Docker Desktop, k3d, ...).
+    other_local_cluster: bool = False
     # Claims holding models and chat history outlive `pulumi destroy` unless this is false.
     keep_data_on_destroy: bool = True
     ollama: Ollama
@@ -62,6 +68,7 @@ class Settings(Model):
         if self.target == "icc":
             _check_icc(self)
         check_docker_target(self)
+        check_cluster_keys(self)
         if self.target == "minikube" and self.ollama.gpu.enabled:
             raise KeyedError(
                 "ollama.gpu.enabled",

@@ -17,6 +17,9 @@ from typing import Any
 import pulumi
 import yaml
 
+from components import cluster, kubeconfig
+from components.cluster_view import Observation
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "icc-ollama"
 TEST_SECRET_KEY = "t" * 64  # a test value; never a real key
@@ -208,16 +211,41 @@ def recording(run: ProgramRun, stack: str) -> RecordingMonitor:
     return monitor
 
 
+def fitting_cluster(settings) -> Observation:
+    """What the cluster pre-flight sees under mocks: a cluster the stack accepts, reachable, with
+    minikube's namespace absent. No file or network is read (tests/test_cluster.py covers the
+    real look and every other case)."""
+    server = (
+        f"https://{settings.icc_api_server}:443"
+        if settings.target == "icc"
+        else "https://192.168.49.2:8443"
+    )
+    context = kubeconfig.Context(
+        name=settings.kube_context or settings.target,
+        cluster_name=settings.target,
+        server=server,
+        minikube=True,
+        cluster={"server": server},
+        user={},
+        base_dir=None,
+    )
+    absent = {} if settings.target == "minikube" else None
+    return Observation("~/.kube/config", context=context, status=200, namespace=absent)
+
+
 def run_program(
     config: dict[str, Any],
     secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword", "webuiAdminPassword"),
     stack: str = "test",
     monkeypatch=None,
     run: ProgramRun | None = None,
+    cluster_view=fitting_cluster,
 ) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.
+    `cluster_view` stands in for the cluster pre-flight's look (components/cluster.py's seam).
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
+    cluster.OBSERVE = cluster_view
     monitor = recording(run, stack)
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{key}": value for key, value in encode(config).items()},
