@@ -37,7 +37,9 @@ def _file(context: Context, value: str) -> str:
 
 def _tls(context: Context) -> ssl.SSLContext:
     cluster, user = context.cluster, context.user
-    tls = ssl.create_default_context()
+    # Verifies the server's certificate and host name; the system's CAs only when the kubeconfig
+    # names none (loading them costs ~0.1 s, on every preview).
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cluster.get("insecure-skip-tls-verify"):
         tls.check_hostname = False
         tls.verify_mode = ssl.CERT_NONE
@@ -46,6 +48,8 @@ def _tls(context: Context) -> ssl.SSLContext:
         tls.load_verify_locations(cadata=pem)
     elif cluster.get("certificate-authority"):
         tls.load_verify_locations(cafile=_file(context, str(cluster["certificate-authority"])))
+    else:
+        tls.load_default_certs()
     if user.get("client-certificate-data") and user.get("client-key-data"):
         # ssl loads a key pair only from files: a private folder, removed right after.
         with tempfile.TemporaryDirectory(prefix="icc-ollama-kube-") as scratch:
@@ -89,9 +93,7 @@ class KubeApi:
 
     def __init__(self, context: Context):
         self.server = context.server.rstrip("/")
-        self._user = context.user
         self._tls: ssl.SSLContext | None = None
-        self._context = context
         self._token: str | None = None
         self.authenticated = False
         self.credentials_problem: str | None = None

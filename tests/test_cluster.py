@@ -147,7 +147,14 @@ def test_cluster_keys_belong_to_their_target(raw, key, words):
         (
             MINIKUBE,
             seen(context(), unreachable="TLS: certificate has expired"),
-            "`minikube update-context`",
+            "TLS: certificate has expired; the kubeconfig does not match this server: refresh "
+            "it with `minikube update-context`",
+        ),
+        (
+            ICC,
+            seen(context("icc", ICC_SERVER), unreachable="cannot load the context's certificates"),
+            f"icc-ollama:kubeconfig: context icc in ~/.kube/config: cannot load the context's "
+            f"certificates; download a fresh kubeconfig at {ICC_LOGIN_PORTAL}",
         ),
     ],
 )
@@ -288,7 +295,7 @@ class FakeApiServer(BaseHTTPRequestHandler):
 @pytest.fixture
 def api_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApiServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 
