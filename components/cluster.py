@@ -2,8 +2,9 @@
 
 `observe` (cluster_view.py) reads the kubeconfig the provider will use (kubeconfig.py) and asks
 the API server one question (kube_api.py); `decide` turns what it saw into the target line,
-warnings or one refusal (its words: cluster_lines.py). They are apart so that tests give `decide` any observation, and the
-program's runs under mocks replace `OBSERVE` (the seam; no cluster, no ~/.kube there).
+warnings or one refusal (its words: cluster_lines.py). They are apart so that tests give
+`decide` any observation, and the program's runs under mocks replace `OBSERVE` (the seam; no
+cluster, no ~/.kube there).
 
 What each stack accepts:
 - icc: only the ICC, i.e. a context whose server is `iccApiServer` (the ICC's API server unless
