@@ -172,12 +172,6 @@ def diagnose(
     """Findings for one StatefulSet: one per replica that is not Ready, or one for the set."""
     if is_ready(statefulset):
         return []
-    if not pods:
-        event = events.get(workload.statefulset, "")
-        if not event:
-            return []
-        look = f"{kubectl} describe statefulset {workload.statefulset}"
-        return [Finding(workload.statefulset, f"no pod: {event}", meaning(event), look, True)]
     found = []
     for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name", "")):
         name = (pod.get("metadata") or {}).get("name", "")
@@ -186,6 +180,12 @@ def diagnose(
         )
         if finding is not None:
             found.append(finding)
+    missing = (statefulset.get("spec") or {}).get("replicas", 1) - len(pods)
+    event = events.get(workload.statefulset, "")
+    if missing > 0 and event:  # the controller could not make a pod (quota, admission)
+        look = f"{kubectl} describe statefulset {workload.statefulset}"
+        state = f"{missing} pod(s) not created: {event}"
+        found.append(Finding(workload.statefulset, state, meaning(event), look, True))
     return found
 
 

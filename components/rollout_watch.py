@@ -26,17 +26,18 @@ POLL = 5.0  # seconds between looks
 WEBUI_ROLLOUT = 15
 
 
-def _last_warnings(api: KubeApi, namespace: str, kind: str) -> dict[str, str]:
-    """The newest Warning event's message per object of one kind (FailedCreate, Unhealthy...)."""
-    selector = quote(f"involvedObject.kind={kind},type=Warning")
+def _last_warnings(api: KubeApi, namespace: str, uids: set[str]) -> dict[str, str]:
+    """The newest Warning event's message per object (FailedCreate, FailedScheduling, Unhealthy),
+    for the objects with these uids only: a replaced pod's old events do not count."""
+    selector = quote("type=Warning")
     status, body = api.get(f"/api/v1/namespaces/{namespace}/events?fieldSelector={selector}", 5)
     items = body.get("items", []) if status == 200 and isinstance(body, dict) else []
     newest: dict[str, tuple[str, str]] = {}
     for event in items:
-        name = (event.get("involvedObject") or {}).get("name", "")
-        when = event.get("lastTimestamp") or event.get("eventTime") or ""
-        if name and when >= newest.get(name, ("", ""))[0]:
-            newest[name] = (when, " ".join(str(event.get("message", "")).split()))
+        about = event.get("involvedObject") or {}
+        name, when = about.get("name", ""), event.get("lastTimestamp") or event.get("eventTime")
+        if about.get("uid") in uids and (when or "") >= newest.get(name, ("", ""))[0]:
+            newest[name] = (when or "", " ".join(str(event.get("message", "")).split()))
     return {name: message for name, (_, message) in newest.items()}
 
 
@@ -97,7 +98,8 @@ class RolloutWatch:
             pods = (self._get(f"/api/v1{base}/pods?labelSelector={selector}") or {}).get(
                 "items", []
             )
-            events = _last_warnings(self._api, self._namespace, "Pod" if pods else "StatefulSet")
+            uids = {(o.get("metadata") or {}).get("uid", "") for o in (statefulset, *pods)}
+            events = _last_warnings(self._api, self._namespace, uids)
             lines = {name: self._loader_line(workload, name) for name in _loading(pods, workload)}
         except Unreachable:
             return

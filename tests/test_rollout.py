@@ -74,7 +74,7 @@ def test_a_pending_pod_without_a_free_gpu_says_so():
 
 def test_no_pod_because_the_quota_is_full_names_the_quota():
     (finding,) = diagnose([], events={"ollama": QUOTA})
-    assert finding.subject == "ollama" and finding.state == f"no pod: {QUOTA}"
+    assert finding.subject == "ollama" and finding.state == f"1 pod(s) not created: {QUOTA}"
     assert "quota has no room" in finding.meaning and "describe resourcequota" in finding.meaning
     assert finding.look == f"{KUBECTL} describe statefulset ollama"
 
@@ -191,3 +191,43 @@ def test_the_watched_names_are_the_rendered_ones(icc):
 @pytest.mark.parametrize("text", [UNSCHEDULABLE, QUOTA, "ErrImagePull", "CrashLoopBackOff"])
 def test_every_known_reason_has_words(text):
     assert rollout.meaning(text)
+
+
+class FakeApi:
+    """Canned answers by path prefix, as the API server would give them."""
+
+    def __init__(self, answers):
+        self.answers, self.asked = answers, []
+
+    def get(self, path, timeout):
+        self.asked.append(path)
+        for prefix, body in self.answers.items():
+            if path.startswith(prefix):
+                return (200, body) if body is not None else (404, {})
+        return 404, {}
+
+
+def test_the_watch_looks_up_the_set_its_pods_and_their_current_events():
+    base = "/api/v1/namespaces/wabc123-default"
+    statefulset = {**NOT_READY, "metadata": {"uid": "s1"}}
+    scheduled = {"type": "PodScheduled", "status": "True"}
+    pending = {**pod(conditions=[scheduled]), "metadata": {"name": "ollama-0", "uid": "p2"}}
+    old = {"involvedObject": {"name": "ollama-0", "uid": "p1"}, "message": "from a replaced pod"}
+    mount = {
+        "involvedObject": {"name": "ollama-0", "uid": "p2"},
+        "lastTimestamp": "2026-01-01T00:00:05Z",
+        "message": "MountVolume.SetUp failed for volume models",
+    }
+    api = FakeApi(
+        {
+            "/apis/apps/v1/namespaces/wabc123-default/statefulsets/ollama": statefulset,
+            f"{base}/pods?": {"items": [pending]},
+            f"{base}/events?": {"items": [mount, old]},
+        }
+    )
+    said = Said()
+    the_watch = RolloutWatch(api, "wabc123-default", KUBECTL, [OLLAMA], said.warn, said.info)
+    the_watch.look(OLLAMA)
+    assert api.asked[1] == f"{base}/pods?labelSelector=app.kubernetes.io/name%3Dollama"
+    (text,) = said.warnings
+    assert "ollama-0: Pending, starting: MountVolume.SetUp failed for volume models" in text
