@@ -192,16 +192,18 @@ def diagnose(
 def block(
     workload: Workload, statefulset: Mapping[str, Any], findings: Sequence[Finding], seconds: float
 ) -> str:
-    """One readable block: the count, then per replica its state, meaning and next command."""
+    """One readable block. Its first line names the first replica's state: a live `pulumi up`
+    shows only that line (the whole block comes again under Diagnostics at the end)."""
     status = statefulset.get("status") or {}
     wanted = (statefulset.get("spec") or {}).get("replicas", 1)
-    lines = [
-        f"{workload.title} is not Ready: {status.get('readyReplicas', 0)} of {wanted} replicas "
-        f"Ready after {int(seconds)}s; `pulumi up` waits up to {workload.timeout}"
-    ]
+    head = (
+        f"{workload.title} is not Ready ({status.get('readyReplicas', 0)} of {wanted} replicas "
+        f"after {int(seconds)}s; `pulumi up` waits up to {workload.timeout}): "
+    )
+    lines: list[str] = []
     for finding in findings:
         progress = f" ({workload.loader}: {finding.progress})" if finding.progress else ""
-        lines.append(f"  {finding.subject}: {finding.state}{progress}")
+        lines.append(f"{'  ' if lines else head}{finding.subject}: {finding.state}{progress}")
         if finding.meaning:
             lines.append(f"    means: {finding.meaning}")
         lines.append(f"    look further: {finding.look}")

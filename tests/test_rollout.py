@@ -64,9 +64,8 @@ def test_a_pending_pod_without_a_free_gpu_says_so():
     assert finding.look == f"{KUBECTL} describe pod ollama-0" and finding.problem
     text = rollout.block(OLLAMA, NOT_READY, [finding], 25)
     assert text.splitlines() == [
-        "Ollama is not Ready: 0 of 1 replicas Ready after 25s; `pulumi up` waits up to "
-        "1 minutes (ollama.rolloutTimeoutMinutes)",
-        f"  ollama-0: {finding.state}",
+        "Ollama is not Ready (0 of 1 replicas after 25s; `pulumi up` waits up to 1 minutes "
+        f"(ollama.rolloutTimeoutMinutes)): ollama-0: {finding.state}",
         f"    means: {finding.meaning}",
         f"    look further: {KUBECTL} describe pod ollama-0",
     ]
@@ -102,7 +101,10 @@ def test_a_replica_waiting_for_its_models_shows_the_loader_and_how_to_follow_it(
     assert not finding.problem and finding.state == "Running, waiting for its models"
     assert finding.look == f"{KUBECTL} logs -f ollama-0 -c model-loader"
     text = rollout.block(OLLAMA, NOT_READY, [finding], 40)
-    assert f"  ollama-0: Running, waiting for its models (model-loader: {line})" in text
+    assert text.endswith(
+        f"ollama-0: Running, waiting for its models (model-loader: {line})\n"
+        f"    look further: {KUBECTL} logs -f ollama-0 -c model-loader"
+    )
 
 
 def test_a_failing_readiness_check_without_a_loader_gives_the_probe_message():
