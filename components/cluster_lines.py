@@ -16,7 +16,7 @@ ICC_NETWORK = "connect to the HAW network or VPN"
 
 
 def _where(ctx: kubeconfig.Context, source: str) -> str:
-    return f"{ctx.server} (context {ctx.name} in {source})"  # what the user looks for
+    return f"{ctx.server} (context {ctx.name}, kubeconfig {source})"  # what the user checks
 
 
 def identity_refusal(settings: Settings, seen: Observation) -> str:
@@ -93,7 +93,7 @@ def answer_line(settings: Settings, seen: Observation) -> str | None:
     )
     if seen.unreachable is not None:
         if seen.unreachable.startswith("cannot load"):
-            context = f"context {ctx.name} in {seen.source}"
+            context = f"context {ctx.name} of {seen.source}"
             return f"{PROJECT}:kubeconfig: {context}: {seen.unreachable}; {fresh}"
         if seen.unreachable.startswith("TLS"):
             return (

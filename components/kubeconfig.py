@@ -68,12 +68,12 @@ def choose(setting: str | None, environ: Mapping[str, str], home: Path) -> Sourc
         ignored = env or None
         path = Path(_expand(setting))
         if "\n" not in setting and path.is_file():
-            return Source(f"{setting} (the kubeconfig setting)", path=path, ignored_env=ignored)
+            return Source(setting, path=path, ignored_env=ignored)
         return Source("the kubeconfig setting's contents", text=setting, ignored_env=ignored)
     if env:
         if os.pathsep in env:
             raise KubeconfigProblem("list", env)
-        return Source(f"{env} (from KUBECONFIG)", path=Path(_expand(env)))
+        return Source(f"{env} from KUBECONFIG", path=Path(_expand(env)))
     return Source("~/.kube/config", path=home / ".kube" / "config")
 
 

@@ -73,7 +73,7 @@ def test_icc_accepts_the_icc_and_names_it_in_the_target_line():
 def test_icc_refuses_another_cluster_even_in_a_preview(dry_run):
     kind = context("kind-kind", "https://127.0.0.1:40123", minikube=False)
     line = refused(settings(**ICC), seen(kind, status=200), dry_run)
-    assert "https://127.0.0.1:40123 (context kind-kind in ~/.kube/config)" in line
+    assert "https://127.0.0.1:40123 (context kind-kind, kubeconfig ~/.kube/config)" in line
     assert f"not the ICC ({ICC_API_SERVER})" in line
     assert "`pulumi config set kubeContext <context>`" in line and ICC_LOGIN_PORTAL in line
 
@@ -130,7 +130,7 @@ def test_cluster_keys_belong_to_their_target(raw, key, words):
         (
             MINIKUBE,
             seen(context(), unreachable="connection refused"),
-            f"https://192.168.49.2:8443 (context minikube in ~/.kube/config) does not answer "
+            f"https://192.168.49.2:8443 (context minikube, kubeconfig ~/.kube/config) does not answer "
             f"(connection refused); start it with `{MINIKUBE_START}`",
         ),
         (
@@ -153,7 +153,7 @@ def test_cluster_keys_belong_to_their_target(raw, key, words):
         (
             ICC,
             seen(context("icc", ICC_SERVER), unreachable="cannot load the context's certificates"),
-            f"icc-ollama:kubeconfig: context icc in ~/.kube/config: cannot load the context's "
+            f"icc-ollama:kubeconfig: context icc of ~/.kube/config: cannot load the context's "
             f"certificates; download a fresh kubeconfig at {ICC_LOGIN_PORTAL}",
         ),
     ],
@@ -167,9 +167,7 @@ def test_up_stops_with_one_line_and_the_fix_a_preview_goes_on_offline(stack, obs
 
 
 def test_a_kubeconfig_env_that_the_setting_overrides_is_named():
-    observation = Observation(
-        "/k (the kubeconfig setting)", context(), ignored_env="/other", status=200, namespace={}
-    )
+    observation = Observation("/k", context(), ignored_env="/other", status=200, namespace={})
     target = cluster.decide(settings(**MINIKUBE, kubeconfig=__file__), observation, False)
     assert target.warnings == ("KUBECONFIG=/other is ignored: the kubeconfig setting wins",)
     assert target.kubectl.startswith(f"kubectl --kubeconfig {__file__} --context minikube")

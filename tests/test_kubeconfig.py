@@ -45,7 +45,7 @@ def test_the_setting_wins_and_a_kubeconfig_env_beside_it_is_named(tmp_path):
 def test_kubeconfig_env_is_used_as_one_path_and_shown(tmp_path):
     source = kubeconfig.choose(None, {"KUBECONFIG": "/tmp/icc.yaml"}, tmp_path)
     assert source.path == Path("/tmp/icc.yaml")
-    assert source.shown == "/tmp/icc.yaml (from KUBECONFIG)"
+    assert source.shown == "/tmp/icc.yaml from KUBECONFIG"
     default = kubeconfig.choose(None, {"KUBECONFIG": ""}, tmp_path)
     assert default.path == tmp_path / ".kube" / "config" and default.shown == "~/.kube/config"
 
@@ -57,7 +57,7 @@ def test_a_kubeconfig_list_is_a_problem_the_provider_cannot_read():
 
 
 def test_a_missing_or_broken_kubeconfig_is_named(tmp_path):
-    missing = kubeconfig.Source("/nonexistent/config (from KUBECONFIG)", Path("/nonexistent/x"))
+    missing = kubeconfig.Source("/nonexistent/config from KUBECONFIG", Path("/nonexistent/x"))
     with pytest.raises(kubeconfig.KubeconfigProblem) as caught:
         kubeconfig.read(missing)
     assert caught.value.kind == "missing"

@@ -101,7 +101,7 @@ def test_icc_refuses_a_second_context_before_any_change(cluster, engine_env, e2e
         "kubeContext": "second",
     }
     stack = new_stack("e2e-safety-second", cluster, engine_env, e2e_tmp, **settings)
-    expected = f"the icc stack would change the cluster at {second} (context second in"
+    expected = f"the icc stack would change the cluster at {second} (context second, kubeconfig"
     proc = stack.pulumi("preview", check=False)
     assert proc.returncode != 0 and expected in proc.stdout, proc.stdout[-3000:]
     assert_refused(stack, expected, cluster, "we2e-default")
@@ -122,7 +122,7 @@ def test_missing_unknown_and_stopped_each_give_one_line_with_the_fix(cluster, en
     )
     missing.env.update(HOME=str(home), KUBECONFIG="/nonexistent/config")
     line = (
-        "icc-ollama:kubeconfig: no kubeconfig at /nonexistent/config (from KUBECONFIG); start it "
+        "icc-ollama:kubeconfig: no kubeconfig at /nonexistent/config from KUBECONFIG; start it "
         "with `minikube start --cpus 4 --memory 12g --disk-size 40g --cni calico`"
     )
     assert_preview_goes_on(missing, line)
@@ -158,9 +158,9 @@ def test_missing_unknown_and_stopped_each_give_one_line_with_the_fix(cluster, en
         },
     )
     line = (
-        f"icc-ollama: the API server at {stopped_server} (context stopped in {kubeconfig} (the "
-        f"kubeconfig setting)) does not answer (connection refused); connect to the HAW network "
-        f"or VPN and check `kubectl cluster-info`"
+        f"icc-ollama: the API server at {stopped_server} (context stopped, kubeconfig "
+        f"{kubeconfig}) does not answer (connection refused); connect to the HAW network or VPN "
+        f"and check `kubectl cluster-info`"
     )
     assert_preview_goes_on(stopped, line)
     assert_refused(stopped, line, cluster, "we2e-default")
@@ -176,7 +176,7 @@ def test_a_preview_names_the_cluster_it_will_change(cluster, engine_env, e2e_tmp
     server = cluster_server(cluster)
     assert (
         f"icc stack: changes the cluster at {server} (context {cluster.context}, kubeconfig "
-        f"{cluster.kubeconfig} (from KUBECONFIG); checked: the ICC's API server"
+        f"{cluster.kubeconfig} from KUBECONFIG; checked: the ICC's API server"
     ) in proc.stdout, proc.stdout[-3000:]
     outputs = proc.stdout.split("Outputs:")[-1]
     assert "apiServer" in outputs and server in outputs, proc.stdout[-3000:]
