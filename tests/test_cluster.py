@@ -130,8 +130,8 @@ def test_cluster_keys_belong_to_their_target(raw, key, words):
         (
             MINIKUBE,
             seen(context(), unreachable="connection refused"),
-            f"https://192.168.49.2:8443 (context minikube, kubeconfig ~/.kube/config) does not answer "
-            f"(connection refused); start it with `{MINIKUBE_START}`",
+            f"https://192.168.49.2:8443 (context minikube, kubeconfig ~/.kube/config) does not "
+            f"answer (connection refused); start it with `{MINIKUBE_START}`",
         ),
         (
             ICC,
