@@ -95,7 +95,8 @@ def condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
 
 
 def _first_sentence(text: str) -> str:
-    return text.split(" preemption:")[0].strip()
+    """The scheduler's verdict without its notes on claims and preemption that follow it."""
+    return text.split(". ")[0].strip().rstrip(".") + "."
 
 
 def meaning(text: str) -> str:
@@ -189,16 +190,14 @@ def diagnose(
     return found
 
 
-def block(
-    workload: Workload, statefulset: Mapping[str, Any], findings: Sequence[Finding], seconds: float
-) -> str:
+def block(workload: Workload, statefulset: Mapping[str, Any], findings: Sequence[Finding]) -> str:
     """One readable block. Its first line names the first replica's state: a live `pulumi up`
     shows only that line (the whole block comes again under Diagnostics at the end)."""
     status = statefulset.get("status") or {}
     wanted = (statefulset.get("spec") or {}).get("replicas", 1)
     head = (
-        f"{workload.title} is not Ready ({status.get('readyReplicas', 0)} of {wanted} replicas "
-        f"after {int(seconds)}s; `pulumi up` waits up to {workload.timeout}): "
+        f"{workload.title} is not Ready ({status.get('readyReplicas', 0)} of {wanted} replicas; "
+        f"`pulumi up` waits up to {workload.timeout}): "
     )
     lines: list[str] = []
     for finding in findings:

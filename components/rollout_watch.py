@@ -123,7 +123,7 @@ class RolloutWatch:
         loading = any(finding.progress or "models" in finding.state for finding in findings)
         if findings and keys != self._said.get(workload.statefulset):
             if problem or loading or now - since >= GRACE:
-                text = block(workload, statefulset, findings, now - since)
+                text = block(workload, statefulset, findings)
                 (self._warn if problem else self._info)(text)
                 self._said[workload.statefulset] = keys
         for finding in findings:

@@ -18,9 +18,10 @@ OLLAMA = rollout.Workload(
     loader="model-loader",
 )
 NOT_READY = {"spec": {"replicas": 1}, "status": {"replicas": 1, "readyReplicas": 0}}
-UNSCHEDULABLE = (
-    "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) were unschedulable. "
-    "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+UNSCHEDULABLE = (  # as kube-scheduler 1.36 says it
+    "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) were unschedulable. no new "
+    "claims to deallocate, preemption: 0/2 nodes are available: 2 Preemption is not helpful for "
+    "scheduling."
 )
 QUOTA = (
     'create Pod ollama-0 in StatefulSet ollama failed error: pods "ollama-0" is forbidden: '
@@ -62,9 +63,9 @@ def test_a_pending_pod_without_a_free_gpu_says_so():
     )
     assert finding.meaning.startswith("no node has a free GPU (nvidia.com/gpu)")
     assert finding.look == f"{KUBECTL} describe pod ollama-0" and finding.problem
-    text = rollout.block(OLLAMA, NOT_READY, [finding], 25)
+    text = rollout.block(OLLAMA, NOT_READY, [finding])
     assert text.splitlines() == [
-        "Ollama is not Ready (0 of 1 replicas after 25s; `pulumi up` waits up to 1 minutes "
+        "Ollama is not Ready (0 of 1 replicas; `pulumi up` waits up to 1 minutes "
         f"(ollama.rolloutTimeoutMinutes)): ollama-0: {finding.state}",
         f"    means: {finding.meaning}",
         f"    look further: {KUBECTL} describe pod ollama-0",
@@ -100,7 +101,7 @@ def test_a_replica_waiting_for_its_models_shows_the_loader_and_how_to_follow_it(
     (finding,) = diagnose([pod("Running", [ready_false])], lines={"ollama-0": line})
     assert not finding.problem and finding.state == "Running, waiting for its models"
     assert finding.look == f"{KUBECTL} logs -f ollama-0 -c model-loader"
-    text = rollout.block(OLLAMA, NOT_READY, [finding], 40)
+    text = rollout.block(OLLAMA, NOT_READY, [finding])
     assert text.endswith(
         f"ollama-0: Running, waiting for its models (model-loader: {line})\n"
         f"    look further: {KUBECTL} logs -f ollama-0 -c model-loader"
