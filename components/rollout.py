@@ -181,11 +181,12 @@ def diagnose(
         )
         if finding is not None:
             found.append(finding)
-    missing = (statefulset.get("spec") or {}).get("replicas", 1) - len(pods)
+    wanted = (statefulset.get("spec") or {}).get("replicas", 1)
+    missing = wanted - len(pods)
     event = events.get(workload.statefulset, "")
     if missing > 0 and event:  # the controller could not make a pod (quota, admission)
         look = f"{kubectl} describe statefulset {workload.statefulset}"
-        state = f"{missing} pod(s) not created: {event}"
+        state = f"{missing} of {wanted} pods not created: {event}"
         found.append(Finding(workload.statefulset, state, meaning(event), look, True))
     return found
 

@@ -74,7 +74,7 @@ def test_a_pending_pod_without_a_free_gpu_says_so():
 
 def test_no_pod_because_the_quota_is_full_names_the_quota():
     (finding,) = diagnose([], events={"ollama": QUOTA})
-    assert finding.subject == "ollama" and finding.state == f"1 pod(s) not created: {QUOTA}"
+    assert finding.subject == "ollama" and finding.state == f"1 of 1 pods not created: {QUOTA}"
     assert "quota has no room" in finding.meaning and "describe resourcequota" in finding.meaning
     assert finding.look == f"{KUBECTL} describe statefulset ollama"
 

@@ -17,17 +17,20 @@ own where a case needs one, written next to it; the session's kubeconfig is neve
   kubeconfig;
 - minikube refuses an existing namespace without our labels; with createNamespace=false it is
   used as it is, without a Namespace resource;
-- a cordoned GPU node and a one-minute rollout timeout: `up` explains the Pending/Unschedulable
-  replica (phase, the scheduler's reason, what it means, the next command) before the
-  provider's timeout error, and prints no service URL.
+- a cordoned GPU node, and a namespace quota without room for a GPU, each with a one-minute
+  rollout timeout: `up` explains the Pending/Unschedulable replica, or the pod the StatefulSet
+  controller could not create (the reason Kubernetes gives, what it means, the next command)
+  before the provider's timeout error, and prints no service URL.
 
-Cost: about one minute for the rollout timeout (its floor is one minute) plus a dozen short runs.
+Cost: about one minute for the two rollout timeouts (run at once; the floor is one minute) plus
+a dozen short runs.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -200,39 +203,74 @@ def test_minikube_refuses_a_namespace_that_is_not_ours(cluster, engine_env, e2e_
     assert "kubernetes:apps/v1:StatefulSet" in proc.stdout
 
 
-NAMESPACE = "wsafe-default"
-
-
-def test_a_cordoned_gpu_node_is_explained_before_the_timeout(cluster, engine_env, e2e_tmp):
+def waiting_stack(name: str, namespace: str, cluster, engine_env, e2e_tmp, *extra: dict):
+    """An icc stack in a namespace of its own, with its claims' volumes and a 1-minute wait."""
     claims = (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi"))
     cluster.apply(
         [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-            *(bound_volume(NAMESPACE, c, "rook-ceph-block", size) for c, size in claims),
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+            *(bound_volume(namespace, c, "rook-ceph-block", size) for c, size in claims),
+            *extra,
         ]
     )
     settings = {
         **stack_settings("icc", cluster),
-        "namespace": NAMESPACE,
+        "namespace": namespace,
         "ollama": {"models": ["llama3.2:1b"], "rolloutTimeoutMinutes": 1},
     }
-    stack = new_stack("e2e-safety-pending", cluster, engine_env, e2e_tmp, **settings)
+    return new_stack(name, cluster, engine_env, e2e_tmp, **settings)
+
+
+def explained_before_timeout(output: str, first_line: str) -> None:
+    """The watch's block came while `up` still waited (a live `up` prints a message's first
+    line at once), and no URL claims a service that is not up."""
+    explained, timed_out = output.find(first_line), output.find("timed out waiting to be Ready")
+    assert explained != -1 and timed_out != -1, output[-4000:]
+    assert explained < timed_out, output[-4000:]
+    assert "openWebUIUrl" not in output and "ollamaUrl" not in output, output[-2000:]
+
+
+def test_a_waiting_rollout_is_explained_before_the_timeout(cluster, engine_env, e2e_tmp):
+    """Two stacks wait at once (one minute each, the timeout's floor): one for a GPU on the
+    cordoned V100 node (the pod is Pending, Unschedulable), one in a namespace whose quota allows
+    no GPU (the StatefulSet controller cannot create the pod at all)."""
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-gpu", "namespace": "wquota-default"},
+        "spec": {"hard": {"requests.nvidia.com/gpu": "0"}},
+    }
+    pending = waiting_stack("e2e-safety-pending", "wsafe-default", cluster, engine_env, e2e_tmp)
+    full = waiting_stack("e2e-safety-quota", "wquota-default", cluster, engine_env, e2e_tmp, quota)
     cluster.kubectl("cordon", GPU_NODE)
+    runs = [
+        stack.start("up", "--yes", "--skip-preview", stdout=subprocess.PIPE, text=True)
+        for stack in (pending, full)
+    ]
     try:
-        proc = stack.pulumi("up", "--yes", "--skip-preview", check=False, timeout=400)
+        outputs = [run.communicate(timeout=400)[0] for run in runs]
     finally:
         cluster.kubectl("uncordon", GPU_NODE, check=False)
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
     try:
-        output = proc.stdout
-        assert proc.returncode != 0, output[-4000:]
-        explained = output.find("ollama-0: Pending, Unschedulable: 0/2 nodes are available")
-        timed_out = output.find("'ollama' timed out waiting to be Ready")
-        assert explained != -1 and timed_out != -1, output[-4000:]
-        assert explained < timed_out, output[-4000:]  # said while `up` still waited
+        assert [run.returncode for run in runs] != [0, 0], outputs
+        output = outputs[0]
+        explained_before_timeout(
+            output, "ollama-0: Pending, Unschedulable: 0/2 nodes are available"
+        )
         assert "means: no node has a free GPU (nvidia.com/gpu)" in output, output[-4000:]
-        kubectl = f"kubectl --context {cluster.context} -n {NAMESPACE}"
+        kubectl = f"kubectl --context {cluster.context} -n wsafe-default"
         assert f"look further: {kubectl} describe pod ollama-0" in output, output[-4000:]
-        assert "openWebUIUrl" not in output and "ollamaUrl" not in output, output[-2000:]
+
+        output = outputs[1]
+        explained_before_timeout(output, "ollama: 1 of 1 pods not created: ")
+        assert "exceeded quota: no-gpu" in output, output[-4000:]
+        assert "means: the namespace's quota has no room for it" in output, output[-4000:]
+        kubectl = f"kubectl --context {cluster.context} -n wquota-default"
+        assert f"look further: {kubectl} describe statefulset ollama" in output, output[-4000:]
     finally:
-        stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
-        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+        for stack, namespace in ((pending, "wsafe-default"), (full, "wquota-default")):
+            stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+            cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
