@@ -7,13 +7,10 @@ The program checks the cluster the chosen kubeconfig context reaches before anyt
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from settings.base import KeyedError
-
-if TYPE_CHECKING:
-    from settings.stack import Settings
 
 # The ICC's API server, as the kubeconfig from its login portal names it (the ICC's own setup
 # notes; the same host is the CNAME target of ICC ingress hosts). `iccApiServer` overrides it.
@@ -38,27 +35,27 @@ def api_server_address(value: str) -> tuple[str, int | None]:
     return parts.hostname or "", parts.port
 
 
-def check_cluster_keys(settings: Settings) -> None:
+def check_cluster_keys(target: str, icc_api_server: str | None, other_local_cluster: bool) -> None:
     """Each cluster key belongs to one target; a value elsewhere would be silently ignored."""
     given: dict[str, Any] = {
-        "iccApiServer": (settings.icc_api_server, "icc"),
-        "otherLocalCluster": (settings.other_local_cluster or None, "minikube"),
+        "iccApiServer": (icc_api_server, "icc"),
+        "otherLocalCluster": (other_local_cluster or None, "minikube"),
     }
-    for key, (value, target) in given.items():
-        if value is not None and settings.target != target:
+    for key, (value, owner) in given.items():
+        if value is not None and target != owner:
             raise KeyedError(
                 key,
                 value,
-                f"only the {target} target uses it, this stack is {settings.target}; "
+                f"only the {owner} target uses it, this stack is {target}; "
                 f"remove it with `pulumi config rm {key}`",
             )
-    if settings.icc_api_server is not None:
+    if icc_api_server is not None:
         try:
-            api_server_address(settings.icc_api_server)
+            api_server_address(icc_api_server)
         except ValueError:
             raise KeyedError(
                 "iccApiServer",
-                settings.icc_api_server,
+                icc_api_server,
                 f"must be the ICC API server's host, host:port or https URL, e.g. "
                 f"`pulumi config set iccApiServer {ICC_API_SERVER}`",
             ) from None

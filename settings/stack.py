@@ -68,7 +68,7 @@ class Settings(Model):
         if self.target == "icc":
             _check_icc(self)
         check_docker_target(self)
-        check_cluster_keys(self)
+        check_cluster_keys(self.target, self.icc_api_server, self.other_local_cluster)
         if self.target == "minikube" and self.ollama.gpu.enabled:
             raise KeyedError(
                 "ollama.gpu.enabled",
