@@ -2,12 +2,13 @@
 
 The Kubernetes provider waits for each StatefulSet until every replica is Ready, up to its
 custom timeout, and then fails with "'ollama' timed out waiting to be Ready" and "0 out of 1
-replicas succeeded readiness checks". It does not say why: its pod check (pulumi-kubernetes 4.25
-and 4.32, the same pod checker) reports an unscheduled pod's reason (Unschedulable: no node with
-a free GPU) only as a transient status, never in the error; it reports a failing container
-(ImagePullBackOff, a failing readiness check) as a warning that names the container but not the
-model loader's progress; and when the StatefulSet controller cannot create the pod at all
-(quota exceeded) there is no pod to report on. So the program looks itself, while `up` waits:
+replicas succeeded readiness checks". It does not say why. Its pod check (pulumi-kubernetes
+4.32, read in its source; 4.25 behaves the same in the e2e tier) keeps an unscheduled pod's
+reason (Unschedulable: no node with a free GPU) as a transient status of the resource row, never
+in a warning or the error; a failing container (ImagePullBackOff, an unready container) becomes
+a warning that names the container, without the model loader's progress; and when the
+StatefulSet controller cannot create the pod at all (quota exceeded) there is no pod to report
+on. So the program looks itself, while `up` waits:
 
 - `diagnose` (pure) reads a StatefulSet, its pods, their events and the model loader's last log
   line and says, per replica that is not Ready, its phase and the reason Kubernetes gives, what
