@@ -30,14 +30,21 @@ from __future__ import annotations
 
 import json
 import socket
+import statistics
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 from test_engine import cluster_server, stack_settings
 
-from e2e_support import GPU_NODE, bound_volume, create_stack, project_copy
+from e2e_support import GPU_NODE, ROOT, bound_volume, create_stack, project_copy
+
+sys.path.insert(0, str(ROOT))
+from components.cluster_view import observe  # noqa: E402
+from settings import parse_settings  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -183,6 +190,18 @@ def test_a_preview_names_the_cluster_it_will_change(cluster, engine_env, e2e_tmp
     ) in proc.stdout, proc.stdout[-3000:]
     outputs = proc.stdout.split("Outputs:")[-1]
     assert "apiServer" in outputs and server in outputs, proc.stdout[-3000:]
+    # What the look costs each run (the kubeconfig, one TLS request): a figure for the note.
+    secrets = {"webuiSecretKey": "k" * 32, "webuiAdminPassword": "p" * 16}
+    look = parse_settings(
+        {**stack_settings("minikube", cluster), "namespace": "icc-probe-none", **secrets},
+        frozenset(secrets),
+    )
+    seconds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        assert observe(look).status == 404  # the namespace is not there: asked and answered
+        seconds.append(time.perf_counter() - started)
+    print(f"\n[cluster] the pre-flight's look: {1000 * statistics.median(seconds):.0f} ms")
 
 
 def test_minikube_refuses_a_namespace_that_is_not_ours(cluster, engine_env, e2e_tmp):
