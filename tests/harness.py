@@ -212,9 +212,8 @@ def recording(run: ProgramRun, stack: str) -> RecordingMonitor:
 
 
 def fitting_cluster(settings) -> Observation:
-    """What the cluster pre-flight sees under mocks: a cluster the stack accepts, reachable, with
-    minikube's namespace absent. No file or network is read (tests/test_cluster.py covers the
-    real look and every other case)."""
+    """What the cluster pre-flight sees under mocks: a cluster the stack accepts, reachable. No
+    file or network is read (tests/test_cluster.py covers the real look and every other case)."""
     server = (
         f"https://{settings.icc_api_server}:443"
         if settings.target == "icc"
@@ -229,8 +228,11 @@ def fitting_cluster(settings) -> Observation:
         user={},
         base_dir=None,
     )
-    absent = {} if settings.target == "minikube" else None
-    return Observation("~/.kube/config", context=context, status=200, namespace=absent)
+    # Minikube's namespace: absent when the stack creates it, there (someone's) when it shares it.
+    namespace = None
+    if settings.target == "minikube":
+        namespace = {} if settings.create_namespace else {"team": "someone-else"}
+    return Observation("~/.kube/config", context=context, status=200, namespace=namespace)
 
 
 def run_program(

@@ -247,8 +247,8 @@ def test_every_stack_exports_the_cluster_it_changes(stack, request):
     assert provider.inputs["clusterIdentifier"] == ("minikube" if stack == "minikube" else "icc")
 
 
-def test_the_harness_cluster_fits_both_stacks():
-    for raw in (ICC, MINIKUBE):
+def test_the_harness_cluster_fits_every_stack():
+    for raw in (ICC, MINIKUBE, {**MINIKUBE, "createNamespace": "false"}):
         assert cluster.decide(settings(**raw), fitting_cluster(settings(**raw)), False)
 
 
