@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pydantic import SecretStr
 
-from components import kube, next_steps, webui_backup
+from components import cluster, kube, next_steps, webui_backup
 from components.kube_facts import OWNED_LABELS
 from components.ollama_env import PORT as ollama_port
+from components.rollout_watch import watch_rollouts
 from components.secrets import StackSecrets, StackSecretsArgs
 from components.webui_env import PORT as webui_port
 from settings import Settings, load_settings
@@ -35,10 +36,16 @@ def kubernetes_provider(settings: Settings, name: str = "k8s", adopt: bool = Fal
 
     return k8s.Provider(
         name,
+        # Unset means the SDK's own choice (KUBECONFIG, else ~/.kube/config), the one the cluster
+        # pre-flight has just checked and shown; passing anything else here would show up as a
+        # provider update in every existing stack.
         kubeconfig=settings.kubeconfig,
         context=settings.kube_context,
         namespace=settings.namespace,
-        # A refreshed ICC token must not look like a new cluster (that would replace everything).
+        # Stays what existing stacks were made with, and never comes from what the pre-flight saw
+        # (server address, resolved context, token): when this string changes, the provider is
+        # replaced and every resource with it (pulumi-kubernetes >= 4.16 keys replacement on it
+        # alone). A refreshed ICC token or a new minikube IP must not look like a new cluster.
         cluster_identifier=settings.kube_context or settings.target,
         upsert_existing_objects=adopt,
     )
@@ -163,12 +170,20 @@ def web_ingress(
     return exports
 
 
+def when_ready(ready: pulumi.Output[Any], value: Any) -> pulumi.Output[Any]:
+    """An output that exists only once the workloads are Ready: a failed or timed-out rollout
+    leaves no URL that looks as if the service were up."""
+    return ready.apply(lambda _: value)
+
+
 def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
     from components.ingress import public_url
     from components.network import NetworkIsolation, NetworkIsolationArgs
     from components.ollama import OllamaServer, OllamaServerArgs
     from components.webui import OpenWebUI, OpenWebUIArgs
 
+    # First, before any resource: a refusal here leaves the cluster and the state untouched.
+    target = cluster.preflight(settings)
     secrets = stack_secrets(settings)
     provider = kubernetes_provider(settings)
     namespace = owned_namespace(settings)
@@ -209,12 +224,15 @@ def deploy_kubernetes(settings: Settings) -> dict[str, Any]:
             ),
             opts,
         )
+    watch_rollouts(settings, target, ollama, webui)
+    ready = pulumi.Output.all(ollama.statefulset.id, webui.statefulset.id)
     return {
         "target": settings.target,
         "namespace": settings.namespace,
-        "ollamaUrl": ollama.url,
-        "ollamaReplicaUrls": ollama.replica_urls,
-        "openWebUIUrl": f"http://localhost:{settings.webui.local_port}",
+        "cluster": target.outputs(),
+        "ollamaUrl": when_ready(ready, ollama.url),
+        "ollamaReplicaUrls": when_ready(ready, ollama.replica_urls),
+        "openWebUIUrl": when_ready(ready, f"http://localhost:{settings.webui.local_port}"),
         # What the cluster assigned to each Service (in-cluster addresses; unknown until created).
         "serviceClusterIPs": {
             ollama.service_name: ollama.cluster_ip,

@@ -16,6 +16,7 @@ from pydantic import SecretStr, model_validator
 
 from settings.base import DnsLabel, KeyedError, Model, check_password
 from settings.budget import check_fit
+from settings.cluster import check_cluster_keys
 from settings.docker import Docker
 from settings.exposure import check_docker_exposure, check_ingress_exposure
 from settings.ingress import Ingress, check_ingress
@@ -35,6 +36,11 @@ class Settings(Model):
     create_namespace: bool
     kubeconfig: str | None = None
     kube_context: str | None = None
+    # The API server an icc stack must reach (components/cluster.py checks it before anything is
+    # created); the ICC's by default (settings/targets.py), a setting for tests and a new address.
+    icc_api_server: str | None = None
+    # Minikube: accept a context that is not minikube's (kind, Docker Desktop, k3d, ...).
+    other_local_cluster: bool = False
     # Claims holding models and chat history outlive `pulumi destroy` unless this is false.
     keep_data_on_destroy: bool = True
     ollama: Ollama
@@ -70,6 +76,7 @@ class Settings(Model):
         if self.target == "icc":
             _check_icc(self)
         _check_docker_target(self)
+        check_cluster_keys(self.target, self.icc_api_server, self.other_local_cluster)
         if self.target == "minikube" and self.ollama.gpu.enabled:
             raise KeyedError(
                 "ollama.gpu.enabled",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from settings.cluster import ICC_API_SERVER
 from settings.monitoring import Grafana, Prometheus
 
 
@@ -39,6 +40,8 @@ def _laptop_backups() -> dict[str, Any]:
 def icc() -> dict[str, Any]:
     return {
         "createNamespace": False,
+        # The only cluster this stack may change (checked before anything is created).
+        "iccApiServer": ICC_API_SERVER,
         # The ICC ingress-nginx with cert-manager's issuer; whether that controller publishes
         # `.status.loadBalancer` is unknown, and Pulumi would wait 10 minutes for it.
         "ingress": {"tls": {"clusterIssuer": "letsencrypt-production"}, "skipAwait": True},

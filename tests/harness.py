@@ -21,6 +21,9 @@ import pulumi
 import yaml
 from google.protobuf import json_format
 
+from components import cluster, kubeconfig
+from components.cluster_view import Observation
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "icc-ollama"
 TEST_SECRET_KEY = "t" * 64  # a test value; never a real key
@@ -277,6 +280,30 @@ def recording(run: ProgramRun, stack: str) -> RecordingMonitor:
     return monitor
 
 
+def fitting_cluster(settings) -> Observation:
+    """What the cluster pre-flight sees under mocks: a cluster the stack accepts, reachable. No
+    file or network is read (tests/test_cluster.py covers the real look and every other case)."""
+    server = (
+        f"https://{settings.icc_api_server}:443"
+        if settings.target == "icc"
+        else "https://192.168.49.2:8443"
+    )
+    context = kubeconfig.Context(
+        name=settings.kube_context or settings.target,
+        cluster_name=settings.target,
+        server=server,
+        minikube=True,
+        cluster={"server": server},
+        user={},
+        base_dir=None,
+    )
+    # Minikube's namespace: absent when the stack creates it, there (someone's) when it shares it.
+    namespace = None
+    if settings.target == "minikube":
+        namespace = {} if settings.create_namespace else {"team": "someone-else"}
+    return Observation("~/.kube/config", context=context, status=200, namespace=namespace)
+
+
 def run_program(
     config: dict[str, Any],
     secret_keys: tuple[str, ...] = ("webuiSecretKey", "grafanaAdminPassword", "webuiAdminPassword"),
@@ -284,11 +311,14 @@ def run_program(
     monkeypatch=None,
     run: ProgramRun | None = None,
     root: Path = ROOT,
+    cluster_view=fitting_cluster,
 ) -> ProgramRun:
     """Run __main__.py with this config (keys without prefix) and wait for every RPC.
     `root` may be the folder of another version of the program (then put first on sys.path).
+    `cluster_view` stands in for the cluster pre-flight's look (components/cluster.py's seam).
     (`monkeypatch` is accepted for older call sites; nothing needs it any more.)"""
     run = run if run is not None else ProgramRun()
+    cluster.OBSERVE = cluster_view
     monitor = recording(run, stack)
     # pulumi.export() keeps each output on the root stack resource, which the mocks make once
     # and never register; they are registered here instead, secrets marked as the engine sees them.

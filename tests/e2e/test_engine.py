@@ -20,8 +20,10 @@ isolated PULUMI_HOME.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from e2e_support import (
     CPU_NODE,
@@ -36,6 +38,15 @@ from e2e_support import (
 pytestmark = pytest.mark.e2e
 
 
+def cluster_server(cluster) -> str:
+    """The API server of the session's kubeconfig context."""
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    context = next(c["context"] for c in config["contexts"] if c["name"] == cluster.context)
+    return next(
+        c["cluster"]["server"] for c in config["clusters"] if c["name"] == context["cluster"]
+    )
+
+
 def stack_settings(target: str, cluster) -> dict:
     settings = {
         "target": target,
@@ -48,6 +59,10 @@ def stack_settings(target: str, cluster) -> dict:
     }
     if target == "icc":
         settings.update({"namespace": ICC_NAMESPACE, "createNamespace": False})
+        # The pre-flight accepts only the ICC's API server: here it is the kwok control plane's.
+        settings["iccApiServer"] = urlsplit(cluster_server(cluster)).netloc
+    else:
+        settings["otherLocalCluster"] = True  # kwok, not minikube (components/cluster.py)
     # The Prometheus/Grafana charts come from Helm repositories, which cannot be reached
     # offline; the e2e stacks deploy without monitoring.
     settings["monitoring"] = {"enabled": False}

@@ -304,6 +304,7 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
         "namespace": REVIEW_NAMESPACE,
         "kubeconfig": cluster.kubeconfig.read_text(),
         "kubeContext": cluster.context,
+        "otherLocalCluster": True,  # kwok, not minikube (components/cluster.py)
         "ollama": {"models": ["llama3.2:1b"], "replicas": 1},
         "monitoring": {"enabled": False},
     }
