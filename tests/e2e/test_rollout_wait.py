@@ -16,15 +16,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from test_engine import endpoint_ips, pods, ready, stack_settings
+from test_engine import endpoint_ips, pods, ready
 
 from e2e_support import (
     CPU_NODE,
     GPU_NODE,
-    LegacyTokenReferences,
     bound_volume,
     create_stack,
     project_copy,
+    stack_settings,
 )
 
 NAMESPACE = "wwait-default"
@@ -58,14 +58,13 @@ def test_up_waits_for_ready_ollama_replicas(cluster, engine_env, e2e_tmp):
     }
     workdir = project_copy(e2e_tmp / "project-wait", Path(engine_env["E2E_STATE_DIR"]))
     stack = create_stack("e2e-wait", workdir, engine_env, cluster.bin_dir, settings)
-    with LegacyTokenReferences(cluster, (NAMESPACE,)):
-        try:
-            cluster.kubectl("cordon", GPU_NODE)
-            check_up_times_out(stack, cluster)
-            check_up_returns_once_ready(stack, cluster)
-        finally:
-            cluster.kubectl("uncordon", GPU_NODE, check=False)
-        stack.pulumi("destroy", "--yes", "--skip-preview")
+    try:
+        cluster.kubectl("cordon", GPU_NODE)
+        check_up_times_out(stack, cluster)
+        check_up_returns_once_ready(stack, cluster)
+    finally:
+        cluster.kubectl("uncordon", GPU_NODE, check=False)
+    stack.pulumi("destroy", "--yes", "--skip-preview")
 
 
 def check_up_times_out(stack, cluster) -> None:
