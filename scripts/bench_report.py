@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from bench_timeline import Timeline
 
-SLOWEST = 5  # steps of the timeline printed per `up`
+# Steps of the timeline printed per `up` (BENCH_STEPS=40 shows the whole chain of a stack).
+SLOWEST = int(os.environ.get("BENCH_STEPS", "5"))
 ROWS = ("preview", "up", "no-change up")  # per stack and per floor ("floor up")
 FLOORS = ("floor", "chain floor")  # scripts/bench.py says what each one is
 

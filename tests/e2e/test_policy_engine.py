@@ -98,7 +98,8 @@ def new_stack(name: str, target: str, env: dict[str, str], **overrides):
     settings = {
         "target": target,
         "ollama": {"models": ["llama3.2:1b"]},
-        # The charts come from Helm repositories, unreachable offline (as in test_engine).
+        # Previews without a cluster: the monitoring charts (stand-ins offline) are deployed
+        # through the provider's Chart v4 in test_engine.py, with a cluster.
         "monitoring": {"enabled": False},
     }
     if target == "icc":

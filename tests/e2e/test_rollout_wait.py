@@ -6,6 +6,10 @@ the ICC: the ICC replica requests a GPU and tolerates only that node's taint, so
 A replica whose models are still loading is the same case for the await: the pod exists and is
 not Ready (kwok does not run probes, so the loader's readiness check cannot be simulated).
 
+Provider versions: this tier runs 4.25.0, users 4.32.0. Both wait for ready replicas on create
+and time out the same way; 4.26+ also compares `observedGeneration`, which matters for updates
+(tests/e2e/test_engine.py's rollout step), not for the create checked here.
+
 Cost in CI: about one minute for the timeout (ollama.rolloutTimeoutMinutes has a 1-minute floor)
 plus a few `up`s.
 """
