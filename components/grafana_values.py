@@ -35,6 +35,8 @@ def grafana_values(args: MonitoringArgs) -> dict[str, Any]:
             "passwordKey": "admin-password",
         },
         "persistence": {"enabled": False},
+        # As the program's own Services (components/kube.py): the Deployment's await covers it.
+        "service": {"annotations": dict(kube.SKIP_AWAIT)},
         "resources": grafana.resources.requirements(),
         "securityContext": restricted_pod(GRAFANA_USER),
         "containerSecurityContext": kube.container_security(read_only_root=True),

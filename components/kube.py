@@ -62,15 +62,16 @@ def claim_retention(keep_data: bool) -> dict:
     return {"whenDeleted": when_deleted, "whenScaled": "Retain"}
 
 
-# The provider's await on a Service (pulumi-kubernetes 4.32.0, and the v4.25.0 of the e2e tier)
-# restarts a 10 s "settle" timer on every change of the Service's Endpoints and returns only once
-# it ran out. Each Service here selects the pods of one StatefulSet or Deployment of the same
-# component, whose own await already waits for every replica to be Ready (an Ollama replica only
-# once its models are on disk): the Service await adds nothing but those 10 s to each `pulumi up`
-# that creates or changes one. What it did check, that the selector finds the pods, is checked
-# over the rendered objects (tests/test_services.py) and live after a real `up` (tests/e2e: ready
-# endpoints per Service). In 4.32.0 the annotation skips only the wait after a create or an
-# update; a Service's deletion is still awaited.
+# The provider's await on a Service (pulumi-kubernetes 4.32.0, and 4.25.0 in the e2e tier) restarts
+# a 10 s "settle" timer on every change of the Service's endpoints and returns only once it ran
+# out. Each Service here selects the pods of one StatefulSet or Deployment of the same component,
+# whose own await already waits for every replica to be Ready (an Ollama replica only once its
+# models are on disk): the Service await adds nothing but those 10 s to each `pulumi up` that
+# creates or changes one. What it did check, that the selector finds the pods, is checked over the
+# rendered objects (tests/test_services.py) and live after a real `up` (tests/e2e: each Service
+# selects one workload and has its Ready pods as endpoints). The charts' Services get the same
+# annotation through their values (components/monitoring_values.py). It skips only the wait on
+# create and update; the provider still awaits a Service's deletion.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 

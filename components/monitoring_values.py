@@ -160,6 +160,8 @@ def prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
         "securityContext": restricted_pod(PROMETHEUS_USER),
         "containerSecurityContext": kube.container_security(read_only_root=True),
         "enableServiceLinks": False,
+        # As the program's own Services: the Deployment's await covers readiness.
+        "service": {"annotations": dict(kube.SKIP_AWAIT)},
     }
     if prometheus.storage_size:
         volume: dict[str, Any] = {"enabled": True, "size": prometheus.storage_size}
@@ -192,6 +194,7 @@ def prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     if not namespaced:
         values["kube-state-metrics"]["resources"] = KSM_RESOURCES
+        values["kube-state-metrics"]["service"] = {"annotations": dict(kube.SKIP_AWAIT)}
         # ClusterRoles and their bindings are named after the release by default
         # ("prometheus-server", "prometheus-kube-state-metrics"): with the namespace in the name,
         # two stacks, or another Prometheus release, on one cluster cannot take over each other's.

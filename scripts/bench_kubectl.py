@@ -1,6 +1,6 @@
 """`make bench`'s baseline: the objects a stack made (from its state export), applied with
-`kubectl apply --server-side`, as a dry run (against preview) and with `rollout status` (against
-`up`)."""
+`kubectl apply --server-side`, as a dry run (against preview) and with `rollout status` of every
+StatefulSet and Deployment (against `up`)."""
 
 from __future__ import annotations
 
@@ -53,19 +53,17 @@ def bench_kubectl(figures, objects: list[dict], cluster, namespace: str) -> None
     figures.seconds["kubectl apply --dry-run=server"] = timed(
         lambda: cluster.kubectl(*apply, "--dry-run=server", input=text)
     )
-    sets = [o["metadata"]["name"] for o in objects if o["kind"] == "StatefulSet"]
+    workloads = [
+        f"{o['kind'].lower()}/{o['metadata']['name']}"
+        for o in objects
+        if o["kind"] in ("StatefulSet", "Deployment")
+    ]
 
     def apply_and_wait():
         cluster.kubectl(*apply, input=text)
-        for name in sets:
+        for workload in workloads:
             cluster.kubectl(
-                "rollout",
-                "status",
-                f"statefulset/{name}",
-                "-n",
-                namespace,
-                "--timeout=300s",
-                timeout=320,
+                "rollout", "status", workload, "-n", namespace, "--timeout=300s", timeout=320
             )
 
     figures.seconds["kubectl apply + rollout status"] = timed(apply_and_wait)

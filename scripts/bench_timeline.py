@@ -7,10 +7,8 @@ import json
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from e2e_support import Stack
+from engine_stack import Stack
 
 
 @dataclass

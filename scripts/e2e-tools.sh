@@ -10,16 +10,20 @@
 # under <cache>/build/<name>; a tool counts as built once <cache>/bin/<binary> exists (written last,
 # atomically), so an interrupted build is simply redone.
 #
-# What the proxy serves here (probed 2026-11-23; README "Real-engine tests" has the exact errors):
+# What the proxy serves here (probed 2026-11-23, provider/v4 re-probed 2026-12-01):
 #   * pulumi CLI                github.com/pulumi/pulumi/pkg/v3 v3.259.0 (tagged): same release as requirements.txt
-#   * python language host      its own module (…/sdk/python/cmd/pulumi-language-python/v3) has no tags and
-#                               the proxy answers 403 "This module version is not available" for every
-#                               pseudo-version. Fallback: the host that still lived inside sdk/v3 (last there in
-#                               v3.79.0), run with the v3.259.0 exec shim so the Python side is 3.259.0.
-#   * kubernetes provider       …/pulumi-kubernetes/provider/v4 is refused (403) in every form; the only served
-#                               provider module is provider/v2 v2.0.0. Built as a fallback; it is registered
-#                               under the SDK's version (4.32.0) so the engine loads it.
+#   * python language host      STAND-IN. Its own module (…/sdk/python/cmd/pulumi-language-python/v3) has no
+#                               tags and the proxy answers 403 "This module version is not available" for every
+#                               pseudo-version. Built instead: the host that still lived inside sdk/v3 (last there
+#                               in v3.79.0), run with the v3.259.0 exec shim so the Python side is 3.259.0.
+#   * kubernetes provider       …/pulumi-kubernetes/provider/v4 at the pseudo-version of the v4.25.0 release
+#                               (tags v4.x.y and sdk/v4.x.y exist upstream, provider/v4.x.y never did); other
+#                               versions are still refused. Registered under the SDK's version (4.32.0) so the
+#                               engine loads it; where 4.25 and 4.32 differ, the tests say which one they prove.
 #   * etcd 3.6, kube-apiserver/controller-manager/scheduler/kubectl 1.36.3, kwok/kwokctl 0.8.0: tagged.
+#
+# Each step's log (<cache>/logs/<step>.log) ends with the seconds of the build that made its tools;
+# a warm run leaves the logs alone.
 set -euo pipefail
 
 PULUMI_VERSION=3.259.0
@@ -170,8 +174,15 @@ build_kube() {
 
 # Build order: what the cheapest test tiers need first, the slow control plane last.
 # E2E_TOOLS_ONLY="pulumi langhost" limits the steps (for debugging).
+# A step whose tools are there is skipped before its log is touched: the log keeps the seconds
+# of the build that made them.
+declare -A STEP_TOOLS=([pulumi]="pulumi" [langhost]="pulumi-language-python pulumi-language-python-exec"
+  [k8s_provider]="pulumi-resource-kubernetes" [etcd]="etcd" [kwok]="kwok kwokctl"
+  [kube]="kube-apiserver kube-controller-manager kube-scheduler kubectl")
 status=0
 for step in ${E2E_TOOLS_ONLY:-pulumi langhost k8s_provider etcd kwok kube}; do
+  # shellcheck disable=SC2086  # a list of names
+  have ${STEP_TOOLS[$step]} && continue
   case $step in
     langhost) fn=build_langhost ;; k8s_provider) fn=build_k8s_provider ;; *) fn=build_$step ;;
   esac
@@ -179,6 +190,8 @@ for step in ${E2E_TOOLS_ONLY:-pulumi langhost k8s_provider etcd kwok kube}; do
   # In the background, not under `if`: there `set -e` would be ignored inside the function.
   "$fn" >"$CACHE/logs/$step.log" 2>&1 &
   wait $! || rc=$?
+  printf '[e2e-tools] %s: exit %d after %d s (%(%F %T)T)\n' "$step" "$rc" $((SECONDS - start)) -1 \
+    >>"$CACHE/logs/$step.log"
   if (( rc != 0 )); then
     log "FAILED: $step (log: $CACHE/logs/$step.log)"; tail -n 15 "$CACHE/logs/$step.log" >&2; status=1
   elif (( SECONDS - start > 1 )); then

@@ -105,6 +105,10 @@ PROMETHEUS = ChartKeys(
             "scrapeConfigs/dcgm",
             # kube-state-metrics chart 8.4.0 values.yaml: `resources: {}`.
             "kube-state-metrics/resources",
+            # `server.service.annotations: {}`, put on the server's Service; kube-state-metrics
+            # 8.4.0 `service.annotations: {}`, added to its Service after prometheus.io/scrape.
+            "server/service/annotations",
+            "kube-state-metrics/service/annotations",
         }
     ),
 )
@@ -145,6 +149,8 @@ GRAFANA = ChartKeys(
             "datasources",  # provisioning files by name
             "dashboardProviders",  # provisioning files by name
             "dashboardsConfigMaps",  # provider name -> ConfigMap name
+            # "Service annotations. Can be templated." (`service.annotations: {}`)
+            "service/annotations",
         }
     ),
 )

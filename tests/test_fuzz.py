@@ -2,6 +2,8 @@
 
 Every invalid input must give a SettingsError (never another exception, never the secret in the
 message); every valid Kubernetes input must render objects that pass strict schema validation.
+The examples are derandomized (tests/conftest.py): a commit passes or fails the same way on every
+run; `HYPOTHESIS_PROFILE=explore` searches new ones.
 """
 
 import json
@@ -176,35 +178,48 @@ valid_requests = st.fixed_dictionaries(
 valid_limits = st.fixed_dictionaries(
     {}, optional={"cpu": st.sampled_from(["2", "4", 2]), "memory": st.sampled_from(["8Gi", "16Gi"])}
 )
-valid_ollama = st.fixed_dictionaries(
-    {},
-    optional={
-        "replicas": st.integers(1, 4),
-        "models": st.lists(st.sampled_from(["llama3.2:1b", "phi3", "qwen2.5:0.5b"]), max_size=3),
-        "resources": st.fixed_dictionaries(
-            {}, optional={"requests": valid_requests, "limits": valid_limits}
-        ),
-        "storage": st.fixed_dictionaries(
-            {},
-            optional={
-                "size": st.sampled_from(["5Gi", "100Gi"]),
-                "storageClass": st.sampled_from(["fast"]),
-            },
-        ),
-        "tolerations": st.lists(
-            st.fixed_dictionaries(
-                {"key": st.just("dedicated")},
-                optional={"effect": st.sampled_from(["NoSchedule", "NoExecute"])},
+# Minikube's node (nodeCapacity 4 CPU / 12Gi, settings/targets.py) must hold every pod's
+# requests: Open WebUI 250m, monitoring at most 180m (Prometheus 100m + its reloader 10m, Grafana
+# 50m, the exporter 10m, kube-state-metrics 10m), each Ollama replica its request + 10m (loader).
+# With requests up to 1 CPU that leaves room for three replicas: the strategy draws at most
+# MINIKUBE_REPLICAS there (test_the_minikube_bound_is_the_node_capacity pins the edge).
+MINIKUBE_REPLICAS = 3
+
+
+def ollama_settings(max_replicas: int):
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "replicas": st.integers(1, max_replicas),
+            "models": st.lists(
+                st.sampled_from(["llama3.2:1b", "phi3", "qwen2.5:0.5b"]), max_size=3
             ),
-            max_size=2,
-        ),
-        "nodeSelector": st.dictionaries(
-            st.sampled_from(["zone", "disk"]), st.just("a"), max_size=2
-        ),
-        "keepAlive": st.sampled_from(["5m", "-1", "24h"]),
-        "numParallel": st.integers(1, 8),
-    },
-)
+            "resources": st.fixed_dictionaries(
+                {}, optional={"requests": valid_requests, "limits": valid_limits}
+            ),
+            "storage": st.fixed_dictionaries(
+                {},
+                optional={
+                    "size": st.sampled_from(["5Gi", "100Gi"]),
+                    "storageClass": st.sampled_from(["fast"]),
+                },
+            ),
+            "tolerations": st.lists(
+                st.fixed_dictionaries(
+                    {"key": st.just("dedicated")},
+                    optional={"effect": st.sampled_from(["NoSchedule", "NoExecute"])},
+                ),
+                max_size=2,
+            ),
+            "nodeSelector": st.dictionaries(
+                st.sampled_from(["zone", "disk"]), st.just("a"), max_size=2
+            ),
+            "keepAlive": st.sampled_from(["5m", "-1", "24h"]),
+            "numParallel": st.integers(1, 8),
+        },
+    )
+
+
 valid_webui = st.fixed_dictionaries(
     {},
     optional={
@@ -235,7 +250,7 @@ valid_settings = st.one_of(
     st.fixed_dictionaries(
         {"target": st.just("icc"), "namespace": st.just("wabc123-default")},
         optional={
-            "ollama": valid_ollama.map(lambda o: {**o, "gpu": {"count": 1}}),
+            "ollama": ollama_settings(4).map(lambda o: {**o, "gpu": {"count": 1}}),
             "webui": valid_webui,
             "keepDataOnDestroy": st.booleans(),
             "monitoring": valid_monitoring,
@@ -247,7 +262,7 @@ valid_settings = st.one_of(
         {"target": st.just("minikube"), "nodeCapacity": st.just({"storage": "1Ti"})},
         optional={
             "namespace": st.sampled_from(["icc-ollama", "lab-1"]),
-            "ollama": valid_ollama,
+            "ollama": ollama_settings(MINIKUBE_REPLICAS),
             "webui": valid_webui,
             "keepDataOnDestroy": st.booleans(),
             "monitoring": st.tuples(
@@ -287,6 +302,25 @@ def byte_amounts(settings):
         yield f"{name}.storage.size", section.storage.size
     if settings.monitoring.prometheus.storage_size:
         yield "prometheus.storage.size", settings.monitoring.prometheus.storage_size
+
+
+def test_the_minikube_bound_is_the_node_capacity():
+    """MINIKUBE_REPLICAS replicas at the largest requests the strategy draws fit minikube's node
+    with every other pod on; one more is refused: the strategy stops where the program does."""
+
+    def minikube(replicas: int):
+        ollama = {
+            "replicas": replicas,
+            "models": ["phi3"],
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+        }
+        monitoring = {"enabled": True, "scope": "cluster", "exporter": {"enabled": True}}
+        raw = {"target": "minikube", "ollama": ollama, "monitoring": monitoring, **TEST_SECRETS}
+        return parse_settings(as_cli_strings(raw), frozenset(TEST_SECRETS))
+
+    assert minikube(MINIKUBE_REPLICAS).ollama.replicas == MINIKUBE_REPLICAS
+    with pytest.raises(SettingsError, match="nodeCapacity.cpu"):
+        minikube(MINIKUBE_REPLICAS + 1)
 
 
 @pytest.mark.slow

@@ -144,6 +144,17 @@ def test_every_rendered_value_is_a_key_the_chart_documents(variant, monkeypatch)
         assert keys.undocumented(values(run, name)) == [], f"{name} ({keys.source})"
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_chart_values_hold_no_null(variant, monkeypatch):
+    """The provider's Helm v4 Chart strips null values before 4.30 (4.25 in the e2e tier) and
+    hands them to Helm from 4.30 on (4.32 for users), where a null deletes the chart's default.
+    Without a null in the values both versions render the same objects."""
+    stack, overrides = VARIANTS[variant]
+    run = run_stack(stack, monkeypatch, **overrides)
+    for name in CHARTS:
+        assert [key for key, value in walk(values(run, name)) if value is None] == [], name
+
+
 def test_the_key_check_catches_a_typo():
     assert PROMETHEUS.undocumented({"server": {"retension": "15d"}}) == ["server/retension"]
     assert PROMETHEUS.undocumented({"scrapeConfigs": {"kubernetes-pod": {"enabled": False}}})

@@ -138,3 +138,74 @@ def test_a_first_preview_says_when_the_cluster_ip_comes():
 
     assert kube.assigned_cluster_ip(Spec()) == "assigned when the Service is created"
     assert kube.assigned_cluster_ip(None) == "assigned when the Service is created"
+
+
+# --- the charts' Services ----------------------------------------------------------------------
+# Chart v4 renders a chart's objects inside the provider, so under mocks only the chart inputs
+# exist (the SDK's mocks never render them, and transforms are recorded, not applied): the
+# annotation is a chart value here, and the e2e tier checks the rendered Services live
+# (tests/e2e/test_engine.py: every Service of the namespace skips the await and has its workload's
+# Ready pods as endpoints; every NetworkPolicy selector finds live pods).
+CHART = "kubernetes:helm.sh/v4:Chart"
+# Every Service the charts render with these values (the headless ones need a StatefulSet, the
+# other subcharts are off), and the values path of its annotations (see tests/chart_keys.py).
+CHART_SERVICES = {
+    "prometheus": ("server", "service", "annotations"),
+    "grafana": ("service", "annotations"),
+}
+KSM_SERVICE = ("kube-state-metrics", "service", "annotations")
+
+
+@pytest.fixture(params=["icc-monitored", "minikube"], scope="module")
+def monitored(request):
+    target, overrides = STACKS[request.param]
+    return run_stack(target, **overrides)
+
+
+def chart_values(run, chart: str) -> dict:
+    return run.one(CHART, f"monitoring-{chart}").inputs["values"]
+
+
+def at(values: dict, path: tuple[str, ...]):
+    for key in path:
+        values = values[key]
+    return values
+
+
+def test_chart_services_skip_the_await_like_ours(monitored):
+    stack = monitored
+    for chart, path in CHART_SERVICES.items():
+        assert at(chart_values(stack, chart), path) == {SKIP_AWAIT: "true"}, chart
+    prometheus = chart_values(stack, "prometheus")
+    if prometheus["kube-state-metrics"]["enabled"]:
+        assert at(prometheus, KSM_SERVICE) == {SKIP_AWAIT: "true"}
+    else:
+        assert "service" not in prometheus["kube-state-metrics"]
+
+
+def test_chart_pod_selectors_name_the_release_the_chart_is_installed_as(monitored):
+    """The NetworkPolicies select the charts' pods by the charts' own labels, which carry the
+    release name (`app.kubernetes.io/instance`): that name is the one each Chart is given."""
+    stack = monitored
+    releases = {
+        chart: stack.one(CHART, f"monitoring-{chart}").inputs["name"]
+        for chart in ("prometheus", "grafana")
+    }
+    policies = [o for o in stack.kubernetes_objects() if o["kind"] == "NetworkPolicy"]
+    selectors = [p["spec"]["podSelector"]["matchLabels"] for p in policies] + [
+        peer["podSelector"]["matchLabels"]
+        for p in policies
+        for rule in p["spec"].get("ingress", [])
+        for peer in rule.get("from", [])
+        if "podSelector" in peer
+    ]
+    # kube-state-metrics is a subchart: its pods carry the prometheus release's name.
+    by_chart = {"prometheus": "prometheus", "grafana": "grafana"}
+    by_chart["kube-state-metrics"] = "prometheus"
+    seen = set()
+    for selector in selectors:
+        name = selector.get("app.kubernetes.io/name")
+        if name in by_chart and "app.kubernetes.io/instance" in selector:
+            assert selector["app.kubernetes.io/instance"] == releases[by_chart[name]], selector
+            seen.add(name)
+    assert {"prometheus", "grafana"} <= seen

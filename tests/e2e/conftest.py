@@ -3,7 +3,8 @@
 One kwokctl cluster per session (etcd, kube-apiserver, kube-controller-manager, kube-scheduler
 and kwok as host processes, all built by scripts/e2e-tools.sh) with one plain node and one fake
 GPU node; one isolated PULUMI_HOME with the locally built Kubernetes provider installed from a
-file. The tier is skipped, with the reason, when the tools have not been built.
+file; the stand-in monitoring charts (scripts/standin_charts.py) in the session's folder. The
+tier is skipped, with the reason, when the tools have not been built.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ from pathlib import Path
 import pytest
 
 from e2e_support import (
-    ICC_NAMESPACE,
-    MINIKUBE_NAMESPACE,
-    LegacyTokenReferences,
     install_plugins,
     missing_tools,
+    monitoring_settings,
     pulumi_env,
     start_cluster,
     stop_cluster,
     tools_bin,
+    write_charts,
 )
 
 
@@ -61,8 +61,7 @@ def cluster(e2e_bin: Path, e2e_tmp: Path):
     workdir = e2e_tmp / "kwok"
     workdir.mkdir()
     started = start_cluster(e2e_bin, workdir)
-    with LegacyTokenReferences(started, (ICC_NAMESPACE, MINIKUBE_NAMESPACE)):
-        yield started
+    yield started
     stop_cluster(started)
 
 
@@ -75,3 +74,9 @@ def engine_env(e2e_bin: Path, e2e_tmp: Path) -> dict[str, str]:
     install_plugins(e2e_bin, env)
     env["E2E_STATE_DIR"] = str(state)
     return env
+
+
+@pytest.fixture(scope="session")
+def monitoring(e2e_tmp: Path) -> dict:
+    """`monitoring` settings that deploy Prometheus and Grafana from the stand-in charts."""
+    return monitoring_settings(write_charts(e2e_tmp / "charts"))

@@ -38,9 +38,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_engine import cluster_server, stack_settings
 
-from e2e_support import GPU_NODE, ROOT, bound_volume, create_stack, project_copy
+from e2e_support import GPU_NODE, ROOT, bound_volume, create_stack, project_copy, stack_settings
 
 sys.path.insert(0, str(ROOT))
 from components.cluster_view import observe  # noqa: E402
@@ -101,7 +100,7 @@ def assert_preview_goes_on(stack, line: str) -> None:
 
 
 def test_icc_refuses_a_second_context_before_any_change(cluster, engine_env, e2e_tmp):
-    server = cluster_server(cluster)
+    server = cluster.api_server()
     second = server.replace("127.0.0.1", "localhost")  # the same API server, another cluster
     folder = e2e_tmp / "safety-second"
     folder.mkdir()
@@ -183,7 +182,7 @@ def test_a_preview_names_the_cluster_it_will_change(cluster, engine_env, e2e_tmp
     stack = new_stack("e2e-safety-shown", cluster, engine_env, e2e_tmp, **settings)
     stack.env["KUBECONFIG"] = str(cluster.kubeconfig)
     proc = stack.pulumi("preview")
-    server = cluster_server(cluster)
+    server = cluster.api_server()
     assert (
         f"icc stack: changes the cluster at {server} (context {cluster.context}, kubeconfig "
         f"{cluster.kubeconfig} from KUBECONFIG; checked: the ICC's API server"

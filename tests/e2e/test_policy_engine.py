@@ -39,7 +39,6 @@ from e2e_support import (
     ICC_NAMESPACE,
     REQUIRED_TOOLS,
     ROOT,
-    LegacyTokenReferences,
     bound_volume,
     create_stack,
     install_plugins,
@@ -102,7 +101,8 @@ def new_stack(name: str, target: str, env: dict[str, str], **overrides):
     settings = {
         "target": target,
         "ollama": {"models": ["llama3.2:1b"]},
-        # The charts come from Helm repositories, unreachable offline (as in test_engine).
+        # Previews without a cluster: the monitoring charts (stand-ins offline) are deployed
+        # through the provider's Chart v4 in test_engine.py, with a cluster.
         "monitoring": {"enabled": False},
     }
     if target == "icc":
@@ -310,24 +310,22 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
     }
     workdir = project_copy(e2e_tmp / "project-review-data", Path(engine_env["E2E_STATE_DIR"]))
     stack = create_stack("e2e-review-data", workdir, engine_env, cluster.bin_dir, settings)
-    with LegacyTokenReferences(cluster, (REVIEW_NAMESPACE,)):
-        stack.pulumi("up", "--yes", "--skip-preview")
-        try:
-            stack.config("ollama.storage.size", "12Gi", path=True)
-            out = stack.workdir / "review.md"
-            proc = run_review(stack, launcher, out)
-            assert proc.returncode == 0, proc.stderr + (out.read_text() if out.exists() else "")
-            report = out.read_text()
-            top = report.split("## Summary")[0]
-            assert "## ⚠ Data at risk" in top, report
-            assert "**replace** `StatefulSet ollama`" in top, top
-            assert "holds claim template models (12Gi)" not in top  # the old state is shown
-            assert "holds claim template models (10Gi)" in top, top
-            assert (
-                "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)"
-                in top
-            ), top
-            assert summary_row(report).get("replace") == 1
-            keep_sample(out, "review-sample-minikube-replace.md")
-        finally:
-            stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+    stack.pulumi("up", "--yes", "--skip-preview")
+    try:
+        stack.config("ollama.storage.size", "12Gi", path=True)
+        out = stack.workdir / "review.md"
+        proc = run_review(stack, launcher, out)
+        assert proc.returncode == 0, proc.stderr + (out.read_text() if out.exists() else "")
+        report = out.read_text()
+        top = report.split("## Summary")[0]
+        assert "## ⚠ Data at risk" in top, report
+        assert "**replace** `StatefulSet ollama`" in top, top
+        assert "holds claim template models (12Gi)" not in top  # the old state is shown
+        assert "holds claim template models (10Gi)" in top, top
+        assert (
+            "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)" in top
+        ), top
+        assert summary_row(report).get("replace") == 1
+        keep_sample(out, "review-sample-minikube-replace.md")
+    finally:
+        stack.pulumi("destroy", "--yes", "--skip-preview", check=False)

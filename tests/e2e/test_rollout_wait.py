@@ -6,6 +6,10 @@ the ICC: the ICC replica requests a GPU and tolerates only that node's taint, so
 A replica whose models are still loading is the same case for the await: the pod exists and is
 not Ready (kwok does not run probes, so the loader's readiness check cannot be simulated).
 
+Provider versions: this tier runs 4.25.0, users 4.32.0. Both wait for ready replicas on create
+and time out the same way; 4.26+ also compares `observedGeneration`, which matters for updates
+(tests/e2e/test_engine.py's rollout step), not for the create checked here.
+
 Cost in CI: about one minute for the timeout (ollama.rolloutTimeoutMinutes has a 1-minute floor)
 plus a few `up`s.
 """
@@ -16,15 +20,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from test_engine import endpoint_ips, pods, ready, stack_settings
+from test_engine import endpoint_ips, pods, ready
 
 from e2e_support import (
     CPU_NODE,
     GPU_NODE,
-    LegacyTokenReferences,
     bound_volume,
     create_stack,
     project_copy,
+    stack_settings,
 )
 
 NAMESPACE = "wwait-default"
@@ -62,14 +66,13 @@ def test_up_waits_for_ready_ollama_replicas(cluster, engine_env, e2e_tmp):
     }
     workdir = project_copy(e2e_tmp / "project-wait", Path(engine_env["E2E_STATE_DIR"]))
     stack = create_stack("e2e-wait", workdir, engine_env, cluster.bin_dir, settings)
-    with LegacyTokenReferences(cluster, (NAMESPACE,)):
-        try:
-            cluster.kubectl("cordon", GPU_NODE)
-            check_up_times_out(stack, cluster)
-            check_up_returns_once_ready(stack, cluster)
-        finally:
-            cluster.kubectl("uncordon", GPU_NODE, check=False)
-        stack.pulumi("destroy", "--yes", "--skip-preview")
+    try:
+        cluster.kubectl("cordon", GPU_NODE)
+        check_up_times_out(stack, cluster)
+        check_up_returns_once_ready(stack, cluster)
+    finally:
+        cluster.kubectl("uncordon", GPU_NODE, check=False)
+    stack.pulumi("destroy", "--yes", "--skip-preview")
 
 
 def check_up_times_out(stack, cluster) -> None:

@@ -1,16 +1,13 @@
-"""Stands in for the pre-1.24 token controller that the fallback provider still waits for.
+"""Stood in for the pre-1.24 token controller that the old provider/v2 stand-in waited for.
 
-pulumi-kubernetes before v3.20 (the v2.0.0 provider built by scripts/e2e-tools.sh) counts a
-ServiceAccount as ready only once `secrets` lists an auto-made token Secret, which Kubernetes
-stopped making in 1.24 (pulumi-kubernetes#2063); the real 4.32.0 provider never waits for it.
-A watch on ServiceAccounts adds such a reference to each new one in the test namespaces.
-`hold(namespace)` makes it leave one namespace's ServiceAccounts waiting until `release`: a test
-can then stop `pulumi up` while a create is certainly still pending.
+LEFT ONLY FOR tests/e2e/test_recovery.py (the recovery slice), which still imports it: nothing
+else uses it. The provider of this tier is now v4.25.0, which (like 4.32) does not wait for a
+ServiceAccount token on Kubernetes 1.24 and later, so a ServiceAccount's create is done as soon
+as the API server answers, and `hold(namespace)` no longer keeps that create pending. Delete this
+module once test_recovery.py no longer imports it.
 
-It talks HTTPS to the API server itself (the kubeconfig's CA and client certificate) instead of
-starting `kubectl patch` per ServiceAccount: a process start costs 0.3-1 s on the 2-core CI
-machine, and every `pulumi up` that creates a ServiceAccount waited for it, with the StatefulSet
-behind (`make bench` counted it). The old token controller answered within milliseconds.
+A watch on ServiceAccounts adds a `secrets` reference to each new one in the given namespaces;
+`hold(namespace)` makes it leave one namespace's ServiceAccounts alone until `release`.
 """
 
 from __future__ import annotations
