@@ -111,6 +111,7 @@ def test_an_existing_stack_gains_backups_and_an_image_change_rolls_out_the_snaps
         assert ready(pod)
         assert [c["name"] for c in pod["spec"]["initContainers"]] == [
             "seed-static",
+            "adopt-data",
             "backup-before-start",
         ]
         assert [c["name"] for c in pod["spec"]["containers"]] == ["open-webui", "backup"]

@@ -223,7 +223,11 @@ def test_minikube_refuses_a_namespace_that_is_not_ours(cluster, engine_env, e2e_
 
 def waiting_stack(name: str, namespace: str, cluster, engine_env, e2e_tmp, *extra: dict):
     """An icc stack in a namespace of its own, with its claims' volumes and a 1-minute wait."""
-    claims = (("models-ollama-0", "20Gi"), ("data-open-webui-0", "5Gi"))
+    claims = (
+        ("models-ollama-0", "20Gi"),
+        ("data-open-webui-0", "5Gi"),
+        ("backups-open-webui-0", "5Gi"),
+    )
     cluster.apply(
         [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},

@@ -385,7 +385,7 @@ def test_preflight_script_with_the_real_cli_stops_a_too_large_limit(engine, tmp_
     assert refused.stderr == (
         f"icc-ollama:ollama.resources.limits.cpu (given: {cpus + 2}): the Docker host "
         f"{engine.host} has {cpus} CPUs and refuses a larger limit; lower it with "
-        f"`make config-set STACK=docker KEY=ollama.resources.limits.cpu VALUE={cpus}`\n"
+        f"`pulumi config set --path ollama.resources.limits.cpu {cpus}`\n"
     )
     pulumi("config", "set", "--path", "ollama.resources.limits.cpu", str(cpus))
     accepted = preflight()

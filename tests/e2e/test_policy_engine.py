@@ -315,8 +315,16 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
         stack.config("ollama.storage.size", "12Gi", path=True)
         out = stack.workdir / "review.md"
         proc = run_review(stack, launcher, out)
-        assert proc.returncode == 0, proc.stderr + (out.read_text() if out.exists() else "")
-        report = out.read_text()
+        report = out.read_text() if out.exists() else ""
+        if proc.returncode != 0:
+            # Provider v4.25 (this tier) cannot preview a StatefulSet replacement: its dry run
+            # is a server-side apply onto the old object, which the API server refuses
+            # (pulumi/pulumi-kubernetes#4328, fixed in 4.29; users get 4.32.0). The review must
+            # still put the replacement first and list that error, and nothing else may fail.
+            errors = [line for line in report.splitlines() if line.startswith("- error ")]
+            assert len(errors) >= 1, proc.stderr + report
+            assert "updates to statefulset spec for fields other than" in errors[0], report
+            assert all("StatefulSet" in line for line in errors), errors
         top = report.split("## Summary")[0]
         assert "## ⚠ Data at risk" in top, report
         assert "**replace** `StatefulSet ollama`" in top, top
@@ -326,6 +334,7 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
             "kept: claims kept (persistentVolumeClaimRetentionPolicy.whenDeleted: Retain)" in top
         ), top
         assert summary_row(report).get("replace") == 1
-        keep_sample(out, "review-sample-minikube-replace.md")
+        if proc.returncode == 0:  # a sample for the docs only from a preview that went through
+            keep_sample(out, "review-sample-minikube-replace.md")
     finally:
         stack.pulumi("destroy", "--yes", "--skip-preview", check=False)

@@ -1,9 +1,10 @@
 """A stack deployed by the program before the typed classes sees no change after the switch.
 
 Until c82b774 every Kubernetes object was a `KubeObject` (a raw `pulumi.CustomResource` under the
-provider's type token with a plain manifest); since then they are `pulumi_kubernetes` classes.
+provider's type token with a plain manifest); since c3da749 they are `pulumi_kubernetes` classes.
 This deploys each Kubernetes stack with the program as it was at c82b774 (`git archive` of that
-commit, the same virtualenv), then runs today's program against that state on the real engine
+commit, the same virtualenv), then runs the program as the switch left it (c3da749, likewise)
+against that state on the real engine
 and the real Kubernetes provider (v4.25.0, see scripts/e2e-tools.sh): `pulumi preview
 --expect-no-changes`, then `pulumi up`, whose outputs must now carry what the cluster reported
 (the ingress address the controller published, the Services' cluster IPs).
@@ -13,9 +14,12 @@ Both stacks switch on every kind the program makes: the Namespace with its adopt
 NetworkPolicies, and monitoring's Secret, ConfigMap and exporter Deployment (its two charts are
 local stand-ins with no templates: only the program's own objects matter here).
 
-Later changes may alter objects on purpose. The resources whose wire inputs differ between the two
-programs under mocks (tests/harness.py runs both) may then change in the preview; every other one
-must not, and with none differing the preview must pass `--expect-no-changes` as it stands.
+Both programs are fixed commits, each run under mocks by its own tests/harness.py: later changes
+alter objects and settings on purpose (backups replace the Open WebUI StatefulSet, the cluster
+checks need keys the old program refuses), which is upgrade news of their own, not of the switch.
+The resources whose wire inputs differ between the two programs under mocks may change in the
+preview; every other one must not, and with none differing the preview must pass
+`--expect-no-changes` as it stands.
 """
 
 from __future__ import annotations
@@ -38,26 +42,28 @@ from e2e_support import (
     TEST_SECRET_KEY,
     bound_volume,
     create_stack,
-    project_copy,
 )
 
 pytestmark = pytest.mark.e2e
 
 BEFORE = "c82b774"  # the last main whose program registered its objects as KubeObject
+AFTER = "c3da749"  # the switch to pulumi_kubernetes classes (branch typed, merged in 693a764)
 NAMESPACES = {"icc": "wupgrade-default", "minikube": "upgrade-minikube"}
 # The address the stand-in ingress controller publishes (a Minikube node's, as the addon does).
 PUBLISHED = "192.168.49.2"
 GRAFANA_PASSWORD = "e2e-grafana-" + "g" * 12  # a test value, like e2e_support's passwords
 
 
-def old_program(dest: Path, state: Path) -> Path:
-    """The program as it was at BEFORE, with its backend pointed at the test's state."""
-    known = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{BEFORE}^{{commit}}"])
+def program_at(commit: str, dest: Path, state: Path) -> Path:
+    """The program as it was at `commit`, with the harness of that commit (tests/harness.py) and
+    its backend pointed at the test's state."""
+    known = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"])
     assert known.returncode == 0, (
-        f"commit {BEFORE} is not in this clone's history; fetch it (git fetch --unshallow)"
+        f"commit {commit} is not in this clone's history; fetch it (git fetch --unshallow)"
     )
+    files = ["__main__.py", "Pulumi.yaml", "tests/harness.py", *PROGRAM_FOLDERS]
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BEFORE, "__main__.py", "Pulumi.yaml", *PROGRAM_FOLDERS],
+        ["git", "-C", str(ROOT), "archive", commit, *files],
         check=True,
         capture_output=True,
     ).stdout
@@ -141,11 +147,11 @@ def mock_inputs(program: Path, stack: str, config: dict) -> dict[str, dict]:
     """What one version of the program sends for each resource, under the harness' mocks."""
     code = (
         "import json, sys\n"
-        f"sys.path[:0] = [{str(program)!r}, {str(ROOT / 'tests')!r}]\n"
+        f"sys.path[:0] = [{str(program)!r}, {str(program / 'tests')!r}]\n"
         "import harness\n"
-        "from pathlib import Path\n"
         f"config = json.loads({json.dumps(config)!r})\n"
-        f"run = harness.run_program(config, stack={stack!r}, root=Path({str(program)!r}))\n"
+        # Each harness runs the __main__.py of the folder it sits in (its ROOT).
+        f"run = harness.run_program(config, stack={stack!r})\n"
         "print(json.dumps({f'{r.typ}::{r.name}': r.inputs for r in run.resources}))\n"
     )
     out = subprocess.run(
@@ -187,7 +193,7 @@ def test_a_stack_deployed_before_the_typed_classes_sees_no_change(
     name = f"e2e-upgrade-{target}"
 
     # 1. The program before the switch deploys the stack.
-    old = old_program(e2e_tmp / f"upgrade-old-{target}", state)
+    old = program_at(BEFORE, e2e_tmp / f"upgrade-old-{target}", state)
     stack = create_stack(name, old, engine_env, cluster.bin_dir, settings)
     stack.config("grafanaAdminPassword", GRAFANA_PASSWORD, secret=True)
     controller = IngressController(cluster, namespace)
@@ -198,8 +204,8 @@ def test_a_stack_deployed_before_the_typed_classes_sees_no_change(
     finally:
         controller.done.set()
 
-    # 2. Today's program, same stack (its config file moves along: salt and secrets).
-    new = project_copy(e2e_tmp / f"upgrade-new-{target}", state)
+    # 2. The program after the switch, same stack (its config file moves along: salt, secrets).
+    new = program_at(AFTER, e2e_tmp / f"upgrade-new-{target}", state)
     stack_file = f"Pulumi.{name}.yaml"
     (new / stack_file).write_text((old / stack_file).read_text())
     stack.workdir = new
@@ -219,8 +225,8 @@ def test_a_stack_deployed_before_the_typed_classes_sees_no_change(
     if not differ:
         assert preview.returncode == 0, preview.stderr[-3000:]
 
-    # 3. `up` with today's program changes no object either, and exports what the cluster
-    # reported for them (read from the state the old program's `up` left).
+    # 3. `up` with the program after the switch changes no object either, and exports what the
+    # cluster reported for them (read from the state the old program's `up` left).
     strict = () if differ else ("--expect-no-changes",)
     stack.timed("new up", "up", "--yes", "--skip-preview", *strict)
     outputs = stack.outputs()
