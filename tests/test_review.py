@@ -353,5 +353,5 @@ def test_recorded_violation_is_at_the_top():
     report = review_report.render(recorded("preview-icc-violation.jsonl"))
     top = report.split("## Summary")[0]
     assert "Mandatory policy violations" in top
-    assert "| ❌ gpu-tolerates-v100 | mandatory | 16 | 1 |" in report
+    assert "| ❌ gpu-tolerates-v100 | mandatory | 18 | 1 |" in report
     assert "- **gpu-tolerates-v100** (mandatory) `StatefulSet ollama`:" in report
