@@ -38,3 +38,13 @@ def icc():
 @pytest.fixture(scope="session")
 def minikube():
     return run_stack("minikube")
+
+
+@pytest.fixture
+def store(tmp_path) -> dict[str, Path]:
+    """Open WebUI's data folder and the backup store, as the backup script sees them
+    (tests/test_backup_payload.py, tests/test_backup_upstream.py)."""
+    data, backups = tmp_path / "data", tmp_path / "backups"
+    data.mkdir()
+    backups.mkdir()
+    return {"data": data, "backups": backups, "tmp": tmp_path}

@@ -30,14 +30,6 @@ schedule = schedule_module()
 UTC = timezone.utc
 
 
-@pytest.fixture
-def store(tmp_path) -> dict[str, Path]:
-    data, backups = tmp_path / "data", tmp_path / "backups"
-    data.mkdir()
-    backups.mkdir()
-    return {"data": data, "backups": backups, "tmp": tmp_path}
-
-
 def make_db(path: Path, users: int = 2, chats: int = 3, wal: bool = True) -> None:
     """A database with Open WebUI's table names for what a listing counts."""
     with closing(sqlite3.connect(path)) as db, db:

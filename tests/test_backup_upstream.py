@@ -239,14 +239,6 @@ def live(migrated, store) -> Path:
     return store["data"] / "webui.db"
 
 
-@pytest.fixture
-def store(tmp_path) -> dict[str, Path]:
-    data, backups = tmp_path / "data", tmp_path / "backups"
-    data.mkdir()
-    backups.mkdir()
-    return {"data": data, "backups": backups, "tmp": tmp_path}
-
-
 def test_a_snapshot_of_a_real_database_restores_its_accounts_and_chats(open_webui, live, store):
     seed(live, "a", users=3, chats=7)
     kept = accounts(live)

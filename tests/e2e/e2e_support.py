@@ -45,7 +45,6 @@ from kwok_cluster import (  # noqa: E402
     tools_bin,
 )
 from standin_charts import monitoring_settings, write_charts  # noqa: E402
-from token_references import LegacyTokenReferences  # noqa: E402 (test_recovery.py only)
 
 __all__ = [
     "CPU_NODE",
@@ -61,7 +60,6 @@ __all__ = [
     "TEST_GRAFANA_PASSWORD",
     "TEST_SECRET_KEY",
     "Cluster",
-    "LegacyTokenReferences",
     "CommandFailed",
     "Stack",
     "bound_volume",

@@ -20,21 +20,18 @@ observedGeneration (fixed in 4.26): the revision check below is what shows that 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 import threading
 from pathlib import Path
 
+import backups as backups_script  # scripts/ (on sys.path: conftest.py imports e2e_support)
 import pytest
 from test_engine import claim_uids, pods, ready, stack_settings
 
 from e2e_support import (
-    ROOT,
     TEST_ADMIN_PASSWORD,
     TEST_SECRET_KEY,
-    LegacyTokenReferences,
     bound_volume,
     create_stack,
     project_copy,
@@ -86,59 +83,58 @@ def test_an_existing_stack_gains_backups_and_an_image_change_rolls_out_the_snaps
     }
     workdir = project_copy(e2e_tmp / "project-backup", Path(engine_env["E2E_STATE_DIR"]))
     stack = create_stack("e2e-backup", workdir, engine_env, cluster.bin_dir, settings)
-    with LegacyTokenReferences(cluster, (NAMESPACE,)):
-        stack.pulumi("up", "--yes", "--skip-preview")
-        before = claim_uids(cluster, NAMESPACE)
-        assert "data-open-webui-0" in before and "backups-open-webui-0" not in before
+    stack.pulumi("up", "--yes", "--skip-preview")
+    before = claim_uids(cluster, NAMESPACE)
+    assert "data-open-webui-0" in before and "backups-open-webui-0" not in before
 
-        stack.config("webui.backup.enabled", "true", path=True)
-        shown = stack.pulumi("preview", "--json", check=False)
-        preview = json.loads(shown.stdout)
-        # Either way the engine plans a replacement of the StatefulSet and of nothing else.
-        urns = replaced(preview)
-        assert [urn for urn in urns if urn.endswith(STATEFULSET_URN)], preview.get("steps")
-        assert not [urn for urn in urns if "PersistentVolumeClaim" in urn or "Volume" in urn]
-        if shown.returncode != 0:  # v4.25 only, see PREVIEW_4_25
-            assert PREVIEW_4_25 in shown.stdout, shown.stdout[-3000:]
-            print("\n[backup] preview failed as v4.25 does (#4328); up --skip-preview replaces")
-        stack.pulumi("up", "--yes", "--skip-preview")
-        after = claim_uids(cluster, NAMESPACE)
-        assert after["data-open-webui-0"] == before["data-open-webui-0"]  # the same chats
-        claim = cluster.get("pvc", NAMESPACE, "backups-open-webui-0")
-        assert claim["status"]["phase"] == "Bound"
-        assert claim["spec"]["storageClassName"] == "rook-ceph-block"
-        pod = webui_pod(cluster)
-        assert ready(pod)
-        assert [c["name"] for c in pod["spec"]["initContainers"]] == [
-            "seed-static",
-            "adopt-data",
-            "backup-before-start",
-        ]
-        assert [c["name"] for c in pod["spec"]["containers"]] == ["open-webui", "backup"]
-        assert cluster.get("configmap", NAMESPACE, "open-webui-scripts")["data"]
+    stack.config("webui.backup.enabled", "true", path=True)
+    shown = stack.pulumi("preview", "--json", check=False)
+    preview = json.loads(shown.stdout)
+    # Either way the engine plans a replacement of the StatefulSet and of nothing else.
+    urns = replaced(preview)
+    assert [urn for urn in urns if urn.endswith(STATEFULSET_URN)], preview.get("steps")
+    assert not [urn for urn in urns if "PersistentVolumeClaim" in urn or "Volume" in urn]
+    if shown.returncode != 0:  # v4.25 only, see PREVIEW_4_25
+        assert PREVIEW_4_25 in shown.stdout, shown.stdout[-3000:]
+        print("\n[backup] preview failed as v4.25 does (#4328); up --skip-preview replaces")
+    stack.pulumi("up", "--yes", "--skip-preview")
+    after = claim_uids(cluster, NAMESPACE)
+    assert after["data-open-webui-0"] == before["data-open-webui-0"]  # the same chats
+    claim = cluster.get("pvc", NAMESPACE, "backups-open-webui-0")
+    assert claim["status"]["phase"] == "Bound"
+    assert claim["spec"]["storageClassName"] == "rook-ceph-block"
+    pod = webui_pod(cluster)
+    assert ready(pod)
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == [
+        "seed-static",
+        "adopt-data",
+        "backup-before-start",
+    ]
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["open-webui", "backup"]
+    assert cluster.get("configmap", NAMESPACE, "open-webui-scripts")["data"]
 
-        old_image = pod["spec"]["containers"][0]["image"]
-        new_image = f"{old_image}-next"  # kwok pulls nothing: any pinned reference will do
-        stack.config("webui.image", new_image, path=True)
-        stack.pulumi("up", "--yes", "--skip-preview")
-        statefulset = cluster.get("statefulset", NAMESPACE, "open-webui")
-        status = statefulset["status"]
-        pod = webui_pod(cluster)
-        assert ready(pod), pod["status"]
-        # `up` returned with the new revision's pod Ready, not the old one's.
-        assert pod["metadata"]["labels"]["controller-revision-hash"] == status["updateRevision"]
-        step = pod["spec"]["initContainers"][-1]
-        assert step["name"] == "backup-before-start" and step["image"] == new_image
-        env = {e["name"]: e.get("value") for e in step["env"]}
-        assert env["ICC_WEBUI_IMAGE"] == new_image
-        assert step["command"] == ["python3", "/opt/icc-ollama/webui-backup.py", "prepare"]
+    old_image = pod["spec"]["containers"][0]["image"]
+    new_image = f"{old_image}-next"  # kwok pulls nothing: any pinned reference will do
+    stack.config("webui.image", new_image, path=True)
+    stack.pulumi("up", "--yes", "--skip-preview")
+    statefulset = cluster.get("statefulset", NAMESPACE, "open-webui")
+    status = statefulset["status"]
+    pod = webui_pod(cluster)
+    assert ready(pod), pod["status"]
+    # `up` returned with the new revision's pod Ready, not the old one's.
+    assert pod["metadata"]["labels"]["controller-revision-hash"] == status["updateRevision"]
+    step = pod["spec"]["initContainers"][-1]
+    assert step["name"] == "backup-before-start" and step["image"] == new_image
+    env = {e["name"]: e.get("value") for e in step["env"]}
+    assert env["ICC_WEBUI_IMAGE"] == new_image
+    assert step["command"] == ["python3", "/opt/icc-ollama/webui-backup.py", "prepare"]
 
-        check_restore_steps(cluster, settings, after, monkeypatch)
+    check_restore_steps(cluster, settings, after, monkeypatch)
 
-        stack.pulumi("destroy", "--yes", "--skip-preview")
-        kept = claim_uids(cluster, NAMESPACE)
-        assert kept["data-open-webui-0"] == before["data-open-webui-0"]
-        assert kept["backups-open-webui-0"] == after["backups-open-webui-0"]
+    stack.pulumi("destroy", "--yes", "--skip-preview")
+    kept = claim_uids(cluster, NAMESPACE)
+    assert kept["data-open-webui-0"] == before["data-open-webui-0"]
+    assert kept["backups-open-webui-0"] == after["backups-open-webui-0"]
 
 
 SNAPSHOT = "webui-20261202T023000Z-scheduled"
@@ -151,7 +147,7 @@ def check_restore_steps(cluster, settings: dict, claims: dict, monkeypatch) -> N
     containers, so two things are stood in: the listing (`kubectl exec` into the sidecar) and the
     one-off pod's end (marked Succeeded once it is scheduled; the restore itself is the script's,
     run for real on the Docker engine tier and in tests/test_backup_payload.py)."""
-    script = load_backups_script()
+    script = backups_script
     monkeypatch.setenv("PATH", f"{cluster.bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(script, "in_backup_container", lambda *args: f"{SNAPSHOT}  ...\n")
     seen: dict = {}
@@ -203,12 +199,3 @@ def check_restore_steps(cluster, settings: dict, claims: dict, monkeypatch) -> N
         ).stdout.strip()
         == ""
     )
-
-
-def load_backups_script():
-    path = ROOT / "scripts" / "backups.py"
-    spec = importlib.util.spec_from_file_location("backups_script_e2e", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module

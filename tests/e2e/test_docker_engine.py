@@ -21,7 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import backups as backups_script  # scripts/ (on sys.path: conftest.py imports e2e_support)
 import docker_engine_support as support
+import docker_preflight
 import docker_read_back as read_back
 import pytest
 
@@ -194,7 +196,7 @@ def test_a_cpu_limit_above_the_host_is_refused_by_docker_and_caught_by_the_prefl
     }
     with pytest.raises(Exception, match="range of CPUs is from 0.01 to"):
         support.create_container(engine.api, ollama, engine.image_ids)
-    preflight = load_preflight()
+    preflight = docker_preflight
     settings = preflight_settings(
         preflight, ollama={"resources": {"requests": {"cpu": "1"}, "limits": {"cpu": too_many}}}
     )
@@ -266,7 +268,7 @@ def test_the_stack_runs_unchanged_on_debian_12_docker(old_engine, stack):
     log = assert_deployed(old_engine, stack, deployed)
     assert f"pulled {MODEL} after 1 attempt" in log
     assert_reads_back_as_written(old_engine, stack, deployed)
-    preflight = load_preflight()
+    preflight = docker_preflight
     assert preflight.check(preflight_settings(preflight), facts)[0] == []
     remove_all(old_engine)
 
@@ -287,20 +289,8 @@ def test_debian_12_docker_speaks_no_api_1_44(old_engine):
 # --- preflight helpers -------------------------------------------------------------------------
 
 
-def load_preflight():
-    import importlib.util
-    import sys
-
-    path = support.ROOT / "scripts" / "docker_preflight.py"
-    spec = importlib.util.spec_from_file_location("docker_preflight", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def preflight_facts(engine):
-    return load_preflight().engine_facts(engine.host)
+    return docker_preflight.engine_facts(engine.host)
 
 
 def preflight_settings(preflight, **raw):
@@ -525,7 +515,7 @@ def test_a_new_image_starts_after_its_snapshot_and_a_restore_brings_the_chats_ba
         f"import sqlite3\ndb = sqlite3.connect({LIVE!r})\n"
         "db.execute(\"DELETE FROM chat WHERE id LIKE 'kept-%'\")\ndb.commit()",
     )
-    script = load_backups_script()
+    script = backups_script
     script.docker_target(engine.host, "list", None)
     assert upgrade["name"] in capsys.readouterr().out
     script.docker_target(engine.host, "restore", upgrade["name"])
@@ -578,15 +568,3 @@ def test_a_failed_snapshot_keeps_the_new_image_from_starting(engine):
     versions = query(engine, "reader", LIVE, "SELECT version FROM standin_migrations")
     assert versions == [["1.0.0"]]
     remove_all(engine)
-
-
-def load_backups_script():
-    import importlib.util
-    import sys
-
-    path = support.ROOT / "scripts" / "backups.py"
-    spec = importlib.util.spec_from_file_location("backups_script", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module

@@ -1,10 +1,11 @@
 """An ICC admin's first deployment with plain Pulumi, as the README's quick start gives it, then
 `make` and bare `pulumi` on the same stack (issue 23).
 
-In a fresh clone and a fresh home (`~/.kube/config` is the kwok cluster's kubeconfig, Pulumi's
-state goes where Pulumi.yaml says, `file://~`), the README's "ICC admin: plain Pulumi" block runs
-line by line in one bash, with three changes this tier needs, each matched against the README so
-that a changed quick start fails here instead of going untested:
+In a fresh clone and a fresh home (`~/.kube/config` is the kwok cluster's kubeconfig; Pulumi's
+state and plugins in that home's ~/.pulumi, where Pulumi.yaml's `file://~` puts them for a new
+user), the README's "ICC admin: plain Pulumi" block runs line by line in one bash, with three
+changes this tier needs, each matched against the README so that a changed quick start fails
+here instead of going untested:
 
 * `pulumi install` installs the providers from files instead (the Kubernetes provider built by
   scripts/e2e-tools.sh, the stand-in random provider in tests/e2e/standins): it would download
@@ -91,6 +92,10 @@ def admin(tmp_path, cluster, e2e_bin):
         [str(e2e_bin), str(clone.dir / ".venv" / "bin"), clone.env["PATH"]]
     )
     clone.env.update(
+        # Pulumi finds `~` (Pulumi.yaml's `file://~`, its own home ~/.pulumi) in the account's
+        # passwd entry, not in $HOME: named here, they are where they lie for a new user.
+        PULUMI_BACKEND_URL=f"file://{clone.home}",
+        PULUMI_HOME=str(clone.home / ".pulumi"),
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",  # no GitHub here
         PULUMI_IGNORE_AMBIENT_PLUGINS="true",  # the providers installed by the script only
