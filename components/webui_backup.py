@@ -123,17 +123,10 @@ def sidecar(webui: WebUi) -> dict:
     emptyDir, so a failed snapshot or a restart of this container never takes Open WebUI out of
     its Service afterwards. Alive while the loop turns (it marks the file each minute)."""
     container = _container(SIDECAR, "schedule", webui)
-    container["readinessProbe"] = {
-        "exec": {"command": ["test", "-e", READY_FILE]},
-        "periodSeconds": 10,
-        "failureThreshold": 3,
-    }
-    container["livenessProbe"] = {
-        "exec": {"command": command("alive")},
-        "periodSeconds": 60,
-        "timeoutSeconds": 10,
-        "failureThreshold": 3,
-    }
+    # `test -e` answers at once: Kubernetes' default timeout of 1 s, stated.
+    ready = kube.exec_probe(["test", "-e", READY_FILE], period=10, failures=3, timeout=1)
+    container["readinessProbe"] = ready
+    container["livenessProbe"] = kube.exec_probe(command("alive"), period=60, failures=3)
     return container
 
 
