@@ -3,7 +3,8 @@
 scripts/kwok_cluster.py starts the local control plane (kwokctl with the binaries that
 scripts/e2e-tools.sh builds from the Go module proxy), scripts/engine_stack.py runs the real
 Pulumi CLI on a temporary copy of the project, scripts/standin_charts.py writes the stand-in
-monitoring charts. Tests import them from here; scripts import no test module.
+monitoring charts. Tests import them from here; scripts import no test module. Besides,
+`policy_launcher`: the tier's own way to run the policy pack.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ __all__ = [
     "missing_tools",
     "monitoring_settings",
     "project_copy",
+    "policy_launcher",
     "pulumi_env",
     "run",
     "stack_settings",
@@ -77,3 +79,17 @@ __all__ = [
     "tools_bin",
     "write_charts",
 ]
+
+
+def policy_launcher(folder: Path, checkout: Path) -> Path:
+    """The checkout's policy pack as an executable analyzer, for `--policy-pack`: this tier's
+    stand-in language host cannot start a pack folder for the 3.259.0 engine (see
+    tests/e2e/test_policy_engine.py), which runs an executable as an analyzer plugin. It starts
+    `python -u -m pulumi.policy <engine> policy/`, the command the back-compat plugin runs."""
+    path = folder / "icc-ollama-policy-analyzer"
+    path.write_text(
+        f"#!/bin/sh\nexec '{checkout / '.venv' / 'bin' / 'python'}' -u -m pulumi.policy "
+        f"\"$1\" '{checkout / 'policy'}'\n"
+    )
+    path.chmod(0o755)
+    return path

@@ -32,7 +32,7 @@ import pytest
 import yaml
 from fresh_clone import Clone
 
-from e2e_support import K8S_SDK_VERSION, ROOT, bound_volume
+from e2e_support import K8S_SDK_VERSION, ROOT, bound_volume, policy_launcher, stack_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -58,8 +58,7 @@ def replace_line(lines: list[str], start: str, new: list[str]) -> list[str]:
     return lines[: found[0]] + new + lines[found[0] + 1 :]
 
 
-def admin_script(launcher: Path, bin_dir: Path, api_server: str) -> str:
-    lines = quick_start("ICC admin: plain Pulumi")
+def admin_script(lines: list[str], launcher: Path, bin_dir: Path, api_server: str) -> str:
     installs = [
         f"pulumi plugin install resource kubernetes {K8S_SDK_VERSION} "
         f"--file {shlex.quote(str(bin_dir / 'pulumi-resource-kubernetes'))}",
@@ -76,12 +75,8 @@ def admin_script(launcher: Path, bin_dir: Path, api_server: str) -> str:
     return "set -euo pipefail\n" + "\n".join(lines) + "\n"
 
 
-def readme_namespace() -> str:
-    line = next(
-        line
-        for line in quick_start("ICC admin: plain Pulumi")
-        if line.startswith("pulumi config set namespace ")
-    )
+def readme_namespace(lines: list[str]) -> str:
+    line = next(line for line in lines if line.startswith("pulumi config set namespace "))
     return line.split()[4]
 
 
@@ -111,16 +106,6 @@ def admin(tmp_path, cluster, e2e_bin):
     return clone
 
 
-def launcher_in(clone: Clone) -> Path:
-    path = clone.home / "icc-ollama-policy-analyzer"
-    path.write_text(
-        f"#!/bin/sh\nexec '{clone.dir / '.venv' / 'bin' / 'python'}' -u -m pulumi.policy "
-        f"\"$1\" '{clone.dir / 'policy'}'\n"
-    )
-    path.chmod(0o755)
-    return path
-
-
 def bash(clone: Clone, script: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
         ["bash", "-c", script],
@@ -137,16 +122,17 @@ def bash(clone: Clone, script: str) -> subprocess.CompletedProcess:
 
 
 def test_the_readme_admin_sequence_then_make_and_bare_pulumi_agree(admin, cluster, e2e_bin):
-    namespace = readme_namespace()
+    lines = quick_start("ICC admin: plain Pulumi")
+    namespace = readme_namespace(lines)
     # What the ICC gives a user: the namespace; the volumes stand in for rook-ceph's provisioner.
     cluster.apply(
         [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
         + [bound_volume(namespace, claim, "rook-ceph-block", "100Gi") for claim in CLAIMS]
     )
-    launcher = launcher_in(admin)
-    api_server = cluster.api_server().split("://", 1)[-1]
+    launcher = policy_launcher(admin.home, admin.dir)
+    api_server = stack_settings("icc", cluster)["iccApiServer"]  # kwok's, as every e2e stack
 
-    done = bash(admin, admin_script(launcher, e2e_bin, api_server))
+    done = bash(admin, admin_script(lines, launcher, e2e_bin, api_server))
     assert "port-forward" in done.stdout, done.stdout[-3000:]  # `pulumi stack output nextSteps`
     live = cluster.get("statefulsets", namespace)["items"]
     assert {s["metadata"]["name"] for s in live} >= {"ollama", "open-webui"}

@@ -43,9 +43,11 @@ from e2e_support import (
     create_stack,
     install_plugins,
     missing_tools,
+    policy_launcher,
     project_copy,
     pulumi_env,
     run,
+    stack_settings,
     tools_bin,
 )
 
@@ -86,13 +88,7 @@ def policy_env(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def launcher(policy_env) -> Path:
     """The pack as an executable analyzer (see the module docstring)."""
-    path = Path(policy_env["E2E_TMP"]) / "icc-ollama-policy-analyzer"
-    path.write_text(
-        f"#!/bin/sh\nexec '{ROOT / '.venv' / 'bin' / 'python'}' -u -m pulumi.policy "
-        f"\"$1\" '{PACK}'\n"
-    )
-    path.chmod(0o755)
-    return path
+    return policy_launcher(Path(policy_env["E2E_TMP"]), ROOT)
 
 
 def new_stack(name: str, target: str, env: dict[str, str], **overrides):
@@ -300,13 +296,9 @@ def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp,
         )
     )
     settings = {
-        "target": "minikube",
+        **stack_settings("minikube", cluster),
         "namespace": REVIEW_NAMESPACE,
-        "kubeconfig": cluster.kubeconfig.read_text(),
-        "kubeContext": cluster.context,
-        "otherLocalCluster": True,  # kwok, not minikube (components/cluster.py)
         "ollama": {"models": ["llama3.2:1b"], "replicas": 1},
-        "monitoring": {"enabled": False},
     }
     workdir = project_copy(e2e_tmp / "project-review-data", Path(engine_env["E2E_STATE_DIR"]))
     stack = create_stack("e2e-review-data", workdir, engine_env, cluster.bin_dir, settings)
