@@ -37,13 +37,11 @@ sys.path.insert(0, str(ROOT))
 from components import docker_names as names  # noqa: E402
 from components import webui_backup as backup  # noqa: E402
 from components.kube_facts import PART_OF  # noqa: E402
-from settings import PROJECT, SECRET_KEYS, Settings, SettingsError, parse_settings  # noqa: E402
+from settings import Settings, SettingsError, parse_cli_config  # noqa: E402
 
 WEBUI = names.WEBUI  # the StatefulSet / container name on every target
 POD = f"{WEBUI}-0"
 HELPER = f"{WEBUI}-restore"
-# Secrets are never read here: the settings only need something in their place.
-SECRET_STAND_IN = "backups-stand-in-for-a-secret-never-used-000000"
 WAIT_SECONDS = 900  # as long as `pulumi up` waits for Open WebUI's rollout
 
 
@@ -65,16 +63,8 @@ def stack_settings(stack: str) -> Settings:
     )
     if shown.returncode != 0:
         raise Stop(f"`pulumi config --stack {stack}` failed: {shown.stderr.strip()}")
-    raw, secret = {}, set()
-    for key, entry in json.loads(shown.stdout).items():
-        name = key.removeprefix(f"{PROJECT}:")
-        if name != key:
-            raw[name] = SECRET_STAND_IN if entry.get("secret") else entry.get("value")
-            secret |= {name} if entry.get("secret") else set()
-    for key in SECRET_KEYS:
-        raw.setdefault(key, SECRET_STAND_IN)
     try:
-        return parse_settings(raw, frozenset(secret | set(SECRET_KEYS)))
+        return parse_cli_config(shown.stdout)
     except SettingsError as error:
         raise Stop(str(error)) from None
 

@@ -15,22 +15,17 @@ Settings the program itself would refuse are left to `pulumi up`, which reports 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.docker_stack import MIN_DOCKER_API, MIN_DOCKER_VERSION  # noqa: E402
-from settings import PROJECT, Settings, SettingsError, parse_settings  # noqa: E402
+from settings import PROJECT, Settings, SettingsError, parse_cli_config  # noqa: E402
 from settings.quantity import parse_quantity  # noqa: E402
-
-# Secrets are not needed here and never read: their keys get this stand-in so the settings parse.
-SECRET_STAND_IN = "preflight-stand-in-for-a-secret-never-used-0000"
 
 
 @dataclass(frozen=True)
@@ -111,20 +106,8 @@ def stack_settings(stack: str) -> Settings | None:
     )
     if listed.returncode != 0:
         raise ConfigUnreadable(listed.stderr.strip() or f"pulumi config --stack {stack} failed")
-    shown = listed.stdout
-    raw: dict[str, Any] = {}
-    secret: set[str] = set()
-    prefix = f"{PROJECT}:"
-    for key, entry in json.loads(shown).items():
-        if not key.startswith(prefix):
-            continue
-        name = key[len(prefix) :]
-        if entry.get("secret"):
-            raw[name], secret = SECRET_STAND_IN, secret | {name}
-        else:
-            raw[name] = entry.get("value")  # objects come as JSON text, as the program gets them
     try:
-        return parse_settings(raw, frozenset(secret))
+        return parse_cli_config(listed.stdout)
     except SettingsError:
         return None
 

@@ -147,6 +147,31 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: frozenset[str] = frozens
         raise SettingsError("invalid stack settings:\n  " + "\n  ".join(lines)) from None
 
 
+# What the scripts beside the program put where a secret is: they never need its value, and
+# `pulumi config --json` shows none.
+SECRET_STAND_IN = "stand-in-for-a-secret-a-script-never-reads-00000"
+
+
+def parse_cli_config(shown: str) -> Settings:
+    """Settings from the text `pulumi config --json --stack <stack>` prints, for the scripts that
+    run beside the program (scripts/backups.py, scripts/docker_preflight.py): the project's keys,
+    objects as the JSON text the program gets too, every secret as SECRET_STAND_IN. A setting
+    `pulumi up` would refuse is a SettingsError, as in parse_settings."""
+    prefix = f"{PROJECT}:"
+    raw: dict[str, Any] = {}
+    secret: set[str] = set()
+    for key, entry in json.loads(shown).items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :]
+        if entry.get("secret"):
+            raw[name] = SECRET_STAND_IN
+            secret.add(name)
+        else:
+            raw[name] = entry.get("value")
+    return parse_settings(raw, frozenset(secret))
+
+
 def _stack_config() -> tuple[dict[str, Any], frozenset[str]]:
     """Every `icc-ollama:*` key of the running stack, through the SDK's public config API.
 

@@ -12,6 +12,7 @@ import pytest
 
 from harness import ROOT, TEST_ADMIN_PASSWORD, TEST_SECRET_KEY
 from settings import parse_settings
+from settings.load import SECRET_STAND_IN
 
 spec = importlib.util.spec_from_file_location(
     "docker_preflight", ROOT / "scripts" / "docker_preflight.py"
@@ -116,7 +117,7 @@ def test_stack_settings_read_pulumi_config_json_without_secrets(monkeypatch):
     parsed = preflight.stack_settings("docker")
     assert calls == [["pulumi", "config", "--json", "--stack", "docker"]]
     assert parsed.ollama.resources.limits.cpu == "8"
-    assert parsed.webui_secret_key.get_secret_value() == preflight.SECRET_STAND_IN
+    assert parsed.webui_secret_key.get_secret_value() == SECRET_STAND_IN
 
 
 def test_settings_pulumi_would_refuse_are_left_to_pulumi(monkeypatch):
