@@ -50,12 +50,11 @@ from bench_timeline import up_with_timeline, with_timeline
 from engine_stack import Stack, create_stack, install_plugins, project_copy, pulumi_env
 from engine_stack import stack_settings as engine_stack_settings
 from kwok_cluster import (
-    CLAIMS,
     ICC_NAMESPACE,
     MINIKUBE_NAMESPACE,
     ROOT,
     Cluster,
-    bound_volume,
+    claim_volumes,
     missing_tools,
     start_cluster,
     stop_cluster,
@@ -175,11 +174,12 @@ def measure(stack: Stack, figures: StackFigures, floor: str = "") -> None:
 
 def fresh_namespace(cluster: Cluster, namespace: str) -> None:
     """No namespace and fresh volumes for its claims, as before a first `up` (the old volumes
-    stay Released, bound to nothing, once their claims are gone)."""
+    stay Released, bound to nothing, once their claims are gone). Only minikube's stacks own
+    their namespace."""
     cluster.kubectl(
         "delete", "namespace", namespace, "--ignore-not-found", "--wait=true", timeout=300
     )
-    volumes = [bound_volume(*claim) for claim in CLAIMS if claim[0] == namespace]
+    volumes = claim_volumes("minikube", namespace)
     cluster.kubectl("delete", "pv", "--ignore-not-found", *(v["metadata"]["name"] for v in volumes))
     cluster.apply(volumes)
 

@@ -107,20 +107,30 @@ def node(name: str, gpu: bool) -> dict:
     }
 
 
-# (namespace, claim, storage class, size) of every claim the icc and minikube stacks make here.
-CLAIMS = (
-    (ICC_NAMESPACE, "models-ollama-0", "rook-ceph-block", "20Gi"),
-    (ICC_NAMESPACE, "data-open-webui-0", "rook-ceph-block", "5Gi"),
-    (ICC_NAMESPACE, "backups-open-webui-0", "rook-ceph-block", "5Gi"),
-    (MINIKUBE_NAMESPACE, "models-ollama-0", "standard", "10Gi"),
-    (MINIKUBE_NAMESPACE, "models-ollama-1", "standard", "10Gi"),
-    (MINIKUBE_NAMESPACE, "data-open-webui-0", "standard", "2Gi"),
-    (MINIKUBE_NAMESPACE, "backups-open-webui-0", "standard", "2Gi"),
-)
+# (claim, storage class, size) of every claim each target's stack makes as shipped (models,
+# chats, the chats' snapshots).
+TARGET_CLAIMS = {
+    "icc": (
+        ("models-ollama-0", "rook-ceph-block", "20Gi"),
+        ("data-open-webui-0", "rook-ceph-block", "5Gi"),
+        ("backups-open-webui-0", "rook-ceph-block", "5Gi"),
+    ),
+    "minikube": (
+        ("models-ollama-0", "standard", "10Gi"),
+        ("models-ollama-1", "standard", "10Gi"),
+        ("data-open-webui-0", "standard", "2Gi"),
+        ("backups-open-webui-0", "standard", "2Gi"),
+    ),
+}
+
+
+def claim_volumes(target: str, namespace: str) -> list[dict]:
+    """One pre-bound PV per claim a `target` stack makes in `namespace`."""
+    return [bound_volume(namespace, *claim) for claim in TARGET_CLAIMS[target]]
 
 
 def storage_objects() -> list[dict]:
-    """StorageClasses as on the targets, and one pre-bound PV per claim in CLAIMS."""
+    """StorageClasses as on the targets, and the volumes of the icc and minikube stacks."""
     classes = [
         {
             "apiVersion": "storage.k8s.io/v1",
@@ -135,7 +145,11 @@ def storage_objects() -> list[dict]:
             ("standard", {"storageclass.kubernetes.io/is-default-class": "true"}),
         )
     ]
-    return classes + [bound_volume(*claim) for claim in CLAIMS]
+    return (
+        classes
+        + claim_volumes("icc", ICC_NAMESPACE)
+        + claim_volumes("minikube", MINIKUBE_NAMESPACE)
+    )
 
 
 def bound_volume(namespace: str, claim: str, storage_class: str, size: str) -> dict:

@@ -32,7 +32,7 @@ from test_engine import claim_uids, pods, ready, stack_settings
 from e2e_support import (
     TEST_ADMIN_PASSWORD,
     TEST_SECRET_KEY,
-    bound_volume,
+    claim_volumes,
     create_stack,
     project_copy,
 )
@@ -43,11 +43,6 @@ HELPER = "open-webui-restore"
 pytestmark = pytest.mark.e2e
 
 NAMESPACE = "wbackup-default"
-CLAIMS = (
-    ("models-ollama-0", "20Gi"),
-    ("data-open-webui-0", "5Gi"),
-    ("backups-open-webui-0", "5Gi"),
-)
 STATEFULSET_URN = "kubernetes:apps/v1:StatefulSet::open-webui"
 # How provider v4.25 (this tier) previews a claim-template change: its dry run of the
 # replacement is a server-side apply onto the old object, which the API server refuses
@@ -73,7 +68,7 @@ def test_an_existing_stack_gains_backups_and_an_image_change_rolls_out_the_snaps
     cluster.apply(
         [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-            *[bound_volume(NAMESPACE, claim, "rook-ceph-block", size) for claim, size in CLAIMS],
+            *claim_volumes("icc", NAMESPACE),
         ]
     )
     settings = {

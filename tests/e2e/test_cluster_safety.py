@@ -39,7 +39,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e_support import GPU_NODE, ROOT, bound_volume, create_stack, project_copy, stack_settings
+from e2e_support import (
+    GPU_NODE,
+    ROOT,
+    claim_volumes,
+    create_stack,
+    project_copy,
+    stack_settings,
+)
 
 sys.path.insert(0, str(ROOT))
 from components.cluster_view import observe  # noqa: E402
@@ -223,15 +230,10 @@ def test_minikube_refuses_a_namespace_that_is_not_ours(cluster, engine_env, e2e_
 
 def waiting_stack(name: str, namespace: str, cluster, engine_env, e2e_tmp, *extra: dict):
     """An icc stack in a namespace of its own, with its claims' volumes and a 1-minute wait."""
-    claims = (
-        ("models-ollama-0", "20Gi"),
-        ("data-open-webui-0", "5Gi"),
-        ("backups-open-webui-0", "5Gi"),
-    )
     cluster.apply(
         [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-            *(bound_volume(namespace, c, "rook-ceph-block", size) for c, size in claims),
+            *claim_volumes("icc", namespace),
             *extra,
         ]
     )

@@ -32,15 +32,19 @@ import pytest
 import yaml
 from fresh_clone import Clone
 
-from e2e_support import K8S_SDK_VERSION, ROOT, bound_volume, policy_launcher, stack_settings
+from e2e_support import (
+    K8S_SDK_VERSION,
+    ROOT,
+    claim_volumes,
+    policy_launcher,
+    stack_settings,
+)
 
 pytestmark = pytest.mark.e2e
 
 README = ROOT / "README.md"
 RANDOM_STANDIN = Path(__file__).resolve().parent / "standins" / "pulumi-resource-random"
 RANDOM_SDK_VERSION = "4.21.4"  # pulumi-random in requirements.txt
-# Claims of the icc stack as shipped; the PVs are larger than any claim, so each binds.
-CLAIMS = ("models-ollama-0", "data-open-webui-0", "backups-open-webui-0")
 
 
 def quick_start(title: str) -> list[str]:
@@ -127,7 +131,7 @@ def test_the_readme_admin_sequence_then_make_and_bare_pulumi_agree(admin, cluste
     # What the ICC gives a user: the namespace; the volumes stand in for rook-ceph's provisioner.
     cluster.apply(
         [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}]
-        + [bound_volume(namespace, claim, "rook-ceph-block", "100Gi") for claim in CLAIMS]
+        + claim_volumes("icc", namespace)
     )
     launcher = policy_launcher(admin.home, admin.dir)
     api_server = stack_settings("icc", cluster)["iccApiServer"]  # kwok's, as every e2e stack

@@ -39,7 +39,7 @@ from e2e_support import (
     ICC_NAMESPACE,
     REQUIRED_TOOLS,
     ROOT,
-    bound_volume,
+    claim_volumes,
     create_stack,
     install_plugins,
     missing_tools,
@@ -281,20 +281,10 @@ def test_pack_folder_needs_a_newer_language_host(policy_env):
 REVIEW_NAMESPACE = "icc-review-e2e"  # a namespace of its own: test_engine's stacks keep theirs
 
 
-def bound_volumes(namespace: str, claims: dict[str, str]) -> list[dict]:
-    """Pre-bound PVs for the claims the StatefulSets will make."""
-    return [bound_volume(namespace, claim, "standard", size) for claim, size in claims.items()]
-
-
 def test_review_flags_a_replaced_statefulset_first(cluster, engine_env, e2e_tmp, launcher):
     """After a real `up`, a new claim size replaces the Ollama StatefulSet: the report's first
     section names it, with the claims it holds and why they are kept."""
-    cluster.apply(
-        bound_volumes(
-            REVIEW_NAMESPACE,
-            {"models-ollama-0": "10Gi", "data-open-webui-0": "2Gi", "backups-open-webui-0": "2Gi"},
-        )
-    )
+    cluster.apply(claim_volumes("minikube", REVIEW_NAMESPACE))  # one replica: models-ollama-0
     settings = {
         **stack_settings("minikube", cluster),
         "namespace": REVIEW_NAMESPACE,

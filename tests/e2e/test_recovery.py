@@ -60,7 +60,7 @@ from test_engine import assert_live_objects, claim_uids, stack_settings
 from e2e_support import (
     GPU_NODE,
     ROOT,
-    bound_volume,
+    claim_volumes,
     create_stack,
     missing_tools,
     project_copy,
@@ -76,20 +76,6 @@ from recover_plan import pending_creates  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 RECOVER = ROOT / "scripts" / "recover.py"
-# Each target's claims (models, chats, the chats' snapshots): name, storage class, size.
-CLAIMS = {
-    "icc": [
-        ("models-ollama-0", "rook-ceph-block", "20Gi"),
-        ("data-open-webui-0", "rook-ceph-block", "5Gi"),
-        ("backups-open-webui-0", "rook-ceph-block", "5Gi"),
-    ],
-    "minikube": [
-        ("models-ollama-0", "standard", "10Gi"),
-        ("models-ollama-1", "standard", "10Gi"),
-        ("data-open-webui-0", "standard", "2Gi"),
-        ("backups-open-webui-0", "standard", "2Gi"),
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -264,9 +250,9 @@ def namespaces(cluster):
     )
     cluster.apply(
         [
-            bound_volume(name, claim, storage_class, size)
+            volume
             for name, target in zip(names, targets, strict=True)
-            for claim, storage_class, size in CLAIMS[target]
+            for volume in claim_volumes(target, name)
         ]
     )
     return names

@@ -25,7 +25,7 @@ from test_engine import endpoint_ips, pods, ready
 from e2e_support import (
     CPU_NODE,
     GPU_NODE,
-    bound_volume,
+    claim_volumes,
     create_stack,
     project_copy,
     stack_settings,
@@ -33,16 +33,6 @@ from e2e_support import (
 
 NAMESPACE = "wwait-default"
 TIMEOUT_MINUTES = 1
-
-
-def claim_volumes(namespace: str) -> list[dict]:
-    """Pre-bound volumes for this namespace's claims."""
-    claims = (
-        ("models-ollama-0", "20Gi"),
-        ("data-open-webui-0", "5Gi"),
-        ("backups-open-webui-0", "5Gi"),
-    )
-    return [bound_volume(namespace, claim, "rook-ceph-block", size) for claim, size in claims]
 
 
 def ollama_pending(cluster) -> bool:
@@ -56,7 +46,7 @@ def test_up_waits_for_ready_ollama_replicas(cluster, engine_env, e2e_tmp):
     cluster.apply(
         [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-            *claim_volumes(NAMESPACE),
+            *claim_volumes("icc", NAMESPACE),
         ]
     )
     settings = {
