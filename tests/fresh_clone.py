@@ -40,6 +40,24 @@ class Clone:
         }
         self.env.update(HOME=str(self.home), PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
+    def real_cli(self, bin_dir: Path) -> None:
+        """Run the real-engine tier's CLI and language host (scripts/e2e-tools.sh) as a new user
+        would: Pulumi's state and plugins in the fresh home's ~/.pulumi, where Pulumi.yaml's
+        `file://~` puts them (Pulumi reads `~` from the account's passwd entry, not $HOME, so
+        both are named), no update check, no plugin downloads (no GitHub here). The stand-in
+        language host (v3.79.0, CONTRIBUTING.md) runs the first `python3` on PATH: the
+        clone's virtualenv."""
+        self.env["PATH"] = os.pathsep.join(
+            [str(bin_dir), str(self.dir / ".venv" / "bin"), self.env["PATH"]]
+        )
+        self.env.update(
+            PULUMI_BACKEND_URL=f"file://{self.home}",
+            PULUMI_HOME=str(self.home / ".pulumi"),
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            NO_COLOR="1",
+        )
+
     def git(self, *args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=self.dir, check=True, capture_output=True, text=True

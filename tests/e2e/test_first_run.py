@@ -8,7 +8,6 @@ settings loader unchanged. The program here is a stand-in that runs the real set
 """
 
 import json
-import os
 import subprocess
 
 import pytest
@@ -41,19 +40,8 @@ def clone(tmp_path):
     if missing:
         pytest.skip(f"missing in {bin_dir}: {', '.join(missing)}; run scripts/e2e-tools.sh")
     clone = Clone(tmp_path, bin_dir, replace={"__main__.py": SETTINGS_ONLY})
-    # The stand-in language host (v3.79.0, CONTRIBUTING.md) runs the first `python3` on PATH.
-    clone.env["PATH"] = os.pathsep.join(
-        [str(bin_dir), str(clone.dir / ".venv" / "bin"), clone.env["PATH"]]
-    )
-    clone.env.update(
-        PULUMI_HOME=str(tmp_path / "pulumi-home"),
-        PULUMI_BACKEND_URL=f"file://{tmp_path / 'state'}",
-        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        NO_COLOR="1",
-    )
-    (tmp_path / "state").mkdir()
+    clone.real_cli(bin_dir)
+    clone.env["PULUMI_CONFIG_PASSPHRASE"] = PASSPHRASE
     return clone
 
 

@@ -22,7 +22,6 @@ Then `make preview STACK=icc ARGS=--expect-no-changes` and bare `pulumi preview 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -87,19 +86,8 @@ def readme_namespace(lines: list[str]) -> str:
 @pytest.fixture
 def admin(tmp_path, cluster, e2e_bin):
     clone = Clone(tmp_path, e2e_bin)
-    clone.env["PATH"] = os.pathsep.join(
-        [str(e2e_bin), str(clone.dir / ".venv" / "bin"), clone.env["PATH"]]
-    )
-    clone.env.update(
-        # Pulumi finds `~` (Pulumi.yaml's `file://~`, its own home ~/.pulumi) in the account's
-        # passwd entry, not in $HOME: named here, they are where they lie for a new user.
-        PULUMI_BACKEND_URL=f"file://{clone.home}",
-        PULUMI_HOME=str(clone.home / ".pulumi"),
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",  # no GitHub here
-        PULUMI_IGNORE_AMBIENT_PLUGINS="true",  # the providers installed by the script only
-        NO_COLOR="1",
-    )
+    clone.real_cli(e2e_bin)
+    clone.env["PULUMI_IGNORE_AMBIENT_PLUGINS"] = "true"  # the providers the script installs only
     clone.env.pop("KUBECONFIG", None)
     # The kubeconfig "from the ICC login portal", saved where the README says.
     config = yaml.safe_load(cluster.kubeconfig.read_text())
